@@ -1,0 +1,71 @@
+# Careloop. `make test` is the README's test command (CI runs it through .ci/run); `make run` serves
+# the whole backend locally. Every target bootstraps .venv from pyproject.toml if needed.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# pytest-xdist workers: both cores by default.
+WORKERS ?= auto
+LAYER_RUNTIME := 3.14
+
+.PHONY: install test lint format typecheck cfn-lint pytest bench openapi run invoke clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+test: install lint typecheck cfn-lint pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: install
+	$(BIN)/mypy
+
+cfn-lint: install
+	$(BIN)/cfn-lint template.yaml
+
+pytest: install
+	$(BIN)/pytest -n $(WORKERS) $(PYTEST_ARGS)
+
+bench: install
+	$(PY) -m bench.cold_start
+
+openapi: install
+	$(PY) -m shared.openapi > openapi.json
+	@echo "wrote openapi.json"
+
+run: install
+	@echo "The local runtime is not built yet (see the local runtime issue)." >&2; exit 2
+
+clean:
+	rm -rf $(VENV) .aws-sam build .pytest_cache .mypy_cache .ruff_cache
+
+# ------------------------------------------------------------------ sam build (BuildMethod: makefile)
+# `sam build` calls these with ARTIFACTS_DIR set. Functions get the functions/ package; the layer gets
+# shared/ plus the runtime dependencies, as arm64 wheels for the Lambda runtime, so `import shared...`
+# and `import functions...` resolve in Lambda exactly as they do in tests.
+build-SharedLayer:
+	mkdir -p "$(ARTIFACTS_DIR)/python"
+	cp -r shared "$(ARTIFACTS_DIR)/python/"
+	$(PYTHON) -m pip install --quiet --target "$(ARTIFACTS_DIR)/python" \
+	  --platform manylinux2014_aarch64 --implementation cp --python-version $(LAYER_RUNTIME) \
+	  --only-binary=:all: $$($(PYTHON) -c "import tomllib;print(' '.join(tomllib.load(open('pyproject.toml','rb'))['project']['dependencies']))")
+	find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +
+
+build-%Function:
+	mkdir -p "$(ARTIFACTS_DIR)"
+	cp -r functions "$(ARTIFACTS_DIR)/"
+	find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +

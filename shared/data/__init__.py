@@ -1,0 +1,1 @@
+"""The single table: PynamoDB models over generic ``PK``/``SK``/``GSIn`` keys (see :mod:`keys`)."""

@@ -1,0 +1,82 @@
+"""The single-table base model, bound to its table at run time.
+
+PynamoDB reads ``Meta`` when a class is defined and caches a connection per class; Careloop reads the
+table name from the environment when a handler runs (:func:`bind`), so the same code serves moto in
+tests, the local runtime and AWS. The endpoint comes from botocore's own ``AWS_ENDPOINT_URL_DYNAMODB``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import DiscriminatorAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from shared.settings import settings
+
+
+class _Meta:
+    table_name = "careloop-local"  # replaced by bind()
+    region = "us-east-1"
+    max_retry_attempts = 3
+    connect_timeout_seconds = 2
+    read_timeout_seconds = 5
+
+
+class GSI1(GlobalSecondaryIndex[Any]):
+    class Meta:
+        index_name = "GSI1"
+        projection = AllProjection()
+
+    GSI1PK = UnicodeAttribute(hash_key=True)
+    GSI1SK = UnicodeAttribute(range_key=True)
+
+
+class GSI2(GlobalSecondaryIndex[Any]):
+    class Meta:
+        index_name = "GSI2"
+        projection = AllProjection()
+
+    GSI2PK = UnicodeAttribute(hash_key=True)
+    GSI2SK = UnicodeAttribute(range_key=True)
+
+
+class CareModel(Model):
+    """Base of every entity. Subclasses set ``discriminator="<Entity>"`` and define no ``Meta``."""
+
+    Meta = _Meta
+
+    PK = UnicodeAttribute(hash_key=True)
+    SK = UnicodeAttribute(range_key=True)
+    GSI1PK = UnicodeAttribute(null=True)
+    GSI1SK = UnicodeAttribute(null=True)
+    GSI2PK = UnicodeAttribute(null=True)
+    GSI2SK = UnicodeAttribute(null=True)
+    entity = DiscriminatorAttribute()
+    ttl = TTLAttribute(null=True)
+
+    gsi1 = GSI1()
+    gsi2 = GSI2()
+
+
+def _models(cls: type[Model] = CareModel) -> list[type[Model]]:
+    out = [cls]
+    for sub in cls.__subclasses__():
+        out.extend(_models(sub))
+    return out
+
+
+def bind() -> None:
+    """Point every model at the configured table (cheap when nothing changed; called per invocation)."""
+    s = settings()
+    if (_Meta.table_name, _Meta.region) == (s.table_name, s.region):
+        return
+    _Meta.table_name, _Meta.region = s.table_name, s.region
+    reset_connections()
+
+
+def reset_connections() -> None:
+    """Drop cached connections (tests do this when moto starts, as clients made before it are real)."""
+    for model in _models():
+        model._connection = None

@@ -1,0 +1,1 @@
+"""Domain events: what happened, in past tense, carrying ids and codes, never PHI."""

@@ -1,0 +1,1 @@
+"""HTTP edge: resolver factory, auth, problem+json errors, idempotency, pagination."""

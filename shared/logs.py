@@ -1,0 +1,70 @@
+"""Structured logging that never writes PHI.
+
+The rules, enforced by the formatter rather than by reviewers:
+- a message is a constant string: ``%``-arguments are never interpolated, a non-string message
+  (``logger.exception(exc)``) is logged as its type;
+- extra keys are kept only when their name says they hold an identifier, a count, a duration or a
+  code (``patient_id``, ``item_count``, ``elapsed_ms``, ``route``, ``status``...), every other
+  value is written as ``[withheld]``;
+- exceptions keep their type and stack frames (file, line, function) and drop their message, which
+  can quote input (pydantic does);
+- libraries that log request bodies at DEBUG (botocore, pynamodb, urllib3) are held at WARNING.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+WITHHELD = "[withheld]"
+
+_STANDARD_KEYS = frozenset(
+    {
+        "level", "location", "message", "timestamp", "service", "sampling_rate", "cold_start",
+        "function_name", "function_memory_size", "function_arn", "function_request_id",
+        "correlation_id", "xray_trace_id", "exception", "exception_name",
+        # our own non-PHI context keys
+        "route", "method", "status", "error_type", "detail_type", "source",
+    }
+)
+_SAFE_SUFFIXES = ("_id", "_ids", "_count", "_ms", "_status", "_type")
+_CHATTY_LIBRARIES = ("botocore", "boto3", "pynamodb", "urllib3", "s3transfer")
+
+
+def is_safe_key(key: str) -> bool:
+    return key in _STANDARD_KEYS or key.endswith(_SAFE_SUFFIXES)
+
+
+class PhiSafeFormatter(LambdaPowertoolsFormatter):
+    def _extract_log_message(self, log_record: logging.LogRecord) -> Any:
+        message = log_record.msg
+        return message if isinstance(message, str) else f"<{type(message).__name__}>"
+
+    def _extract_log_keys(self, log_record: logging.LogRecord) -> dict[str, Any]:
+        keys = super()._extract_log_keys(log_record)
+        return {k: (v if is_safe_key(k) else WITHHELD) for k, v in keys.items()}
+
+    def _extract_log_exception(self, log_record: logging.LogRecord) -> Any:
+        exception, name, _notes = super()._extract_log_exception(log_record)
+        return exception, name, None  # notes are free text
+
+    def _serialize_stacktrace(self, log_record: logging.LogRecord) -> None:
+        return None  # Powertools' structured stack trace carries the exception value
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 (logging's name)
+        exc_type, _exc, tb = ei
+        frames = "".join(f'  File "{f.filename}", line {f.lineno}, in {f.name}\n' for f in traceback.extract_tb(tb))
+        return f"Traceback (most recent call last):\n{frames}{exc_type.__name__}: {WITHHELD}"
+
+
+@cache
+def get_logger() -> Logger:
+    """The process's logger (service name from ``POWERTOOLS_SERVICE_NAME``)."""
+    for name in _CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    return Logger(logger_formatter=PhiSafeFormatter(), serialize_stacktrace=False)
