@@ -44,8 +44,9 @@ bench: install
 	$(PY) -m bench.cold_start
 
 openapi: install
-	$(PY) -m shared.openapi > openapi.json
-	@echo "wrote openapi.json"
+	@mkdir -p docs
+	$(PY) -m local.openapi > docs/openapi.json
+	@echo "wrote docs/openapi.json"
 
 run: install
 	@echo "The local runtime is not built yet (see the local runtime issue)." >&2; exit 2

@@ -63,7 +63,10 @@ def functions() -> list[Function]:
     out = []
     for logical_id, res in resources("AWS::Serverless::Function").items():
         props = res["Properties"]
-        env = {**glob.get("Environment", {}).get("Variables", {}), **props.get("Environment", {}).get("Variables", {})}
+        env = {
+            **glob.get("Environment", {}).get("Variables", {}),
+            **props.get("Environment", {}).get("Variables", {}),
+        }
         out.append(Function(logical_id, props["Handler"], env, dict(props.get("Events", {}))))
     return out
 
@@ -102,7 +105,11 @@ def create_table_kwargs(table_name: str, kms_key_arn: str | None = None) -> dict
     }
     if kms_key_arn:
         sse = p["SSESpecification"]
-        kwargs["SSESpecification"] = {"Enabled": sse["SSEEnabled"], "SSEType": sse["SSEType"], "KMSMasterKeyId": kms_key_arn}
+        kwargs["SSESpecification"] = {
+            "Enabled": sse["SSEEnabled"],
+            "SSEType": sse["SSEType"],
+            "KMSMasterKeyId": kms_key_arn,
+        }
     return _plain(kwargs)
 
 

@@ -25,11 +25,28 @@ WITHHELD = "[withheld]"
 
 _STANDARD_KEYS = frozenset(
     {
-        "level", "location", "message", "timestamp", "service", "sampling_rate", "cold_start",
-        "function_name", "function_memory_size", "function_arn", "function_request_id",
-        "correlation_id", "xray_trace_id", "exception", "exception_name",
+        "level",
+        "location",
+        "message",
+        "timestamp",
+        "service",
+        "sampling_rate",
+        "cold_start",
+        "function_name",
+        "function_memory_size",
+        "function_arn",
+        "function_request_id",
+        "correlation_id",
+        "xray_trace_id",
+        "exception",
+        "exception_name",
         # our own non-PHI context keys
-        "route", "method", "status", "error_type", "detail_type", "source",
+        "route",
+        "method",
+        "status",
+        "error_type",
+        "detail_type",
+        "source",
     }
 )
 _SAFE_SUFFIXES = ("_id", "_ids", "_count", "_ms", "_status", "_type")
@@ -56,9 +73,11 @@ class PhiSafeFormatter(LambdaPowertoolsFormatter):
     def _serialize_stacktrace(self, log_record: logging.LogRecord) -> None:
         return None  # Powertools' structured stack trace carries the exception value
 
-    def formatException(self, ei: Any) -> str:  # noqa: N802 (logging's name)
+    def formatException(self, ei: Any) -> str:
         exc_type, _exc, tb = ei
-        frames = "".join(f'  File "{f.filename}", line {f.lineno}, in {f.name}\n' for f in traceback.extract_tb(tb))
+        frames = "".join(
+            f'  File "{f.filename}", line {f.lineno}, in {f.name}\n' for f in traceback.extract_tb(tb)
+        )
         return f"Traceback (most recent call last):\n{frames}{exc_type.__name__}: {WITHHELD}"
 
 

@@ -17,8 +17,8 @@ from tests.support.phi import PhiCanary
 # No test ever reaches a real AWS account: fake credentials before anything makes a client.
 os.environ.update(
     AWS_ACCESS_KEY_ID="testing",
-    AWS_SECRET_ACCESS_KEY="testing",  # noqa: S105
-    AWS_SESSION_TOKEN="testing",  # noqa: S105
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
     AWS_DEFAULT_REGION="us-east-1",
     AWS_REGION="us-east-1",
     AWS_ACCOUNT_ID_ENDPOINT_MODE="disabled",
@@ -59,7 +59,7 @@ def phi() -> Iterator[PhiCanary]:
     canary.uninstall()
     leaks = canary.leaks()
     if leaks:
-        value, line = leaks[0]
+        _value, line = leaks[0]
         pytest.fail(f"PHI reached the logs ({len(leaks)} line(s)); first: {line[:300]}", pytrace=False)
 
 

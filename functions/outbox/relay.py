@@ -1,8 +1,9 @@
 """Outbox relay: table stream → care events bus.
 
-The stream's filter (template.yaml) passes only inserted ``OutboxEvent`` items (others are skipped). Each record becomes
-one ``PutEvents`` entry; a record that fails is reported back so Lambda retries it (and, after the
-template's retry budget, sends it to the dead-letter queue), while the rest of the batch succeeds.
+The stream's filter (template.yaml) passes only inserted ``OutboxEvent`` items (others are skipped).
+Each record becomes one ``PutEvents`` entry; a record that fails is reported back so Lambda retries
+it (and, after the template's retry budget, sends it to the dead-letter queue), while the rest of the
+batch succeeds.
 Delivery is at least once: consumers de-duplicate on ``detail.event_id``.
 """
 
@@ -12,6 +13,7 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from shared.aws import client
@@ -46,11 +48,13 @@ def record_handler(record: DynamoDBRecord) -> None:
         error = response["Entries"][0].get("ErrorCode", "unknown")
         logger.warning("event not published", detail_type=item.detail_type, error_type=error)
         raise PublishFailed(error)
-    logger.info("event published", detail_type=item.detail_type, event_id=response["Entries"][0].get("EventId"))
+    logger.info(
+        "event published", detail_type=item.detail_type, event_id=response["Entries"][0].get("EventId")
+    )
 
 
 @logger.inject_lambda_context(clear_state=True)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=record_handler, processor=_processor(), context=context
     )

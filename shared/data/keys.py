@@ -10,12 +10,13 @@ Rules (ARCHITECTURE.md section 3):
 
 Access patterns (each endpoint's pattern and the one call that serves it; areas add rows here):
 
-| pattern                             | call     | key                                                    |
-|-------------------------------------|----------|--------------------------------------------------------|
-| organization profile (``GET /me``)  | GetItem  | PK=``ORG#<org>`` SK=``PROFILE``                        |
-| outbox event (written in the same   | Put in a | PK=``ORG#<org>#OUTBOX#<event id>`` SK=``EVENT``        |
-| transaction as the change it tells) | TransactWriteItems; read only by the stream relay |       |
-| idempotency record (Powertools)     | Get/Put/Update/Delete | PK=``ORG#<org>#IDEMPOTENCY`` SK=``<fn>#<hash>`` |
+| pattern                              | call                  | key                                         |
+|--------------------------------------|-----------------------|---------------------------------------------|
+| organization profile (``GET /me``)   | GetItem               | ``ORG#<org>`` / ``PROFILE``                 |
+| outbox event, in the same transaction| TransactWriteItems    | ``ORG#<org>#OUTBOX#<event id>`` / ``EVENT`` |
+| as the change it reports; read only  |                       |                                             |
+| by the stream relay                  |                       |                                             |
+| idempotency record (Powertools)      | Get/Put/Update/Delete | ``ORG#<org>#IDEMPOTENCY`` / ``<fn>#<hash>`` |
 
 Indexes: ``GSI1`` (``GSI1PK``/``GSI1SK``) and ``GSI2`` (``GSI2PK``/``GSI2SK``) are overloaded:
 each entity documents above what it puts there. TTL attribute: ``ttl`` (epoch seconds; advisory,

@@ -16,14 +16,6 @@ from pynamodb.models import Model
 from shared.settings import settings
 
 
-class _Meta:
-    table_name = "careloop-local"  # replaced by bind()
-    region = "us-east-1"
-    max_retry_attempts = 3
-    connect_timeout_seconds = 2
-    read_timeout_seconds = 5
-
-
 class GSI1(GlobalSecondaryIndex[Any]):
     class Meta:
         index_name = "GSI1"
@@ -45,7 +37,12 @@ class GSI2(GlobalSecondaryIndex[Any]):
 class CareModel(Model):
     """Base of every entity. Subclasses set ``discriminator="<Entity>"`` and define no ``Meta``."""
 
-    Meta = _Meta
+    class Meta:
+        table_name = "careloop-local"  # replaced by bind()
+        region = "us-east-1"
+        max_retry_attempts = 3
+        connect_timeout_seconds = 2
+        read_timeout_seconds = 5
 
     PK = UnicodeAttribute(hash_key=True)
     SK = UnicodeAttribute(range_key=True)
@@ -69,10 +66,10 @@ def _models(cls: type[Model] = CareModel) -> list[type[Model]]:
 
 def bind() -> None:
     """Point every model at the configured table (cheap when nothing changed; called per invocation)."""
-    s = settings()
-    if (_Meta.table_name, _Meta.region) == (s.table_name, s.region):
+    s, meta = settings(), CareModel.Meta
+    if (meta.table_name, meta.region) == (s.table_name, s.region):
         return
-    _Meta.table_name, _Meta.region = s.table_name, s.region
+    meta.table_name, meta.region = s.table_name, s.region
     reset_connections()
 
 

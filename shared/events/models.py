@@ -25,7 +25,9 @@ _SCALARS = (bool, int, float, datetime)
 
 
 def _is_code(tp: Any) -> bool:
-    return get_origin(tp) is Literal or (isinstance(tp, type) and issubclass(tp, enum.Enum | bool | int | float))
+    return get_origin(tp) is Literal or (
+        isinstance(tp, type) and issubclass(tp, enum.Enum | bool | int | float)
+    )
 
 
 def _field_allowed(name: str, tp: Any) -> bool:

@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, BaseRouter
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from pydantic import BaseModel, ConfigDict
 
@@ -121,6 +121,7 @@ def claims_of(event: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 # ---------------------------------------------------------------- route policies
 
+
 @dataclass(frozen=True)
 class Access:
     roles: frozenset[Role] | None  # None: public (no token needed)
@@ -180,7 +181,7 @@ def authorize(app: ApiGatewayResolver, next_middleware: NextMiddleware) -> Respo
     return next_middleware(app)
 
 
-def principal_of(app: ApiGatewayResolver) -> Principal:
+def principal_of(app: BaseRouter) -> Principal:
     """The caller of the current (authorized) route."""
     principal = app.context.get("principal")
     if not isinstance(principal, Principal):

@@ -95,7 +95,9 @@ def idempotent(router: APIGatewayHttpRouter) -> Callable[[F], F]:
                 config.register_lambda_context(router.lambda_context)
             executed = False
 
-            @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config)
+            @idempotent_function(
+                data_keyword_argument="request", persistence_store=persistence, config=config
+            )
             def run(request: dict[str, Any]) -> dict[str, Any]:
                 nonlocal executed
                 executed = True

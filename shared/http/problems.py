@@ -109,7 +109,13 @@ def register(app: ApiGatewayResolver) -> None:
     @app.exception_handler(CareloopError)
     def domain_error(exc: CareloopError) -> Response:
         return problem(
-            exc.status, exc.slug, exc.title, exc.detail, errors=exc.errors, request_id=request_id(), **exc.extra
+            exc.status,
+            exc.slug,
+            exc.title,
+            exc.detail,
+            errors=exc.errors,
+            request_id=request_id(),
+            **exc.extra,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -117,29 +123,45 @@ def register(app: ApiGatewayResolver) -> None:
         errors = validation_errors(exc.errors())
         if any(e["type"] in _UNREADABLE for e in errors):
             return problem(
-                400, "malformed-request", "Malformed request",
+                400,
+                "malformed-request",
+                "Malformed request",
                 "The body could not be read: send JSON with 'Content-Type: application/json'.",
-                errors=errors, request_id=request_id(),
+                errors=errors,
+                request_id=request_id(),
             )
         return problem(
-            422, "validation", "Invalid request",
+            422,
+            "validation",
+            "Invalid request",
             f"Fix the invalid field(s) and send again: {_where(errors)}.",
-            errors=errors, request_id=request_id(),
+            errors=errors,
+            request_id=request_id(),
         )
 
     @app.exception_handler(ServiceError)
     def service_error(exc: ServiceError) -> Response:
-        return problem(exc.status_code, "http-" + str(exc.status_code), "Request failed", exc.msg,
-                       request_id=request_id())
+        return problem(
+            exc.status_code,
+            "http-" + str(exc.status_code),
+            "Request failed",
+            str(exc.msg),
+            request_id=request_id(),
+        )
 
     @app.not_found
     def not_found(_exc: Exception) -> Response:
-        return problem(404, "no-route", "Not found", "No such route: check the method and path.",
-                       request_id=request_id())
+        return problem(
+            404, "no-route", "Not found", "No such route: check the method and path.", request_id=request_id()
+        )
 
     @app.exception_handler(Exception)
     def bug(exc: Exception) -> Response:
         get_logger().exception("unhandled error", error_type=type(exc).__name__)
-        return problem(500, "internal", "Internal error",
-                       "Something went wrong on our side; it has been logged. Quote the request_id.",
-                       request_id=request_id())
+        return problem(
+            500,
+            "internal",
+            "Internal error",
+            "Something went wrong on our side; it has been logged. Quote the request_id.",
+            request_id=request_id(),
+        )

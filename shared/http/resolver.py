@@ -41,7 +41,9 @@ def unreadable_body(event: Mapping[str, Any]) -> dict[str, Any] | None:
     if content_type is None or _JSON_TYPE.match(content_type):
         return None
     return problems.raw_problem(
-        400, "malformed-request", "Malformed request",
+        400,
+        "malformed-request",
+        "Malformed request",
         "This API accepts JSON only: send 'Content-Type: application/json'.",
         request_id=(event.get("requestContext") or {}).get("requestId"),
     )

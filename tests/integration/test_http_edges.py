@@ -48,9 +48,15 @@ def create_profile(body: ProfileIn) -> Response[ProfileOut]:
         gate.wait(5)
     if body.name == "taken":
         raise Conflict("That name is taken.")
-    OrganizationProfile(f"ORG#{org}", f"PROFILE#{calls['create']}", name=body.name, time_zone=body.time_zone).save()
-    return Response(201, "application/json", ProfileOut(name=body.name, time_zone=body.time_zone),
-                    headers={"Location": f"/profiles/{calls['create']}"})
+    OrganizationProfile(
+        f"ORG#{org}", f"PROFILE#{calls['create']}", name=body.name, time_zone=body.time_zone
+    ).save()
+    return Response(
+        201,
+        "application/json",
+        ProfileOut(name=body.name, time_zone=body.time_zone),
+        headers={"Location": f"/profiles/{calls['create']}"},
+    )
 
 
 @router.get("/profiles")
@@ -107,7 +113,12 @@ def test_malformed_json_is_400_problem_and_writes_nothing(aws: dict) -> None:
 
 @pytest.mark.parametrize(
     "content_type",
-    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data", "multipart/form-data; boundary=x"],
+    [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+        "multipart/form-data; boundary=x",
+    ],
 )
 def test_a_body_that_is_not_json_is_400(aws: dict, content_type: str) -> None:
     response = post("name=x", headers={"content-type": content_type})
@@ -194,8 +205,11 @@ def test_the_same_key_with_another_body_is_422_and_runs_nothing(aws: dict) -> No
 
 def test_key_order_and_whitespace_in_the_body_do_not_matter(aws: dict) -> None:
     post(VALID, key="k-3")
-    response = post(json.dumps({"time_zone": VALID["time_zone"], "name": VALID["name"]}, indent=2), key="k-3",
-                    headers={"content-type": "application/json"})
+    response = post(
+        json.dumps({"time_zone": VALID["time_zone"], "name": VALID["name"]}, indent=2),
+        key="k-3",
+        headers={"content-type": "application/json"},
+    )
     assert response["statusCode"] == 201
     assert calls["create"] == 1
 

@@ -36,7 +36,9 @@ def test_me_answers_the_token_principal_with_the_organization_profile(aws: dict)
 
 
 def test_me_for_a_patient_names_their_patient_record(aws: dict) -> None:
-    event = http_event("GET", "/me", claims=claims(roles=("patient",), patient_id="01KAPZ8Q1V0000000000000000"))
+    event = http_event(
+        "GET", "/me", claims=claims(roles=("patient",), patient_id="01KAPZ8Q1V0000000000000000")
+    )
     body = body_of(call(event))
     assert body["roles"] == ["patient"]
     assert body["patient_id"] == "01KAPZ8Q1V0000000000000000"

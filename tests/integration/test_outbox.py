@@ -29,7 +29,11 @@ def bus_listener(stack: dict[str, Any]) -> str:
     sqs, events = boto3.client("sqs"), boto3.client("events")
     url = sqs.create_queue(QueueName="listener")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="all", EventBusName=stack["bus_name"], EventPattern=json.dumps({"source": [{"prefix": "careloop."}]}))
+    events.put_rule(
+        Name="all",
+        EventBusName=stack["bus_name"],
+        EventPattern=json.dumps({"source": [{"prefix": "careloop."}]}),
+    )
     events.put_targets(Rule="all", EventBusName=stack["bus_name"], Targets=[{"Id": "q", "Arn": arn}])
     return url
 
@@ -81,7 +85,7 @@ def test_outbox_items_expire_and_are_filtered_to_inserts(aws: dict) -> None:
     event = ProfileCreated(organization_id="acme", occurred_at=datetime(2026, 11, 23, 14, tzinfo=UTC))
     item = event.to_outbox()
     assert item.ttl == datetime(2026, 11, 30, 14, tzinfo=UTC)
-    assert item.PK == f"ORG#acme#OUTBOX#{event.event_id}"
+    assert f"ORG#acme#OUTBOX#{event.event_id}" == item.PK
 
 
 def test_a_refused_entry_is_reported_for_retry_and_the_rest_succeed(aws: dict, monkeypatch) -> None:
@@ -106,7 +110,9 @@ def test_a_refused_entry_is_reported_for_retry_and_the_rest_succeed(aws: dict, m
     outbox_records = [r for r in event["Records"] if "OUTBOX" in r["dynamodb"]["Keys"]["PK"]["S"]]
     result = handler({"Records": outbox_records}, LambdaContext())
 
-    assert result == {"batchItemFailures": [{"itemIdentifier": outbox_records[1]["dynamodb"]["SequenceNumber"]}]}
+    assert result == {
+        "batchItemFailures": [{"itemIdentifier": outbox_records[1]["dynamodb"]["SequenceNumber"]}]
+    }
     assert len(received(listener)) == 1
 
 

@@ -1,7 +1,7 @@
 """The PHI canary: tests register the PHI they create; any log line that contains one fails the test.
 
-Log lines are captured as production writes them: formatted by :class:`shared.logs.PhiSafeFormatter`
-on the service logger and on the root logger (where libraries' records go).
+Log lines are captured as production writes them, formatted by :class:`shared.logs.PhiSafeFormatter`,
+on the root logger: the service logger's records and every library's propagate there.
 """
 
 from __future__ import annotations
@@ -49,9 +49,8 @@ class PhiCanary:
         self._capture.lines.clear()
 
     def install(self) -> None:
-        get_logger().addHandler(self._capture)
+        get_logger()  # configure it first, so its records reach this handler through propagation
         logging.getLogger().addHandler(self._capture)
 
     def uninstall(self) -> None:
-        get_logger().removeHandler(self._capture)
         logging.getLogger().removeHandler(self._capture)

@@ -1,0 +1,157 @@
+"""template.yaml is deployable and safe, and agrees with the code (offline: cfn-lint, samtranslator)."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+import re
+from functools import cache
+from typing import Any
+
+import pytest
+
+from local import template
+from local.openapi import document
+from shared.http.auth import access_of
+
+PUBLIC_PATHS = re.compile(r"^/(health|webhooks/.*)$")
+
+
+@cache
+def transformed() -> dict[str, Any]:
+    """The template after the SAM transform, as CloudFormation would receive it."""
+    from samtranslator.translator.transform import transform
+
+    raw = template._plain(copy.deepcopy(template.load()))
+    for res in raw["Resources"].values():
+        for key in ("CodeUri", "ContentUri"):
+            if key in res.get("Properties", {}):
+                res["Properties"][key] = "s3://careloop-artifacts/code.zip"
+
+    class NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    return transform(raw, {}, NoManagedPolicies())
+
+
+def cfn_resources(of_type: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in transformed()["Resources"].items() if v["Type"] == of_type}
+
+
+def test_cfn_lint_is_clean() -> None:
+    from cfnlint.api import lint_file
+    from cfnlint.config import ManualArgs
+
+    matches = lint_file(template.TEMPLATE, config=ManualArgs(regions=["us-east-1"]))
+    assert [str(m) for m in matches] == []
+
+
+def test_the_sam_transform_runs_offline_and_keeps_every_function() -> None:
+    functions = cfn_resources("AWS::Lambda::Function")
+    assert set(functions) == {f.logical_id for f in template.functions()}
+
+
+def test_functions_run_a_current_python_on_arm64() -> None:
+    for fn in cfn_resources("AWS::Lambda::Function").values():
+        assert re.fullmatch(r"python3\.1[3-9]", fn["Properties"]["Runtime"])
+        assert fn["Properties"]["Architectures"] == ["arm64"]
+
+
+@pytest.mark.parametrize("fn", template.functions(), ids=lambda f: f.logical_id)
+def test_every_handler_resolves_to_a_callable(fn: template.Function) -> None:
+    module = importlib.import_module(fn.module)
+    assert callable(getattr(module, fn.attribute))
+
+
+def test_every_route_but_health_and_webhooks_has_the_jwt_authorizer() -> None:
+    (api,) = cfn_resources("AWS::ApiGatewayV2::Api").values()
+    paths = api["Properties"]["Body"]["paths"]
+    checked = 0
+    for path, ops in paths.items():
+        for op in ops.values():
+            security = op.get("security")
+            if PUBLIC_PATHS.match(path):
+                assert security == [{"NONE": []}], path
+            else:
+                assert security == [{"CognitoJwt": []}], path
+            checked += 1
+    assert checked == len(template.routes())
+
+
+def test_the_table_is_encrypted_recoverable_and_protected() -> None:
+    table = template.table_properties()
+    assert table["SSESpecification"]["SSEType"] == "KMS"
+    assert table["SSESpecification"]["KMSMasterKeyId"] == {"Fn::GetAtt": ["TableKey", "Arn"]}
+    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert table["DeletionProtectionEnabled"] is True
+    assert table["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+    assert table["TimeToLiveSpecification"]["AttributeName"] == "ttl"
+    assert len(table["GlobalSecondaryIndexes"]) >= 2
+    assert template.resources()["CareTable"]["DeletionPolicy"] == "Retain"
+
+
+def test_no_iam_statement_grants_every_action() -> None:
+    statements = []
+    for role in cfn_resources("AWS::IAM::Role").values():
+        for policy in role["Properties"].get("Policies", []):
+            statements.extend(policy["PolicyDocument"]["Statement"])
+    assert statements, "expected inline policies"
+    for statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        for action in actions:
+            assert action != "*" and not action.endswith(":*"), action
+
+
+def test_every_function_has_its_own_role_and_a_log_group_with_retention() -> None:
+    functions = cfn_resources("AWS::Lambda::Function")
+    roles = {json.dumps(fn["Properties"]["Role"]) for fn in functions.values()}
+    assert len(roles) == len(functions)
+    groups = template.resources("AWS::Logs::LogGroup")
+    for fn in template.resources("AWS::Serverless::Function").values():
+        group = fn["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        assert groups[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_cors_names_origins_and_never_a_wildcard() -> None:
+    cors = template.resources()["HttpApi"]["Properties"]["CorsConfiguration"]
+    assert cors["AllowOrigins"] == {"Ref": "FrontendOrigins"}
+    assert "*" not in template.load()["Parameters"]["FrontendOrigins"]["Default"]
+
+
+# ---------------------------------------------------------------- template ⇄ code
+
+
+def test_every_template_route_is_in_the_openapi_and_back() -> None:
+    in_template = {(r.method.lower(), r.path) for r in template.routes()}
+    in_openapi = {(m, p) for p, ops in document()["paths"].items() for m in ops}
+    assert in_template == in_openapi
+
+
+def code_routes() -> dict[tuple[str, str], Any]:
+    from local.openapi import http_function_modules
+
+    out = {}
+    for module in http_function_modules():
+        app = importlib.import_module(module).app
+        for route in app._static_routes + app._dynamic_routes:
+            out[(route.method, route.openapi_path)] = access_of(route.func)
+    return out
+
+
+def test_every_route_in_the_code_declares_who_may_call_it() -> None:
+    undeclared = [key for key, access in code_routes().items() if access is None]
+    assert undeclared == []
+
+
+def test_routes_public_in_the_code_are_exactly_those_public_in_the_template() -> None:
+    in_code = code_routes()
+    for route in template.routes():
+        access = in_code[(route.method, route.path)]
+        assert access is not None and access.is_public is route.public, route.key
+
+
+def test_the_committed_openapi_document_is_current() -> None:
+    committed = json.loads((template.ROOT / "docs" / "openapi.json").read_text())
+    assert committed == json.loads(json.dumps(document())), "run `make openapi` and commit docs/openapi.json"
