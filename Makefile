@@ -56,14 +56,18 @@ clean:
 
 # ------------------------------------------------------------------ sam build (BuildMethod: makefile)
 # `sam build` calls these with ARTIFACTS_DIR set. Functions get the functions/ package; the layer gets
-# shared/ plus the runtime dependencies, as arm64 wheels for the Lambda runtime, so `import shared...`
-# and `import functions...` resolve in Lambda exactly as they do in tests.
-build-SharedLayer:
+# shared/ plus the runtime dependencies as arm64 wheels for the Lambda runtime, at the versions the
+# tests ran with (the venv's), so `import shared...` and `import functions...` resolve in Lambda
+# exactly as they do in tests.
+build-SharedLayer: install
 	mkdir -p "$(ARTIFACTS_DIR)/python"
 	cp -r shared "$(ARTIFACTS_DIR)/python/"
-	$(PYTHON) -m pip install --quiet --target "$(ARTIFACTS_DIR)/python" \
+	$(PY) -m pip freeze --exclude-editable > "$(ARTIFACTS_DIR)/tested-versions.txt"
+	$(PY) -m pip install --quiet --target "$(ARTIFACTS_DIR)/python" \
 	  --platform manylinux2014_aarch64 --implementation cp --python-version $(LAYER_RUNTIME) \
-	  --only-binary=:all: $$($(PYTHON) -c "import tomllib;print(' '.join(tomllib.load(open('pyproject.toml','rb'))['project']['dependencies']))")
+	  --only-binary=:all: --constraint "$(ARTIFACTS_DIR)/tested-versions.txt" \
+	  $$($(PY) -c "import tomllib;print(' '.join(tomllib.load(open('pyproject.toml','rb'))['project']['dependencies']))")
+	rm -rf "$(ARTIFACTS_DIR)/tested-versions.txt" "$(ARTIFACTS_DIR)/python/bin"
 	find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +
 
 build-%Function:
