@@ -22,6 +22,7 @@ import textwrap
 from pathlib import Path
 
 from local import template
+from local.stack import provision
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = int(os.environ.get("RUNS", "7"))
@@ -117,7 +118,7 @@ def start_moto() -> tuple[object, str]:
     url = f"http://{host}:{port}"
     session = boto3.Session(aws_access_key_id="bench", aws_secret_access_key="bench", region_name="us-east-1")  # noqa: S106
     os.environ["AWS_ENDPOINT_URL"] = url
-    template.provision(session, table_name=TABLE, bus_name=BUS)
+    provision(session, table_name=TABLE, bus_name=BUS)
     return server, url
 
 

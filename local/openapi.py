@@ -15,7 +15,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
 
-from local import template
+from local.template import Template
 from shared.http.problems import PROBLEM_CONTENT_TYPE, Problem
 
 SECURITY_SCHEME = "CognitoJwt"
@@ -26,23 +26,25 @@ def _problem_response(description: str) -> dict[str, Any]:
     return {"description": description, "content": {PROBLEM_CONTENT_TYPE: {"schema": _PROBLEM_REF}}}
 
 
-def http_function_modules() -> list[str]:
-    ids = {r.function_id for r in template.routes()}
-    return sorted({f.module for f in template.functions() if f.logical_id in ids})
+def http_function_modules(tpl: Template | None = None) -> list[str]:
+    tpl = tpl or Template.default()
+    ids = {r.function_id for r in tpl.routes}
+    return sorted({f.module for f in tpl.functions if f.logical_id in ids})
 
 
-def document() -> dict[str, Any]:
+def document(tpl: Template | None = None) -> dict[str, Any]:
+    tpl = tpl or Template.default()
     merge = OpenAPIMerge(
         title="Careloop API",
         version="0.1.0",
         description="Patient care coordination. Errors are application/problem+json (RFC 9457).",
         on_conflict="error",
     )
-    for module in http_function_modules():
+    for module in http_function_modules(tpl):
         merge.add_schema(importlib.import_module(module).app.get_openapi_schema())
     doc = json.loads(json.dumps(merge.get_openapi_schema(), default=str))
 
-    public = {(r.method.lower(), r.path) for r in template.routes() if r.public}
+    public = {(r.method.lower(), r.path) for r in tpl.routes if r.public}
     components = doc.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):  # Powertools' 422 shape, replaced below
@@ -77,7 +79,14 @@ def document() -> dict[str, Any]:
 
 
 def main() -> None:
-    print(json.dumps(document(), indent=2, sort_keys=True))  # noqa: T201
+    import argparse
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(description="Print the OpenAPI document")
+    parser.add_argument("--template", type=Path)
+    args = parser.parse_args()
+    tpl = Template(args.template) if args.template else None
+    print(json.dumps(document(tpl), indent=2, sort_keys=True))  # noqa: T201
 
 
 if __name__ == "__main__":

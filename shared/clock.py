@@ -40,6 +40,16 @@ class FixedClock:
         return self._at
 
 
+class OffsetClock:
+    """Real time shifted by ``offset``: the local runtime's clock, moved by ``POST /_local/clock``."""
+
+    def __init__(self, offset: timedelta = timedelta(0)) -> None:
+        self.offset = offset
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
 _current: Clock = SystemClock()
 
 

@@ -36,7 +36,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     import boto3
     from moto import mock_aws
 
-    from local.template import provision
+    from local.stack import provision
 
     monkeypatch.setenv("TABLE_NAME", "careloop-test")
     monkeypatch.setenv("EVENT_BUS_NAME", "careloop-test")
@@ -45,7 +45,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         reset_connections()
         bind()
         stack = provision(boto3.Session(), table_name="careloop-test", bus_name="careloop-test")
-        yield stack
+        yield stack.as_dict()
     shared_aws.reset()
     reset_connections()
 

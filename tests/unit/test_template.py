@@ -23,7 +23,7 @@ def transformed() -> dict[str, Any]:
     """The template after the SAM transform, as CloudFormation would receive it."""
     from samtranslator.translator.transform import transform
 
-    raw = template._plain(copy.deepcopy(template.load()))
+    raw = copy.deepcopy(template.load())
     for res in raw["Resources"].values():
         for key in ("CodeUri", "ContentUri"):
             if key in res.get("Properties", {}):

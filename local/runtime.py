@@ -1,0 +1,275 @@
+"""The whole backend on one machine: ``make run`` (``python -m local.runtime``).
+
+Everything comes from ``template.yaml``: the moto server holds the table, bus, queues, topics and
+secrets; each function runs in its own worker processes with the environment the template gives it;
+the HTTP API, the JWT authorizer, the stream, the rules and the schedules are emulated around them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from local import state
+from local.dispatch import Dispatcher, Fired, RuntimeClock
+from local.stack import Stack, function_environment, provision
+from local.template import REGION, TEMPLATE, Template
+from local.tokens import TokenIssuer
+from local.workers import OWN_PACKAGES, FunctionPool, sources_signature
+from shared.clock import isoformat
+
+TABLE_NAME = "careloop-local"
+BUS_NAME = "careloop-local"
+SENDER_DOMAIN = "careloop.local"
+TICK_SECONDS = 0.25
+
+
+class _Session:
+    """A boto3 session whose clients all talk to the embedded moto server."""
+
+    def __init__(self, endpoint: str) -> None:
+        import boto3
+
+        self.endpoint = endpoint
+        self._session = boto3.Session(
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106
+            region_name=REGION,
+        )
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def client(self, name: str) -> Any:
+        with self._lock:
+            if name not in self._clients:
+                self._clients[name] = self._session.client(name, endpoint_url=self.endpoint)
+            return self._clients[name]
+
+
+class Runtime:
+    def __init__(
+        self,
+        *,
+        template_path: Path = TEMPLATE,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        data_dir: Path | None = None,
+        seed: bool = False,
+        warm: bool = True,
+        quiet: bool = False,
+        reload_packages: tuple[str, ...] = (),
+        token_key: str | None = None,
+    ) -> None:
+        self.tpl = Template(template_path)
+        self.host, self.port, self.data_dir, self.seed, self.warm = host, port, data_dir, seed, warm
+        self.quiet = quiet
+        self.packages = OWN_PACKAGES + reload_packages
+        self.token_key = token_key
+        self.clock = RuntimeClock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._template_mtime = template_path.stat().st_mtime_ns
+        self._template_warned = False
+        self._openapi: tuple[Any, dict[str, Any]] | None = None
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> Runtime:
+        from moto.server import ThreadedMotoServer
+        from werkzeug.serving import make_server
+
+        from local.http import HttpApi
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.moto.start()
+        moto_host, moto_port = self.moto.get_host_and_port()
+        self.moto_url = f"http://{moto_host}:{moto_port}"
+        self.session = _Session(self.moto_url)
+        self.stack: Stack = provision(self.session, table_name=TABLE_NAME, bus_name=BUS_NAME, tpl=self.tpl)
+        self.session.client("ses").verify_domain_identity(Domain=SENDER_DOMAIN)
+
+        saved = state.load(self.data_dir) if self.data_dir else None
+        self.tokens = TokenIssuer(self.token_key or (saved.token_key if saved else None))
+        base_env = {
+            "AWS_ENDPOINT_URL": self.moto_url,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "PYTHONUNBUFFERED": "1",
+            "PATH": os.environ.get("PATH", ""),
+        }
+        self.pools = {
+            fn.logical_id: FunctionPool(
+                fn.logical_id,
+                fn.handler,
+                {**base_env, **function_environment(self.tpl, fn.logical_id, self.stack.names)},
+                fn.timeout,
+                fn.memory,
+                self.packages,
+            )
+            for fn in self.tpl.functions
+        }
+        self.dispatcher = Dispatcher(self.tpl, self.stack, self.session, self.pools, self.clock)
+        if saved:
+            state.restore(self, saved)
+        if self.seed:
+            from local.seed import seed
+
+            seed(self)
+        if saved or self.seed:
+            self.dispatcher.start_stream_at_latest()  # restored or seeded data is not news
+
+        self.server = make_server(self.host, self.port, HttpApi(self), threaded=True)
+        self.port = self.server.server_port
+        threading.Thread(target=self.server.serve_forever, name="http", daemon=True).start()
+        threading.Thread(target=self._pump, name="pump", daemon=True).start()
+        if self.warm:
+            for pool in self.pools.values():
+                threading.Thread(target=pool.warm, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        self._wake.set()
+        self.server.shutdown()
+        if self.data_dir:
+            with self.dispatcher.lock:
+                state.save(self, self.data_dir)
+        for pool in self.pools.values():
+            pool.shutdown()
+        self.moto.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    # ------------------------------------------------------------ work
+
+    def _pump(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(TICK_SECONDS)
+            self._wake.clear()
+            if self._stopping.is_set():
+                return
+            try:
+                self.dispatcher.run_due(self.clock.now())
+                self.dispatcher.settle()
+            except Exception:  # keep pumping; the failure is printed for the developer
+                import traceback
+
+                traceback.print_exc()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def advance_to(self, target: datetime) -> list[Fired]:
+        """Move the clock to ``target``, running everything due on the way, in time order."""
+        self.dispatcher.settle()
+        return self.dispatcher.run_due(target)
+
+    # ------------------------------------------------------------ developer aids
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI document, regenerated (in a fresh interpreter) when the code changed."""
+        import json
+
+        signature = sources_signature(self.packages)
+        if self._openapi is None or self._openapi[0] != signature:
+            out = subprocess.run(  # noqa: S603 (our own module, fixed arguments)
+                [sys.executable, "-m", "local.openapi", "--template", str(self.tpl.path)],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=Path(__file__).resolve().parent.parent,
+            )
+            self._openapi = (signature, json.loads(out.stdout))
+        doc = dict(self._openapi[1])
+        doc["servers"] = [{"url": self.url, "description": "local runtime"}]
+        return doc
+
+    def notice_template_change(self) -> None:
+        if not self._template_warned and self.tpl.path.stat().st_mtime_ns != self._template_mtime:
+            self._template_warned = True
+            self.say(
+                "template.yaml changed: routes, functions and resources are read at start; "
+                "restart `make run` to pick the change up."
+            )
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "moto_url": self.moto_url,
+            "table_name": self.stack.table_name,
+            "bus_name": self.stack.bus_name,
+            "now": isoformat(self.clock.now()),
+            "template_changed_since_start": self._template_warned
+            or self.tpl.path.stat().st_mtime_ns != self._template_mtime,
+            "functions": sorted(self.pools),
+            "routes": [r.key for r in self.tpl.routes],
+        }
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            print(f"[careloop] {text}", flush=True)  # noqa: T201
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="careloop run", description="Run Careloop locally on moto.")
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    parser.add_argument("--seed", action="store_true", help="load a demo organization")
+    parser.add_argument("--data-dir", type=Path, help="save state here on shutdown, restore it on start")
+    parser.add_argument("--template", type=Path, default=TEMPLATE)
+    parser.add_argument(
+        "--reload-package",
+        action="append",
+        default=[],
+        help="also re-import this package when its files change (besides functions, shared)",
+    )
+    args = parser.parse_args(argv)
+
+    rt = Runtime(
+        template_path=args.template,
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        seed=args.seed,
+        reload_packages=tuple(args.reload_package),
+        token_key=os.environ.get("CARELOOP_TOKEN_KEY"),
+    )
+    rt.start()
+    done = threading.Event()
+
+    def shutdown(*_: Any) -> None:
+        done.set()
+
+    signal.signal(signal.SIGINT, shutdown)
+    signal.signal(signal.SIGTERM, shutdown)
+    rt.say(f"Careloop is running at {rt.url}")
+    rt.say(f"  OpenAPI: {rt.url}/openapi.json   Swagger UI: {rt.url}/docs")
+    rt.say(
+        f'  token:   curl -s -X POST {rt.url}/_local/token -d \'{{"org":"demo","roles":["coordinator"]}}\''
+    )
+    rt.say("  local:   /_local/clock /_local/outbox /_local/events /_local/schedules /_local/dlq")
+    if args.data_dir:
+        rt.say(f"  state is saved to {args.data_dir} on exit")
+    rt.say("Ctrl-C to stop.")
+    done.wait()
+    rt.say("stopping...")
+    rt.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,243 @@
+"""Function execution environments: one process per concurrent invocation, as Lambda does.
+
+Each function gets a pool of worker processes (spawned, so nothing is shared with the runtime but
+the moto server they call over HTTP). A worker imports its handler on its first invocation (a real
+cold start), then serves one invocation at a time; a busy pool grows up to ``MAX_WORKERS``. A worker
+notices when a file under ``functions/`` or ``shared/`` changed since it imported them and re-imports
+just Careloop's own modules (third-party ones stay loaded), so an edit costs the next request
+milliseconds, not a restart. An invocation that overruns the function's timeout kills its worker.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from local.template import ACCOUNT_ID, REGION, ROOT
+
+MAX_WORKERS = 8
+INIT_TIMEOUT = 60.0
+OWN_PACKAGES = ("functions", "shared")  # re-imported on change; third-party packages stay loaded
+
+
+@dataclass
+class Result:
+    ok: bool
+    value: Any = None
+    error_type: str | None = None
+    error: str | None = None
+    duration_ms: float = 0.0
+    cold: bool = False
+    reloaded: bool = False
+    timed_out: bool = False
+
+
+# ---------------------------------------------------------------- inside a worker process
+
+
+def sources_signature(packages: tuple[str, ...] = OWN_PACKAGES) -> tuple[tuple[str, int], ...]:
+    """Every .py file of ``packages`` with its modification time: cheap enough to take per request."""
+    out = []
+    for pkg in packages:
+        for dirpath, _dirs, files in os.walk(ROOT / pkg.replace(".", "/")):
+            for name in files:
+                if name.endswith(".py"):
+                    path = os.path.join(dirpath, name)
+                    out.append((path, os.stat(path).st_mtime_ns))
+    return tuple(sorted(out))
+
+
+class _LambdaContext:
+    def __init__(self, fields: dict[str, Any], deadline: float) -> None:
+        self.__dict__.update(fields)
+        self._deadline = deadline
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def _own(module: str, packages: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in packages)
+
+
+def _worker_main(conn: Connection, env: dict[str, str], handler_path: str, packages: tuple[str, ...]) -> None:
+    """A worker's life: import the handler (init), then one invocation per message. Before each, a
+    changed source file means re-importing Careloop's own modules (a warm re-init, milliseconds)."""
+    import importlib
+    import sys
+    from datetime import timedelta
+
+    os.environ.update(env)
+    module_name, attribute = handler_path.rsplit(".", 1)
+    handler = None
+    signature: tuple[tuple[str, int], ...] = ()
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            return
+        started = time.perf_counter()
+        cold = handler is None
+        reloaded = False
+        try:
+            current = sources_signature(packages)
+            if handler is not None and current != signature:
+                for name in [m for m in sys.modules if _own(m, packages)]:
+                    del sys.modules[name]
+                handler, reloaded = None, True
+            if handler is None:
+                handler = getattr(importlib.import_module(module_name), attribute)
+                signature = current
+            conn.send({"init": True})  # the function's timeout starts now, as in Lambda
+            if message.get("init_only"):
+                continue
+            from shared import clock
+
+            clock.set_clock(clock.OffsetClock(timedelta(seconds=message["clock_offset"])))
+            context = _LambdaContext(message["context"], time.monotonic() + message["timeout"])
+            value = handler(message["event"], context)
+            conn.send(
+                {
+                    "ok": True,
+                    "value": value,
+                    "cold": cold,
+                    "reloaded": reloaded,
+                    "duration_ms": (time.perf_counter() - started) * 1000,
+                }
+            )
+        except Exception as exc:  # the function failed: Lambda reports it, the worker lives on
+            traceback.print_exc()
+            conn.send(
+                {
+                    "ok": False,
+                    "error_type": type(exc).__name__,
+                    "error": str(exc)[:500],
+                    "cold": cold,
+                    "reloaded": reloaded,
+                    "duration_ms": (time.perf_counter() - started) * 1000,
+                }
+            )
+
+
+# ---------------------------------------------------------------- in the runtime
+
+
+class _Worker:
+    def __init__(self, env: dict[str, str], handler: str, packages: tuple[str, ...]) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker_main, args=(child, env, handler, packages), daemon=True)
+        self.process.start()
+        child.close()
+
+    def invoke(self, message: dict[str, Any], timeout: float) -> Result:
+        self.conn.send(message)
+        # init (the interpreter's start and the handler's imports) has its own budget, as in Lambda
+        if not self.conn.poll(INIT_TIMEOUT):
+            self.kill()
+            return Result(
+                False, error_type="InitTimeout", error="the function did not initialise", timed_out=True
+            )
+        reply = self.conn.recv()
+        if reply.get("init"):
+            if message.get("init_only"):
+                return Result(True)
+            if not self.conn.poll(timeout):
+                self.kill()
+                return Result(
+                    False,
+                    error_type="Timeout",
+                    error=f"Task timed out after {timeout:.0f} seconds",
+                    timed_out=True,
+                )
+            reply = self.conn.recv()
+        return Result(**reply)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.join(5)
+
+    @property
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+
+class FunctionPool:
+    def __init__(
+        self,
+        logical_id: str,
+        handler: str,
+        env: dict[str, str],
+        timeout: int,
+        memory: int,
+        packages: tuple[str, ...] = OWN_PACKAGES,
+    ) -> None:
+        self.logical_id, self.handler, self.env, self.packages = logical_id, handler, env, packages
+        self.timeout, self.memory = timeout, memory
+        self._idle: list[_Worker] = []
+        self._all: list[_Worker] = []
+        self._lock = threading.Lock()
+        self._free = threading.Condition(self._lock)
+
+    def _acquire(self) -> tuple[_Worker, bool]:
+        with self._free:
+            while True:
+                self._idle = [w for w in self._idle if w.alive]
+                self._all = [w for w in self._all if w.alive]
+                if self._idle:
+                    return self._idle.pop(), False
+                if len(self._all) < MAX_WORKERS:
+                    worker = _Worker(self.env, self.handler, self.packages)
+                    self._all.append(worker)
+                    return worker, True
+                self._free.wait()
+
+    def _release(self, worker: _Worker) -> None:
+        with self._free:
+            if worker.alive:
+                self._idle.append(worker)
+            self._free.notify()
+
+    def invoke(self, event: Any, clock_offset: float, request_id: str | None = None) -> Result:
+        worker, _new = self._acquire()
+        try:
+            context = {
+                "function_name": self.logical_id,
+                "function_version": "$LATEST",
+                "memory_limit_in_mb": self.memory,
+                "invoked_function_arn": f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.logical_id}",
+                "aws_request_id": request_id or str(uuid.uuid4()),
+                "log_group_name": f"/careloop/local/{self.logical_id}",
+                "log_stream_name": "local",
+            }
+            message = {
+                "event": event,
+                "context": context,
+                "clock_offset": clock_offset,
+                "timeout": self.timeout,
+            }
+            return worker.invoke(message, self.timeout)
+        finally:
+            self._release(worker)
+
+    def warm(self) -> None:
+        """Start one worker and initialise its handler now, so the first request finds it warm."""
+        worker, _ = self._acquire()
+        try:
+            worker.invoke({"init_only": True}, self.timeout)
+        finally:
+            self._release(worker)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            for worker in self._all:
+                worker.conn.close()
+                worker.kill()
+            self._all, self._idle = [], []

@@ -1,0 +1,147 @@
+"""The local runtime as ``make run`` starts it (a subprocess, on a free port), driven over HTTP.
+
+A subprocess, not a thread: moto keeps its state in module globals, which the in-process ``mock_aws``
+tests running on the same pytest worker would reset under the runtime's feet.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import boto3
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURE_TEMPLATE = Path(__file__).parent / "fixtures" / "template.yaml"
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Running:
+    process: subprocess.Popen[bytes]
+    url: str
+    token_key: str
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(60)
+
+
+def start_runtime(*args: str, token_key: str | None = None) -> Running:
+    port = free_port()
+    key = token_key or secrets.token_urlsafe(32)
+    env = {**os.environ, "PORT": str(port), "CARELOOP_TOKEN_KEY": key}
+    for var in ("AWS_ENDPOINT_URL", "TABLE_NAME", "EVENT_BUS_NAME"):
+        env.pop(var, None)
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "local.runtime", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL if os.environ.get("CI") else None,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the runtime exited with {process.returncode}")
+        try:
+            if requests.get(f"{url}/_local/status", timeout=1).ok:
+                return Running(process, url, key)
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the runtime did not start within 60 s")
+
+
+class Client:
+    def __init__(self, running: Running) -> None:
+        self.running = running
+        self.url = running.url
+        self.http = requests.Session()
+        self.status = self.http.get(f"{self.url}/_local/status").json()
+
+    def aws(self, service: str) -> Any:
+        """A client for the runtime's moto server (to look behind the API in assertions)."""
+        return boto3.client(
+            service,
+            endpoint_url=self.status["moto_url"],
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+    def token(self, org: str = "acme", roles: tuple[str, ...] = ("coordinator",), **extra: Any) -> str:
+        response = self.http.post(
+            f"{self.url}/_local/token", json={"org": org, "roles": list(roles), **extra}
+        )
+        response.raise_for_status()
+        return str(response.json()["token"])
+
+    def request(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> requests.Response:
+        headers = dict(kwargs.pop("headers", {}))
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return self.http.request(method, f"{self.url}{path}", headers=headers, timeout=60, **kwargs)
+
+    def get(self, path: str, token: str | None = None, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, token, **kwargs)
+
+    def post(self, path: str, token: str | None = None, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, token, **kwargs)
+
+    def advance(self, duration: str) -> dict[str, Any]:
+        response = self.post("/_local/clock", json={"advance": duration})
+        response.raise_for_status()
+        return dict(response.json())
+
+    def traces(self, kind: str) -> list[dict[str, Any]]:
+        out = self.aws("dynamodb").query(
+            TableName=self.status["table_name"],
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"TRACE#{kind}"}},
+        )
+        return [{"at": i["at"]["S"], "payload": json.loads(i["payload"]["S"])} for i in out["Items"]]
+
+
+def eventually(probe: Callable[[], T], timeout: float = 15.0) -> T:
+    """Poll ``probe`` until it returns something truthy (async delivery takes a tick)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def machinery() -> Iterator[Client]:
+    """A runtime over the test stack that exercises rules, schedules, retries and the relay."""
+    running = start_runtime("--template", str(FIXTURE_TEMPLATE), "--reload-package", "tests.e2e.fixtures")
+    yield Client(running)
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def careloop() -> Iterator[Client]:
+    """A runtime over the product's own template.yaml, as `make run` starts it."""
+    running = start_runtime()
+    yield Client(running)
+    running.stop()

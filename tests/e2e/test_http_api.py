@@ -1,0 +1,91 @@
+"""The product's API through the local runtime, over HTTP, as a front end would call it."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+
+from local.tokens import AUDIENCE, ISSUER
+
+from .conftest import Client
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_token_from_the_runtime_opens_me(careloop: Client) -> None:
+    token = careloop.token(org="acme", roles=("nurse",), sub="nurse-7")
+    response = careloop.get("/me", token)
+    assert response.status_code == 200
+    assert response.json()["subject"] == "nurse-7"
+    assert response.json()["roles"] == ["nurse"]
+    assert response.headers["X-Careloop-Function"] == "IdentityFunction"
+
+
+def test_health_needs_no_token(careloop: Client) -> None:
+    assert careloop.get("/health").json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize(
+    "case", ["missing", "garbage", "wrong-key", "expired", "wrong-audience", "wrong-issuer"]
+)
+def test_protected_routes_refuse_bad_tokens_as_the_authorizer_does(careloop: Client, case: str) -> None:
+    now = int(time.time())
+    claims = {
+        "sub": "u1",
+        "custom:org": "acme",
+        "cognito:groups": ["coordinator"],
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "iat": now,
+        "exp": now + 600,
+    }
+    key = careloop.running.token_key
+    token = {
+        "missing": None,
+        "garbage": "not-a-jwt",
+        "wrong-key": jwt.encode(claims, "another-key-that-is-long-enough-for-hs256", algorithm="HS256"),
+        "expired": jwt.encode({**claims, "exp": now - 10}, key, algorithm="HS256"),
+        "wrong-audience": jwt.encode({**claims, "aud": "someone-else"}, key, algorithm="HS256"),
+        "wrong-issuer": jwt.encode({**claims, "iss": "https://evil.example"}, key, algorithm="HS256"),
+    }[case]
+    response = careloop.get("/me", token)
+    assert response.status_code == 401
+    assert response.json() == {"message": "Unauthorized"}
+
+
+def test_an_undeclared_route_is_404(careloop: Client) -> None:
+    response = careloop.get("/patients", careloop.token())
+    assert response.status_code == 404
+    assert response.json() == {"message": "Not Found"}
+
+
+def test_a_payload_over_api_gateways_limit_is_413(careloop: Client) -> None:
+    response = careloop.request("GET", "/me", careloop.token(), data=b"x" * (10 * 1024 * 1024 + 1))
+    assert response.status_code == 413
+
+
+def test_cors_allows_the_configured_front_end_only(careloop: Client) -> None:
+    preflight = careloop.request(
+        "OPTIONS", "/me", headers={"Origin": "http://localhost:5173", "Access-Control-Request-Method": "GET"}
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == "http://localhost:5173"
+    assert preflight.headers["Access-Control-Allow-Credentials"] == "true"
+    other = careloop.get("/health", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_openapi_and_swagger_ui_are_served(careloop: Client) -> None:
+    doc = careloop.get("/openapi.json").json()
+    assert {"/health", "/me"} <= set(doc["paths"])
+    assert doc["servers"][0]["url"] == careloop.url
+    page = careloop.get("/docs")
+    assert page.status_code == 200 and "swagger-ui" in page.text
+    assert careloop.get("/docs/swagger-ui-bundle.min.js").status_code == 200
+
+
+def test_the_token_endpoint_refuses_unknown_roles(careloop: Client) -> None:
+    response = careloop.post("/_local/token", json={"org": "acme", "roles": ["superuser"]})
+    assert response.status_code == 400

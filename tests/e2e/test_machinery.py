@@ -1,0 +1,160 @@
+"""Rules, patterns, schedules, retries, dead letters, the outbox relay and hot reload, through the
+local runtime over HTTP, on a small stack of test functions."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+
+from .conftest import Client, eventually
+
+pytestmark = pytest.mark.e2e
+
+
+def emit(client: Client, token: str, **detail: object) -> str:
+    response = client.post("/emit", token, json=detail)
+    assert response.status_code == 200, response.text
+    return str(response.json()["event_id"])
+
+
+def event_log(client: Client, event_id: str) -> dict | None:
+    for entry in client.get("/_local/events").json()["events"]:
+        if entry["event"]["detail"].get("event_id") == event_id:
+            return dict(entry)
+    return None
+
+
+def test_an_event_that_matches_a_rule_reaches_its_target(machinery: Client) -> None:
+    token = machinery.token()
+    event_id = emit(machinery, token, priority=7, ref_id="REF-1")
+    entry = eventually(lambda: event_log(machinery, event_id))
+    assert entry and entry["rules"] == ["RecorderFunctionUrgent"]
+    recorded = eventually(
+        lambda: [t for t in machinery.traces("recorded") if t["payload"]["detail"]["event_id"] == event_id]
+    )
+    assert recorded[0]["payload"]["detail-type"] == "ThingHappened"
+
+
+@pytest.mark.parametrize(
+    "detail",
+    [
+        {"priority": 4, "ref_id": "REF-2"},  # numeric range: below 5
+        {"priority": 9, "ref_id": "REF-3", "kind": "ignored"},  # anything-but
+        {"priority": 9, "ref_id": "XYZ-4"},  # prefix
+    ],
+)
+def test_an_event_that_matches_no_rule_is_logged_and_delivered_nowhere(
+    machinery: Client, detail: dict
+) -> None:
+    event_id = emit(machinery, machinery.token(), **detail)
+    entry = eventually(lambda: event_log(machinery, event_id))
+    assert entry and entry["rules"] == []
+    assert not [t for t in machinery.traces("recorded") if t["payload"]["detail"]["event_id"] == event_id]
+
+
+def test_a_target_that_keeps_failing_lands_in_the_dlq_after_its_retries(machinery: Client) -> None:
+    event_id = emit(machinery, machinery.token(), detail_type="WillFail")
+
+    def dead() -> list[dict]:
+        return [
+            f
+            for f in machinery.get("/_local/dlq").json()["failures"]
+            if f["payload"].get("detail", {}).get("event_id") == event_id
+        ]
+
+    (failure,) = eventually(dead)
+    assert failure["function"] == "FailingFunction"
+    assert failure["attempts"] == 3  # the first try and the rule's 2 retries
+    assert "RuntimeError" in failure["error"]
+    attempts = [t for t in machinery.traces("failed")]
+    assert len([a for a in attempts if a["payload"]["id"] == failure["payload"]["id"]]) == 3
+    sqs = machinery.aws("sqs")
+    url = sqs.get_queue_url(QueueName=f"{machinery.status['bus_name']}-DeadLetters")["QueueUrl"]
+    bodies = [
+        m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    ]
+    assert any(event_id in b for b in bodies)
+
+
+def test_a_one_time_schedule_fires_only_once_the_clock_passes_it(machinery: Client) -> None:
+    name = machinery.post("/remind", machinery.token(), json={"in_seconds": 86400}).json()["name"]
+
+    def fired() -> list[dict]:
+        return [t for t in machinery.traces("tick") if t["payload"].get("name") == name]
+
+    listed = [s for s in machinery.get("/_local/schedules").json()["schedules"] if s["name"].endswith(name)]
+    assert listed and not listed[0]["fired"]
+    machinery.advance("PT23H")
+    assert fired() == []
+    result = machinery.advance("PT2H")
+    assert [f["target"] for f in result["fired"] if name in f["what"]] == ["TickFunction"]
+    (tick,) = fired()
+    assert tick["payload"]["kind"] == "reminder"
+    # it ran at its own time (24 h after it was asked for), not at the end of the advance
+    assert [
+        s for s in machinery.get("/_local/schedules").json()["schedules"] if s["name"].endswith(name)
+    ] == []
+    machinery.advance("PT48H")
+    assert len(fired()) == 1
+
+
+def test_a_weekday_cron_skips_the_weekend(machinery: Client) -> None:
+    # move to the next Saturday 00:00 UTC, then across the weekend into Monday
+    now = machinery.get("/_local/clock").json()["now"]
+    from datetime import datetime, timedelta
+
+    at = datetime.fromisoformat(now.replace("Z", "+00:00"))
+    saturday = (at + timedelta(days=(5 - at.weekday()) % 7 or 7)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    machinery.post("/_local/clock", json={"set": saturday.isoformat()})
+    before = len(machinery.traces("tick"))
+    result = machinery.advance("P2DT10H")  # Saturday 00:00 → Monday 10:00
+    weekday_fires = [f for f in result["fired"] if "TickFunctionWeekdays" in f["what"]]
+    assert len(weekday_fires) == 1
+    assert weekday_fires[0]["at"].startswith((saturday + timedelta(days=2)).strftime("%Y-%m-%dT09:00"))
+    assert len(machinery.traces("tick")) == before + 1
+
+
+def test_greedy_and_specific_paths_and_the_simple_response_format(machinery: Client) -> None:
+    deep = machinery.get("/files/a/b/c.txt", params={"v": "1"}).json()
+    assert deep["routeKey"] == "GET /files/{proxy+}"
+    assert deep["pathParameters"] == {"proxy": "a/b/c.txt"}
+    assert deep["query"] == {"v": "1"}
+    assert 0 < deep["remaining_ms"] <= 5000
+    info = machinery.get("/files/report/info").json()
+    assert info["routeKey"] == "GET /files/{name}/info"
+
+
+def test_concurrent_requests_run_in_separate_environments_at_once(machinery: Client) -> None:
+    token = machinery.token()
+    results: list[dict] = []
+    group = uuid.uuid4().hex
+
+    def call() -> None:
+        results.append(machinery.get("/rendezvous", token, params={"group": group, "size": 3}).json())
+
+    threads = [threading.Thread(target=call) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r["met"] for r in results] == [True, True, True]  # all three were in flight together
+    assert len({r["pid"] for r in results}) == 3  # each in its own execution environment
+
+
+def test_an_edit_is_picked_up_by_the_next_request(machinery: Client) -> None:
+    module = Path(__file__).parent / "fixtures" / "greeting.py"
+    original = module.read_text()
+    assert machinery.get("/files/x").json()["greeting"] == "hello"
+    try:
+        module.write_text(original.replace('"hello"', '"bonjour"'))
+        response = machinery.get("/files/x")
+        assert response.json()["greeting"] == "bonjour"
+        assert response.headers["X-Careloop-Reloaded"] == "true"
+    finally:
+        module.write_text(original)
+    assert machinery.get("/files/x").json()["greeting"] == "hello"
