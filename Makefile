@@ -42,14 +42,21 @@ pytest: install
 
 bench: install
 	$(PY) -m bench.cold_start
+	$(PY) -m bench.runtime
 
 openapi: install
 	@mkdir -p docs
 	$(PY) -m local.openapi > docs/openapi.json
 	@echo "wrote docs/openapi.json"
 
+# HOST and PORT come from the environment (default 127.0.0.1:3000); ARGS passes flags, e.g.
+# `make run ARGS="--seed --data-dir .local-data"`.
 run: install
-	@echo "The local runtime is not built yet (see the local runtime issue)." >&2; exit 2
+	$(PY) -m local.runtime $(ARGS)
+
+invoke: install
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=IdentityFunction EVENT=events/identity/me.json" >&2; exit 2; }
+	$(PY) -m local.invoke $(FN) $(EVENT)
 
 clean:
 	rm -rf $(VENV) .aws-sam build .pytest_cache .mypy_cache .ruff_cache

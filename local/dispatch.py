@@ -89,6 +89,8 @@ class Dispatcher:
         self._sqs = session.client("sqs")
         self._scheduler = session.client("scheduler")
         self._iterators: dict[str, str] = {}
+        self._shard_ids: list[str] = []
+        self._schedule_details: dict[tuple[str, str, Any], dict[str, Any]] = {}
         self._fired_once: set[tuple[str, str, str]] = set()
         self._recurring: dict[tuple[str, str, str], datetime | None] = {}
         self._seen_email = 0
@@ -136,8 +138,10 @@ class Dispatcher:
             )["ShardIterator"]
 
     def _shards(self) -> list[str]:
-        desc = self._streams.describe_stream(StreamArn=self.stack.table_stream_arn)["StreamDescription"]
-        return [s["ShardId"] for s in desc["Shards"]]
+        if not self._shard_ids:
+            desc = self._streams.describe_stream(StreamArn=self.stack.table_stream_arn)["StreamDescription"]
+            self._shard_ids = [s["ShardId"] for s in desc["Shards"]]
+        return self._shard_ids
 
     # ------------------------------------------------------------ settle: run until nothing moves
 
@@ -162,7 +166,11 @@ class Dispatcher:
                     StreamArn=self.stack.table_stream_arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
                 )["ShardIterator"]
             out = self._streams.get_records(ShardIterator=self._iterators[shard], Limit=1000)
-            self._iterators[shard] = out.get("NextShardIterator") or self._iterators[shard]
+            if out.get("NextShardIterator"):
+                self._iterators[shard] = out["NextShardIterator"]
+            else:  # the shard closed: find its successor next pass
+                del self._iterators[shard]
+                self._shard_ids = []
             for record in out["Records"]:
                 record["eventSourceARN"] = self.stack.table_stream_arn
                 created = record["dynamodb"].get("ApproximateCreationDateTime")
@@ -308,28 +316,38 @@ class Dispatcher:
 
     # ------------------------------------------------------------ time
 
-    def _scheduler_due(self, until: datetime) -> list[tuple[datetime, str, Any]]:
-        """One-time and recurring schedules that code created through EventBridge Scheduler."""
-        due: list[tuple[datetime, str, Any]] = []
+    def _scheduler_schedules(self) -> list[dict[str, Any]]:
+        """Every schedule code created through EventBridge Scheduler, its details fetched once per
+        modification (a list call per pass, not a get per schedule)."""
+        current: dict[tuple[str, str, Any], dict[str, Any]] = {}
         for page in self._scheduler.get_paginator("list_schedules").paginate():
             for summary in page["Schedules"]:
-                if summary.get("State", "ENABLED") != "ENABLED":
-                    continue
-                detail = self._scheduler.get_schedule(
-                    Name=summary["Name"], GroupName=summary.get("GroupName", "default")
+                group = summary.get("GroupName", "default")
+                key = (group, summary["Name"], summary.get("LastModificationDate"))
+                current[key] = self._schedule_details.get(key) or self._scheduler.get_schedule(
+                    Name=summary["Name"], GroupName=group
                 )
-                key = (detail.get("GroupName", "default"), detail["Name"], detail["ScheduleExpression"])
-                schedule = Schedule(detail["ScheduleExpression"], detail.get("ScheduleExpressionTimezone"))
-                if schedule.one_time:
-                    if key not in self._fired_once and schedule.at and schedule.at <= until:
-                        due.append((schedule.at, "scheduler", (key, detail, schedule)))
-                else:
-                    if key not in self._recurring:
-                        now = self.clock.now()
-                        self._recurring[key] = schedule.next_after(now, now)
-                    nxt = self._recurring[key]
-                    if nxt and nxt <= until:
-                        due.append((nxt, "scheduler", (key, detail, schedule)))
+        self._schedule_details = current
+        return list(current.values())
+
+    def _scheduler_due(self, until: datetime) -> list[tuple[datetime, str, Any]]:
+        """One-time and recurring Scheduler schedules due by ``until``."""
+        due: list[tuple[datetime, str, Any]] = []
+        for detail in self._scheduler_schedules():
+            if detail.get("State", "ENABLED") != "ENABLED":
+                continue
+            key = (detail.get("GroupName", "default"), detail["Name"], detail["ScheduleExpression"])
+            schedule = Schedule(detail["ScheduleExpression"], detail.get("ScheduleExpressionTimezone"))
+            if schedule.one_time:
+                if key not in self._fired_once and schedule.at and schedule.at <= until:
+                    due.append((schedule.at, "scheduler", (key, detail, schedule)))
+            else:
+                if key not in self._recurring:
+                    now = self.clock.now()
+                    self._recurring[key] = schedule.next_after(now, now)
+                nxt = self._recurring[key]
+                if nxt and nxt <= until:
+                    due.append((nxt, "scheduler", (key, detail, schedule)))
         return due
 
     def due(self, until: datetime) -> list[tuple[datetime, str, Any]]:
@@ -425,29 +443,25 @@ class Dispatcher:
             }
             for r, s in self._once
         ]
-        for page in self._scheduler.get_paginator("list_schedules").paginate():
-            for summary in page["Schedules"]:
-                detail = self._scheduler.get_schedule(
-                    Name=summary["Name"], GroupName=summary.get("GroupName", "default")
-                )
-                schedule = Schedule(detail["ScheduleExpression"], detail.get("ScheduleExpressionTimezone"))
-                key = (detail.get("GroupName", "default"), detail["Name"], detail["ScheduleExpression"])
-                nxt = (
-                    schedule.at
-                    if schedule.one_time
-                    else self._recurring.get(key) or schedule.next_after(now, now)
-                )
-                out.append(
-                    {
-                        "name": f"{key[0]}/{key[1]}",
-                        "expression": key[2],
-                        "next": isoformat(nxt) if nxt else None,
-                        "source": "scheduler",
-                        "target": detail["Target"]["Arn"],
-                        "fired": key in self._fired_once,
-                        "state": detail.get("State", "ENABLED"),
-                    }
-                )
+        for detail in self._scheduler_schedules():
+            schedule = Schedule(detail["ScheduleExpression"], detail.get("ScheduleExpressionTimezone"))
+            key = (detail.get("GroupName", "default"), detail["Name"], detail["ScheduleExpression"])
+            nxt = (
+                schedule.at
+                if schedule.one_time
+                else self._recurring.get(key) or schedule.next_after(now, now)
+            )
+            out.append(
+                {
+                    "name": f"{key[0]}/{key[1]}",
+                    "expression": key[2],
+                    "next": isoformat(nxt) if nxt else None,
+                    "source": "scheduler",
+                    "target": detail["Target"]["Arn"],
+                    "fired": key in self._fired_once,
+                    "state": detail.get("State", "ENABLED"),
+                }
+            )
         return sorted(out, key=lambda s: s["next"] or "~")
 
     # ------------------------------------------------------------ messages "sent"

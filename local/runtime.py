@@ -14,13 +14,14 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from local import state
 from local.dispatch import Dispatcher, Fired, RuntimeClock
-from local.stack import Stack, function_environment, provision
+from local.stack import LOCAL_CREDENTIALS, Stack, function_environment, provision
 from local.template import REGION, TEMPLATE, Template
 from local.tokens import TokenIssuer
 from local.workers import OWN_PACKAGES, FunctionPool, sources_signature
@@ -29,7 +30,8 @@ from shared.clock import isoformat
 TABLE_NAME = "careloop-local"
 BUS_NAME = "careloop-local"
 SENDER_DOMAIN = "careloop.local"
-TICK_SECONDS = 0.25
+IDLE_SECONDS = 1.0
+MIN_GAP_SECONDS = 0.1
 
 
 class _Session:
@@ -40,8 +42,8 @@ class _Session:
 
         self.endpoint = endpoint
         self._session = boto3.Session(
-            aws_access_key_id="local",
-            aws_secret_access_key="local",  # noqa: S106
+            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
             region_name=REGION,
         )
         self._clients: dict[str, Any] = {}
@@ -101,8 +103,7 @@ class Runtime:
         self.tokens = TokenIssuer(self.token_key or (saved.token_key if saved else None))
         base_env = {
             "AWS_ENDPOINT_URL": self.moto_url,
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
+            **LOCAL_CREDENTIALS,
             "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
             "POWERTOOLS_TRACE_DISABLED": "true",
             "PYTHONUNBUFFERED": "1",
@@ -158,11 +159,18 @@ class Runtime:
     # ------------------------------------------------------------ work
 
     def _pump(self) -> None:
+        """Deliver what functions produced and fire what fell due: at once after an invocation, and
+        every IDLE_SECONDS otherwise (moto can also be written to directly, e.g. with the AWS CLI)."""
+        last = 0.0
         while not self._stopping.is_set():
-            self._wake.wait(TICK_SECONDS)
+            woken = self._wake.wait(IDLE_SECONDS)
             self._wake.clear()
             if self._stopping.is_set():
                 return
+            pause = MIN_GAP_SECONDS - (time.monotonic() - last)
+            if woken and pause > 0:  # under load, settle at most every MIN_GAP_SECONDS
+                time.sleep(pause)
+            last = time.monotonic()
             try:
                 self.dispatcher.run_due(self.clock.now())
                 self.dispatcher.settle()

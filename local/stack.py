@@ -15,6 +15,9 @@ from typing import Any
 
 from local.template import ACCOUNT_ID, REGION, Template, create_table_kwargs, resolve
 
+# moto accepts any credentials; these make sure nothing local ever signs with real ones.
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+
 
 @dataclass
 class Stack:

@@ -44,13 +44,19 @@ class Result:
 
 def sources_signature(packages: tuple[str, ...] = OWN_PACKAGES) -> tuple[tuple[str, int], ...]:
     """Every .py file of ``packages`` with its modification time: cheap enough to take per request."""
-    out = []
+    out: list[tuple[str, int]] = []
+
+    def scan(directory: str) -> None:
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name != "__pycache__" and not entry.name.startswith("."):
+                        scan(entry.path)
+                elif entry.name.endswith(".py"):
+                    out.append((entry.path, entry.stat().st_mtime_ns))
+
     for pkg in packages:
-        for dirpath, _dirs, files in os.walk(ROOT / pkg.replace(".", "/")):
-            for name in files:
-                if name.endswith(".py"):
-                    path = os.path.join(dirpath, name)
-                    out.append((path, os.stat(path).st_mtime_ns))
+        scan(str(ROOT / pkg.replace(".", "/")))
     return tuple(sorted(out))
 
 
@@ -138,6 +144,13 @@ class _Worker:
         child.close()
 
     def invoke(self, message: dict[str, Any], timeout: float) -> Result:
+        try:
+            return self._invoke(message, timeout)
+        except (EOFError, OSError) as exc:  # the process died (killed, crashed in init)
+            self.kill()
+            return Result(False, error_type="WorkerDied", error=type(exc).__name__)
+
+    def _invoke(self, message: dict[str, Any], timeout: float) -> Result:
         self.conn.send(message)
         # init (the interpreter's start and the handler's imports) has its own budget, as in Lambda
         if not self.conn.poll(INIT_TIMEOUT):

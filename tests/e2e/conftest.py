@@ -38,19 +38,22 @@ def free_port() -> int:
 class Running:
     process: subprocess.Popen[bytes]
     url: str
-    token_key: str
+    token_key: str | None  # the signing key, when the test chose it
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)
         return self.process.wait(60)
 
 
-def start_runtime(*args: str, token_key: str | None = None) -> Running:
+def start_runtime(*args: str, choose_key: bool = True) -> Running:
+    """``python -m local.runtime ARGS`` on a free port; ready once ``/_local/status`` answers."""
     port = free_port()
-    key = token_key or secrets.token_urlsafe(32)
-    env = {**os.environ, "PORT": str(port), "CARELOOP_TOKEN_KEY": key}
-    for var in ("AWS_ENDPOINT_URL", "TABLE_NAME", "EVENT_BUS_NAME"):
+    key = secrets.token_urlsafe(32) if choose_key else None
+    env = {**os.environ, "PORT": str(port)}
+    for var in ("AWS_ENDPOINT_URL", "TABLE_NAME", "EVENT_BUS_NAME", "CARELOOP_TOKEN_KEY"):
         env.pop(var, None)
+    if key:
+        env["CARELOOP_TOKEN_KEY"] = key
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "local.runtime", *args],
         cwd=ROOT,

@@ -42,6 +42,7 @@ def test_protected_routes_refuse_bad_tokens_as_the_authorizer_does(careloop: Cli
         "exp": now + 600,
     }
     key = careloop.running.token_key
+    assert key
     token = {
         "missing": None,
         "garbage": "not-a-jwt",

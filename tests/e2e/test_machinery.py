@@ -158,3 +158,31 @@ def test_an_edit_is_picked_up_by_the_next_request(machinery: Client) -> None:
     finally:
         module.write_text(original)
     assert machinery.get("/files/x").json()["greeting"] == "hello"
+
+
+def test_messages_sent_show_in_the_outbox(machinery: Client) -> None:
+    text = f"Your visit is tomorrow {uuid.uuid4().hex[:6]}"
+    response = machinery.post(
+        "/notify", machinery.token(), json={"phone": "+15555550100", "email": "pat@example.com", "text": text}
+    )
+    assert response.status_code == 200
+    messages = [m for m in machinery.get("/_local/outbox").json()["messages"] if text in str(m["text"])]
+    assert {m["channel"] for m in messages} == {"sms", "email"}
+    sms = next(m for m in messages if m["channel"] == "sms")
+    assert sms["to"] == "+15555550100"
+    email = next(m for m in messages if m["channel"] == "email")
+    assert email["to"] == ["pat@example.com"]
+
+
+def test_a_template_change_is_reported_as_needing_a_restart(machinery: Client) -> None:
+    import os
+
+    template = Path(__file__).parent / "fixtures" / "template.yaml"
+    assert machinery.get("/_local/status").json()["template_changed_since_start"] is False
+    stat = template.stat()
+    try:
+        os.utime(template, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+        machinery.get("/files/x")
+        assert machinery.get("/_local/status").json()["template_changed_since_start"] is True
+    finally:
+        os.utime(template, ns=(stat.st_atime_ns, stat.st_mtime_ns))
