@@ -96,16 +96,11 @@ class Dispatcher:
         self._seen_email = 0
         self._seen_sms: set[str] = set()
         start = clock.now()
+        schedules = [(r, Schedule(r.schedule, r.time_zone)) for r in tpl.rules if r.schedule]
         self._timed = [
-            _TimedRule(r, s, start, s.next_after(start, start))
-            for r in tpl.rules
-            if r.schedule and not (s := Schedule(r.schedule, r.time_zone)).one_time
+            _TimedRule(r, s, start, s.next_after(start, start)) for r, s in schedules if not s.one_time
         ]
-        self._once = [
-            (r, Schedule(r.schedule, r.time_zone))
-            for r in tpl.rules
-            if r.schedule and r.schedule.startswith("at(")
-        ]
+        self._once = [(r, s) for r, s in schedules if s.one_time]
         self._patterns = [
             (r, EventPattern.load(json.dumps(r.pattern))) for r in tpl.rules if r.pattern is not None
         ]
@@ -114,20 +109,27 @@ class Dispatcher:
             for s in tpl.stream_sources
             if s.kind == "DynamoDB" and resolve(s.source, stack.names) == stack.table_stream_arn
         ]
-        self._tap_url = self._install_tap()
+        self._taps = self._install_taps()
 
     # ------------------------------------------------------------ set-up
 
-    def _install_tap(self) -> str:
-        url = self._sqs.create_queue(QueueName=f"{self.stack.bus_name}-tap")["QueueUrl"]
-        arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{self.stack.bus_name}-tap"
+    def _install_taps(self) -> dict[str, str]:
+        """A catch-all moto rule per bus into a queue of its own, so every event put on a bus is seen
+        (and which bus it was put on is known). Returns bus name → queue URL."""
         events = self.session.client("events")
-        for bus in {self.stack.bus_name, "default"}:
+        taps = {}
+        for bus in (self.stack.bus_name, "default"):
+            name = f"{self.stack.bus_name}-tap-{bus}"
+            taps[bus] = str(self._sqs.create_queue(QueueName=name)["QueueUrl"])
             events.put_rule(
                 Name=TAP_RULE, EventBusName=bus, EventPattern=json.dumps({"source": [{"prefix": ""}]})
             )
-            events.put_targets(Rule=TAP_RULE, EventBusName=bus, Targets=[{"Id": "tap", "Arn": arn}])
-        return str(url)
+            events.put_targets(
+                Rule=TAP_RULE,
+                EventBusName=bus,
+                Targets=[{"Id": "tap", "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"}],
+            )
+        return taps
 
     def start_stream_at_latest(self) -> None:
         """Skip what is on the stream now (used after restoring saved data, which is not news)."""
@@ -213,37 +215,36 @@ class Dispatcher:
 
     def _pump_bus(self) -> int:
         moved = 0
-        while True:
-            messages = self._sqs.receive_message(QueueUrl=self._tap_url, MaxNumberOfMessages=10).get(
-                "Messages", []
-            )
-            if not messages:
-                return moved
-            for message in messages:
-                self._sqs.delete_message(QueueUrl=self._tap_url, ReceiptHandle=message["ReceiptHandle"])
-                event = json.loads(message["Body"])
-                matched = [
-                    rule
-                    for rule, pattern in self._patterns
-                    if self._on_bus(rule, event) and pattern.matches_event(event)
-                ]
-                self.views.events.append(
-                    {
-                        "event": event,
-                        "rules": [r.name for r in matched],
-                        "received_at": isoformat(self.clock.now()),
-                    }
-                )
-                for rule in matched:
-                    for target in rule.targets:
-                        self._deliver(target, event, what=f"rule {rule.name}")
-                moved += 1
+        for bus, url in self._taps.items():
+            while messages := self._sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+                for message in messages:
+                    self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                    self._route(bus, json.loads(message["Body"]))
+                    moved += 1
+        return moved
 
-    def _on_bus(self, rule: Rule, event: dict[str, Any]) -> bool:
-        bus = resolve(rule.bus, self.stack.names) if rule.bus else "default"
-        # moto does not say which bus an event came from; events from our code are on the care bus
-        origin = "default" if str(event.get("source", "")).startswith("aws.") else self.stack.bus_name
-        return bus in (origin, f"arn:aws:events:{REGION}:{ACCOUNT_ID}:event-bus/{origin}")
+    def _route(self, bus: str, event: dict[str, Any]) -> None:
+        """Log an event put on ``bus`` and deliver it to the targets of every rule it matches."""
+        matched = [
+            rule
+            for rule, pattern in self._patterns
+            if self._bus_of(rule) == bus and pattern.matches_event(event)  # type: ignore[arg-type]
+        ]
+        self.views.events.append(
+            {
+                "bus": bus,
+                "event": event,
+                "rules": [r.name for r in matched],
+                "received_at": isoformat(self.clock.now()),
+            }
+        )
+        for rule in matched:
+            for target in rule.targets:
+                self._deliver(target, event, what=f"rule {rule.name}")
+
+    def _bus_of(self, rule: Rule) -> str:
+        bus = str(resolve(rule.bus, self.stack.names)) if rule.bus else "default"
+        return bus.rsplit("/", 1)[-1]  # a bus ARN names the bus after its last slash
 
     # ------------------------------------------------------------ delivery
 
