@@ -75,6 +75,7 @@ def reload_cost(rt: Runtime, token: str) -> float:
 
 
 def in_process(rt: Runtime) -> dict[str, Any]:
+    from local.context import LambdaContext
     from local.stack import LOCAL_CREDENTIALS, function_environment
 
     os.environ.update(function_environment(rt.tpl, "IdentityFunction", rt.stack.names))
@@ -89,21 +90,14 @@ def in_process(rt: Runtime) -> dict[str, Any]:
     reset_connections()
     event = json.loads((ROOT / "events/identity/me.json").read_text())
 
-    class Context:
-        function_name, memory_limit_in_mb, aws_request_id = "IdentityFunction", 1024, "bench"
-        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:IdentityFunction"
-
-        def get_remaining_time_in_millis(self) -> int:
-            return 10_000
-
     for _ in range(50):
-        if handler(event, Context())["statusCode"] != 200:
+        if handler(event, LambdaContext("IdentityFunction"))["statusCode"] != 200:
             raise SystemExit("GET /me failed in-process")
     latencies = []
     started = time.perf_counter()
     for _ in range(N):
         t0 = time.perf_counter()
-        handler(event, Context())
+        handler(event, LambdaContext("IdentityFunction"))
         latencies.append((time.perf_counter() - t0) * 1000)
     rps = N / (time.perf_counter() - started)
     p50, p99 = percentiles(latencies)

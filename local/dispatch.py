@@ -22,7 +22,7 @@ import threading
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from moto.events.models import EventPattern
@@ -31,24 +31,11 @@ from local.schedules import Schedule
 from local.stack import Stack
 from local.template import ACCOUNT_ID, REGION, Rule, StreamSource, Target, Template, resolve
 from local.workers import FunctionPool, Result
-from shared.clock import isoformat
+from shared.clock import OffsetClock, isoformat
 
 TAP_RULE = "careloop-local-tap"
+UNBOUNDED_STREAM_RETRIES = 10
 HISTORY = 1000
-
-
-class RuntimeClock:
-    """Real time plus an offset that ``POST /_local/clock`` moves. Functions read it through
-    ``shared.clock`` (each invocation carries the offset)."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def set(self, at: datetime) -> None:
-        self.offset = at.astimezone(UTC) - datetime.now(UTC)
 
 
 @dataclass
@@ -80,18 +67,20 @@ class _Views:
 
 class Dispatcher:
     def __init__(
-        self, tpl: Template, stack: Stack, session: Any, pools: dict[str, FunctionPool], clock: RuntimeClock
+        self, tpl: Template, stack: Stack, session: Any, pools: dict[str, FunctionPool], clock: OffsetClock
     ) -> None:
         self.tpl, self.stack, self.session, self.pools, self.clock = tpl, stack, session, pools, clock
         self.lock = threading.RLock()
         self.views = _Views()
+        self._firing: list[Fired] | None = None  # what the current run_due call fired
         self._streams = session.client("dynamodbstreams")
         self._sqs = session.client("sqs")
         self._scheduler = session.client("scheduler")
         self._iterators: dict[str, str] = {}
         self._shard_ids: list[str] = []
+        self._finished_shards: set[str] = set()
         self._schedule_details: dict[tuple[str, str, Any], dict[str, Any]] = {}
-        self._fired_once: set[tuple[str, str, str]] = set()
+        self.fired_once: set[tuple[str, str, str]] = set()
         self._recurring: dict[tuple[str, str, str], datetime | None] = {}
         self._seen_email = 0
         self._seen_sms: set[str] = set()
@@ -163,6 +152,8 @@ class Dispatcher:
     def _pump_stream(self) -> int:
         records: list[dict[str, Any]] = []
         for shard in self._shards():
+            if shard in self._finished_shards:
+                continue
             if shard not in self._iterators:
                 self._iterators[shard] = self._streams.get_shard_iterator(
                     StreamArn=self.stack.table_stream_arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
@@ -170,8 +161,9 @@ class Dispatcher:
             out = self._streams.get_records(ShardIterator=self._iterators[shard], Limit=1000)
             if out.get("NextShardIterator"):
                 self._iterators[shard] = out["NextShardIterator"]
-            else:  # the shard closed: find its successor next pass
+            else:  # the shard closed and is read to its end: its successor shows up next pass
                 del self._iterators[shard]
+                self._finished_shards.add(shard)
                 self._shard_ids = []
             for record in out["Records"]:
                 record["eventSourceARN"] = self.stack.table_stream_arn
@@ -188,7 +180,9 @@ class Dispatcher:
     def _deliver_batch(self, source: StreamSource, batch: list[dict[str, Any]]) -> None:
         pending = batch
         result: Result | None = None
-        for _attempt in range(source.retries + 1):
+        # -1 (Lambda's default) retries until the record leaves the stream after 24 h; locally, a bound
+        attempts = (source.retries if source.retries >= 0 else UNBOUNDED_STREAM_RETRIES) + 1
+        for _attempt in range(attempts):
             result = self._invoke(source.function_id, {"Records": pending})
             if not result.ok:
                 continue
@@ -251,18 +245,26 @@ class Dispatcher:
     def _invoke(self, function_id: str, event: Any) -> Result:
         return self.pools[function_id].invoke(event, self.clock.offset.total_seconds())
 
+    def _record(self, fired: Fired) -> None:
+        self.views.fired.append(fired)
+        if self._firing is not None:
+            self._firing.append(fired)
+
     def _deliver(self, target: Target, event: Any, *, what: str) -> bool:
         """Deliver ``event`` to ``target`` asynchronously (called on the pump thread), with retries."""
         payload = json.loads(target.input) if target.input else event
         if target.function_id is None:
-            return self._send_to_arn(resolve(target.arn, self.stack.names), payload)
+            arn = str(resolve(target.arn, self.stack.names))
+            sent = self._send_to_arn(arn, payload)
+            self._record(Fired(self.clock.now(), what, arn, sent))
+            return sent
         result: Result | None = None
         for _attempt in range(target.retries + 1):
             result = self._invoke(target.function_id, payload)
             if result.ok:
-                self.views.fired.append(Fired(self.clock.now(), what, target.function_id, True))
+                self._record(Fired(self.clock.now(), what, target.function_id, True))
                 return True
-        self.views.fired.append(Fired(self.clock.now(), what, target.function_id, False))
+        self._record(Fired(self.clock.now(), what, target.function_id, False))
         fn = self.tpl.function(target.function_id)
         self._dead_letter(
             kind="async",
@@ -340,7 +342,7 @@ class Dispatcher:
             key = (detail.get("GroupName", "default"), detail["Name"], detail["ScheduleExpression"])
             schedule = Schedule(detail["ScheduleExpression"], detail.get("ScheduleExpressionTimezone"))
             if schedule.one_time:
-                if key not in self._fired_once and schedule.at and schedule.at <= until:
+                if key not in self.fired_once and schedule.at and schedule.at <= until:
                     due.append((schedule.at, "scheduler", (key, detail, schedule)))
             else:
                 if key not in self._recurring:
@@ -358,7 +360,7 @@ class Dispatcher:
                 items.append((timed.next_at, "rule", timed))
         for rule, schedule in self._once:
             key = ("template", rule.name, rule.schedule or "")
-            if key not in self._fired_once and schedule.at and schedule.at <= until:
+            if key not in self.fired_once and schedule.at and schedule.at <= until:
                 items.append((schedule.at, "once", (key, rule)))
         items.extend(self._scheduler_due(until))
         return sorted(items, key=lambda i: i[0])
@@ -366,8 +368,9 @@ class Dispatcher:
     def run_due(self, until: datetime) -> list[Fired]:
         """Fire everything due up to ``until`` in time order, the clock standing at each fire time,
         settling the consequences of each before the next."""
-        fired_before = len(self.views.fired)
         with self.lock:
+            fired: list[Fired] = []
+            self._firing = fired
             for _ in range(10_000):
                 items = self.due(until)
                 if not items:
@@ -379,7 +382,8 @@ class Dispatcher:
                 self.settle()
             if until > self.clock.now():
                 self.clock.set(until)
-        return list(self.views.fired)[fired_before:] if len(self.views.fired) > fired_before else []
+            self._firing = None
+        return fired
 
     def _fire(self, kind: str, item: Any, at: datetime) -> None:
         if kind == "rule":
@@ -400,7 +404,7 @@ class Dispatcher:
             timed.next_at = timed.schedule.next_after(at, timed.anchor)
         elif kind == "once":
             key, rule = item
-            self._fired_once.add(key)
+            self.fired_once.add(key)
             for target in rule.targets:
                 self._deliver(target, {}, what=f"schedule {rule.name}")
         else:
@@ -417,7 +421,7 @@ class Dispatcher:
             )
             self._deliver(t, {}, what=f"scheduler {key[0]}/{key[1]}")
             if schedule.one_time:
-                self._fired_once.add(key)
+                self.fired_once.add(key)
                 if detail.get("ActionAfterCompletion") == "DELETE":
                     self._scheduler.delete_schedule(Name=key[1], GroupName=key[0])
             else:
@@ -440,7 +444,7 @@ class Dispatcher:
                 "expression": r.schedule,
                 "next": isoformat(s.at) if s.at else None,
                 "source": "template",
-                "fired": ("template", r.name, r.schedule or "") in self._fired_once,
+                "fired": ("template", r.name, r.schedule or "") in self.fired_once,
             }
             for r, s in self._once
         ]
@@ -459,7 +463,7 @@ class Dispatcher:
                     "next": isoformat(nxt) if nxt else None,
                     "source": "scheduler",
                     "target": detail["Target"]["Arn"],
-                    "fired": key in self._fired_once,
+                    "fired": key in self.fired_once,
                     "state": detail.get("State", "ENABLED"),
                 }
             )

@@ -47,8 +47,14 @@ class _Matcher:
                 pattern += "/" + re.escape(segment)
         self.regex = re.compile(f"^{pattern or '/'}$")
         segments = route.path.strip("/").split("/")
-        # API Gateway prefers the most specific route: more literal segments, greedy last
-        self.rank = (-sum(not s.startswith("{") for s in segments), "+}" in route.path, -len(segments))
+        # API Gateway prefers the most specific route: more literal segments, greedy last, an
+        # explicit method before ANY
+        self.rank = (
+            -sum(not s.startswith("{") for s in segments),
+            "+}" in route.path,
+            -len(segments),
+            route.method == "ANY",
+        )
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -141,11 +147,8 @@ class HttpApi:
             event, self.rt.clock.offset.total_seconds(), event["requestContext"]["requestId"]
         )
         self.rt.wake()
-        if not result.ok:
-            status, message = (
-                (503, "Service Unavailable") if result.timed_out else (500, "Internal Server Error")
-            )
-            return self.with_cors(_json(status, {"message": message}), origin)
+        if not result.ok:  # an error or a timeout in the function: API Gateway answers 500
+            return self.with_cors(_json(500, {"message": "Internal Server Error"}), origin)
         response = self.response(result.value)
         response.headers.update(
             {

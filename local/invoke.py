@@ -8,27 +8,14 @@ import importlib
 import json
 import os
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
+from local.context import LambdaContext
 from local.stack import LOCAL_CREDENTIALS, function_environment, provision
-from local.template import ACCOUNT_ID, REGION, Template
+from local.template import REGION, Template
 
 TABLE = BUS = "careloop-invoke"
-
-
-class _Context:
-    def __init__(self, logical_id: str, memory: int, timeout: int) -> None:
-        self.function_name = logical_id
-        self.function_version = "$LATEST"
-        self.memory_limit_in_mb = memory
-        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{logical_id}"
-        self.aws_request_id = str(uuid.uuid4())
-        self._timeout_ms = timeout * 1000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self._timeout_ms
 
 
 def invoke(logical_id: str, event: Any, tpl: Template | None = None) -> Any:
@@ -47,7 +34,7 @@ def invoke(logical_id: str, event: Any, tpl: Template | None = None) -> Any:
         stack = provision(boto3.Session(), table_name=TABLE, bus_name=BUS, tpl=tpl)
         os.environ.update(function_environment(tpl, logical_id, stack.names))
         handler = getattr(importlib.import_module(fn.module), fn.attribute)
-        return handler(event, _Context(logical_id, fn.memory, fn.timeout))
+        return handler(event, LambdaContext(logical_id, fn.memory, fn.timeout))
 
 
 def main(argv: list[str] | None = None) -> None:

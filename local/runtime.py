@@ -8,6 +8,7 @@ the HTTP API, the JWT authorizer, the stream, the rules and the schedules are em
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import os
 import signal
@@ -15,22 +16,23 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from local import state
-from local.dispatch import Dispatcher, Fired, RuntimeClock
+from local.dispatch import Dispatcher, Fired
 from local.stack import LOCAL_CREDENTIALS, Stack, function_environment, provision
 from local.template import REGION, TEMPLATE, Template
 from local.tokens import TokenIssuer
 from local.workers import OWN_PACKAGES, FunctionPool, sources_signature
-from shared.clock import isoformat
+from shared.clock import OffsetClock, isoformat
 
 TABLE_NAME = "careloop-local"
 BUS_NAME = "careloop-local"
 SENDER_DOMAIN = "careloop.local"
 IDLE_SECONDS = 1.0
+STOP_TIMEOUT_SECONDS = 30
 MIN_GAP_SECONDS = 0.1
 
 
@@ -75,7 +77,7 @@ class Runtime:
         self.quiet = quiet
         self.packages = OWN_PACKAGES + reload_packages
         self.token_key = token_key
-        self.clock = RuntimeClock()
+        self.clock = OffsetClock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._template_mtime = template_path.stat().st_mtime_ns
@@ -101,6 +103,8 @@ class Runtime:
 
         saved = state.load(self.data_dir) if self.data_dir else None
         self.tokens = TokenIssuer(self.token_key or (saved.token_key if saved else None))
+        if saved:  # before the dispatcher anchors its schedules on the clock
+            self.clock.offset = timedelta(seconds=saved.clock_offset_seconds)
         base_env = {
             "AWS_ENDPOINT_URL": self.moto_url,
             **LOCAL_CREDENTIALS,
@@ -147,6 +151,7 @@ class Runtime:
         self.server.shutdown()
         if self.data_dir:
             with self.dispatcher.lock:
+                self.dispatcher.settle()  # publish what the last requests wrote before saving
                 state.save(self, self.data_dir)
         for pool in self.pools.values():
             pool.shutdown()
@@ -276,6 +281,8 @@ def main(argv: list[str] | None = None) -> None:
     rt.say("Ctrl-C to stop.")
     done.wait()
     rt.say("stopping...")
+    # a stop that hangs prints every thread's stack and exits, rather than hanging the terminal
+    faulthandler.dump_traceback_later(STOP_TIMEOUT_SECONDS, exit=True)
     rt.stop()
 
 

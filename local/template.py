@@ -15,11 +15,10 @@ from typing import Any
 
 from cfnlint.decode import cfn_yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from local.context import ACCOUNT_ID, REGION, ROOT
+
 TEMPLATE = ROOT / "template.yaml"
 TABLE_TYPE = "AWS::DynamoDB::Table"
-ACCOUNT_ID = "123456789012"
-REGION = "us-east-1"
 # Lambda's own default for asynchronous invocations (EventBridge and Scheduler targets), and
 # EventBridge Scheduler's default retry count.
 ASYNC_RETRIES = 2
@@ -258,7 +257,7 @@ class Template:
                         kind=ev["Type"],
                         source=p.get("Stream") or p.get("Queue"),
                         batch_size=int(p.get("BatchSize", 100 if ev["Type"] == "DynamoDB" else 10)),
-                        retries=int(p.get("MaximumRetryAttempts", 3)),
+                        retries=int(p.get("MaximumRetryAttempts", -1)),  # Lambda's default: until expiry
                         filters=filters,
                         on_failure=(p.get("DestinationConfig") or {}).get("OnFailure", {}).get("Destination"),
                         report_item_failures="ReportBatchItemFailures" in p.get("FunctionResponseTypes", []),

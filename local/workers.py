@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from local.template import ACCOUNT_ID, REGION, ROOT
+from local.context import ROOT, LambdaContext
 
 MAX_WORKERS = 8
 INIT_TIMEOUT = 60.0
@@ -58,15 +58,6 @@ def sources_signature(packages: tuple[str, ...] = OWN_PACKAGES) -> tuple[tuple[s
     for pkg in packages:
         scan(str(ROOT / pkg.replace(".", "/")))
     return tuple(sorted(out))
-
-
-class _LambdaContext:
-    def __init__(self, fields: dict[str, Any], deadline: float) -> None:
-        self.__dict__.update(fields)
-        self._deadline = deadline
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 def _own(module: str, packages: tuple[str, ...]) -> bool:
@@ -107,7 +98,7 @@ def _worker_main(conn: Connection, env: dict[str, str], handler_path: str, packa
             from shared import clock
 
             clock.set_clock(clock.OffsetClock(timedelta(seconds=message["clock_offset"])))
-            context = _LambdaContext(message["context"], time.monotonic() + message["timeout"])
+            context = LambdaContext(timeout_seconds=message["timeout"], **message["context"])
             value = handler(message["event"], context)
             conn.send(
                 {
@@ -223,12 +214,8 @@ class FunctionPool:
         try:
             context = {
                 "function_name": self.logical_id,
-                "function_version": "$LATEST",
                 "memory_limit_in_mb": self.memory,
-                "invoked_function_arn": f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.logical_id}",
                 "aws_request_id": request_id or str(uuid.uuid4()),
-                "log_group_name": f"/careloop/local/{self.logical_id}",
-                "log_stream_name": "local",
             }
             message = {
                 "event": event,

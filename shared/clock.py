@@ -41,13 +41,17 @@ class FixedClock:
 
 
 class OffsetClock:
-    """Real time shifted by ``offset``: the local runtime's clock, moved by ``POST /_local/clock``."""
+    """Real time shifted by ``offset``: the local runtime's clock, moved by ``POST /_local/clock``
+    (every invocation carries the offset to the function's worker)."""
 
     def __init__(self, offset: timedelta = timedelta(0)) -> None:
         self.offset = offset
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.offset
+
+    def set(self, at: datetime) -> None:
+        self.offset = at.astimezone(UTC) - datetime.now(UTC)
 
 
 _current: Clock = SystemClock()

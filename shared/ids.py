@@ -19,4 +19,4 @@ def new_id(at: datetime | None = None) -> str:
 
 
 def is_id(value: str) -> bool:
-    return bool(_ULID.match(value))
+    return bool(_ULID.fullmatch(value))

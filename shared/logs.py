@@ -3,9 +3,9 @@
 The rules, enforced by the formatter rather than by reviewers:
 - a message is a constant string: ``%``-arguments are never interpolated, a non-string message
   (``logger.exception(exc)``) is logged as its type;
-- extra keys are kept only when their name says they hold an identifier, a count, a duration or a
-  code (``patient_id``, ``item_count``, ``elapsed_ms``, ``route``, ``status``...), every other
-  value is written as ``[withheld]``;
+- extra keys are kept only when their name says they hold an identifier, a count or a duration
+  (``patient_id``, ``item_count``, ``elapsed_ms``) or is one of a few named codes (``route``,
+  ``status``, ``error_type``, ``detail_type``); every other value is written as ``[withheld]``;
 - exceptions keep their type and stack frames (file, line, function) and drop their message, which
   can quote input (pydantic does);
 - libraries that log request bodies at DEBUG (botocore, pynamodb, urllib3) are held at WARNING.
@@ -13,10 +13,12 @@ The rules, enforced by the formatter rather than by reviewers:
 
 from __future__ import annotations
 
+import functools
 import logging
 import traceback
+from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
@@ -49,7 +51,9 @@ _STANDARD_KEYS = frozenset(
         "source",
     }
 )
-_SAFE_SUFFIXES = ("_id", "_ids", "_count", "_ms", "_status", "_type")
+# Suffixes that say a value is an identifier or a measurement. Not "_status" or "_type": a
+# "hiv_status" or "insurance_type" is PHI whatever its suffix.
+_SAFE_SUFFIXES = ("_id", "_ids", "_count", "_ms")
 _CHATTY_LIBRARIES = ("botocore", "boto3", "pynamodb", "urllib3", "s3transfer")
 
 
@@ -87,3 +91,27 @@ def get_logger() -> Logger:
     for name in _CHATTY_LIBRARIES:
         logging.getLogger(name).setLevel(logging.WARNING)
     return Logger(logger_formatter=PhiSafeFormatter(), serialize_stacktrace=False)
+
+
+class HandlerFailed(Exception):
+    """What an event handler raises instead of an exception whose message could quote data."""
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def phi_safe_errors(handler: F) -> F:
+    """For functions not behind the HTTP resolver (stream, queue, schedule consumers): an exception
+    is logged through the PHI-safe formatter and re-raised as :class:`HandlerFailed` naming only its
+    type, because the Lambda runtime logs an escaping exception's message itself (and Powertools'
+    ``BatchProcessingError`` quotes every record's)."""
+
+    @functools.wraps(handler)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return handler(*args, **kwargs)
+        except Exception as exc:
+            get_logger().exception("handler failed", error_type=type(exc).__name__)
+            raise HandlerFailed(type(exc).__name__) from None
+
+    return wrapper  # type: ignore[return-value]

@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from shared.aws import client
 from shared.data.models import OutboxEvent
 from shared.events.models import put_events_entry
-from shared.logs import get_logger
+from shared.logs import get_logger, phi_safe_errors
 from shared.settings import settings
 
 logger = get_logger()
@@ -53,6 +53,7 @@ def record_handler(record: DynamoDBRecord) -> None:
     )
 
 
+@phi_safe_errors
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     return process_partial_response(

@@ -32,7 +32,7 @@ _PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
 
 def part(value: str) -> str:
     """A key component: refuses anything that could break out of its slot."""
-    if not _PART.match(value):
+    if not _PART.fullmatch(value):
         raise ValueError("invalid key component")
     return value
 

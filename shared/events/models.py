@@ -1,15 +1,20 @@
 """Domain event models and their outbox/EventBridge form.
 
 An event is a frozen pydantic model with a past-tense ``detail_type`` and a ``schema_version``. To
-keep PHI out of the bus by construction, a subclass may only declare fields that hold identifiers
-(``*_id`` / ``*_ids`` strings), codes (enums, literals), flags, numbers and instants: a field named
-``name`` or ``phone`` is a ``TypeError`` when the class is defined, not a finding in an audit.
+keep PHI off the bus by construction, a subclass is checked when it is defined (a ``TypeError``,
+not an audit finding):
+- free text is refused: a ``str`` field must be an identifier (named ``*_id``; lists ``*_ids``);
+- the other fields may be codes (enums, literals), flags, numbers and instants;
+- no field, of any type, may be named after something that is PHI whatever its type (a birth
+  date, an age, a diagnosis, a phone number...): ``born_at: datetime`` or ``age: int`` is refused.
+This is a guard against mistakes, not a proof: a reviewer still reads every new event.
 """
 
 from __future__ import annotations
 
 import enum
 import json
+import re
 import types
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal, Union, get_args, get_origin
@@ -22,6 +27,13 @@ from shared.data.models import OutboxEvent
 
 OUTBOX_TTL_SECONDS = 7 * 24 * 3600
 _SCALARS = (bool, int, float, datetime)
+# Words that make a value PHI whatever its type (for fields that are not opaque ids).
+_PHI_WORDS = re.compile(
+    r"(^|_)(birth|born|dob|age|name|phone|email|address|zip|postal|diagnos\w*|condition|medication|"
+    r"allerg\w*|note|notes|text|comment|gender|sex|race|ethnicity|hiv|pregnan\w*|income)(_|$)"
+)
+# Identifiers that are themselves PHI (unlike Careloop's opaque ULIDs).
+_PHI_IDENTIFIERS = re.compile(r"(^|_)(mrn|ssn|member|medicare|medicaid|license|account)_ids?$")
 
 
 def _is_code(tp: Any) -> bool:
@@ -31,6 +43,9 @@ def _is_code(tp: Any) -> bool:
 
 
 def _field_allowed(name: str, tp: Any) -> bool:
+    is_id = name.endswith(("_id", "_ids"))
+    if _PHI_IDENTIFIERS.search(name) or (not is_id and _PHI_WORDS.search(name)):
+        return False
     origin = get_origin(tp)
     if origin in (Union, types.UnionType):
         return all(a is type(None) or _field_allowed(name, a) for a in get_args(tp))
@@ -65,7 +80,7 @@ class DomainEvent(BaseModel):
             if not _field_allowed(name, info.annotation):
                 raise TypeError(
                     f"{cls.__name__}.{name}: events carry ids (*_id str), codes, numbers, flags and "
-                    "instants only, never PHI"
+                    "instants only, never PHI (see shared/events/models.py)"
                 )
 
     def detail(self) -> dict[str, Any]:

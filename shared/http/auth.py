@@ -25,7 +25,6 @@ from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, BaseRouter
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from pydantic import BaseModel, ConfigDict
 
 from shared.errors import Forbidden, NotFound, Unauthorized
@@ -98,14 +97,14 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
     subject, org = claims.get("sub"), claims.get(CLAIM_ORG)
     if not isinstance(subject, str) or not subject:
         raise Unauthorized("The token has no subject.")
-    if not isinstance(org, str) or not _TOKEN_ID.match(org):
+    if not isinstance(org, str) or not _TOKEN_ID.fullmatch(org):
         raise Unauthorized("The token names no valid organization.")
     roles = parse_roles(claims.get(CLAIM_ROLES))
     patient_id = claims.get(CLAIM_PATIENT) or None
     if Role.PATIENT in roles:
         if roles != {Role.PATIENT}:
             raise Unauthorized("A patient account cannot also hold staff roles.")
-        if not isinstance(patient_id, str) or not _TOKEN_ID.match(patient_id):
+        if not isinstance(patient_id, str) or not _TOKEN_ID.fullmatch(patient_id):
             raise Unauthorized("This patient account is not linked to a patient record.")
     else:
         patient_id = None
@@ -161,7 +160,7 @@ def access_of(fn: Callable[..., Any]) -> Access | None:
     return getattr(fn, _ACCESS_ATTR, None)
 
 
-def authorize(app: ApiGatewayResolver, next_middleware: NextMiddleware) -> Response:
+def authorize(app: ApiGatewayResolver, next_middleware: Callable[[ApiGatewayResolver], Response]) -> Response:
     """Global middleware: enforce the matched route's declaration; no declaration, no entry."""
     route = app.context.get("_route")
     access = access_of(route.func) if route is not None else None

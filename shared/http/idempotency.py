@@ -3,8 +3,9 @@
 - same key, same body → the first response again (status, body, headers), marked
   ``Idempotent-Replayed: true``; nothing runs twice;
 - same key, another body → 422; same key while the first request still runs → 409;
-- keys are scoped to the caller (organization, user) and the route, so two tenants or two users
-  can't collide; records live under ``ORG#<org>#IDEMPOTENCY`` for 24 hours (``ttl``).
+- keys are scoped to the caller (organization, user) and the request's method, path and query, so
+  two tenants, two users or two resources can't collide; records live under
+  ``ORG#<org>#IDEMPOTENCY`` for 24 hours (``ttl``).
 
 Powertools' idempotency import costs ~280 ms, so it happens on the first keyed request, not at cold
 start; requests without a key never pay it.
@@ -63,7 +64,7 @@ def idempotent(router: APIGatewayHttpRouter) -> Callable[[F], F]:
             key = (event.headers or {}).get(HEADER)
             if key is None:
                 return fn(*args, **kwargs)
-            if not _KEY.match(key):
+            if not _KEY.fullmatch(key):
                 raise BadRequest("Idempotency-Key must be 1 to 255 visible ASCII characters.")
             principal = principal_of(router)
 
@@ -86,7 +87,7 @@ def idempotent(router: APIGatewayHttpRouter) -> Callable[[F], F]:
                 boto3_client=client("dynamodb"),
             )
             config = IdempotencyConfig(
-                event_key_jmespath="[subject, route, key]",
+                event_key_jmespath="[subject, target, key]",
                 payload_validation_jmespath="body",
                 expires_after_seconds=EXPIRES_AFTER_SECONDS,
                 raise_on_no_idempotency_key=True,
@@ -103,11 +104,20 @@ def idempotent(router: APIGatewayHttpRouter) -> Callable[[F], F]:
                 executed = True
                 return _as_record(fn(*args, **kwargs))
 
+            try:
+                body = event.json_body if event.body else None
+            except ValueError:  # not JSON, or not UTF-8
+                raise BadRequest(
+                    "The body could not be read: send JSON with 'Content-Type: application/json'."
+                ) from None
+            query = event.raw_event.get("rawQueryString")
             request = {
                 "subject": principal.subject,
-                "route": event.raw_event.get("routeKey") or f"{event.http_method} {event.path}",
+                # the path itself, not the route template: /patients/A and /patients/B are two requests
+                "target": f"{event.http_method} {event.raw_event.get('rawPath') or event.path}"
+                + (f"?{query}" if query else ""),
                 "key": key,
-                "body": event.json_body if event.body else None,
+                "body": body,
             }
             try:
                 record = run(request=request)

@@ -1,8 +1,9 @@
 """Opaque cursors over DynamoDB's ``LastEvaluatedKey``.
 
-A cursor is the key, base64url-encoded. On the way back in it is checked against the partition the
-query is about to read, so a hand-made cursor can neither read another tenant's partition nor make
-DynamoDB fail with a 500: it is a 400.
+A cursor is the list it belongs to and the key, base64url-encoded. On the way back in it is checked
+against that list, the partition the query is about to read and the key schema of the table or index,
+so a cursor from another list, a hand-made one or one for another tenant is a 400: it can neither
+read another partition nor make DynamoDB fail with a 500.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Generic, TypeVar
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -33,30 +34,36 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = None
 
 
-def encode_cursor(last_evaluated_key: Mapping[str, Any] | None) -> str | None:
+def encode_cursor(list_id: str, last_evaluated_key: Mapping[str, Any] | None) -> str | None:
+    """The cursor for the page after ``last_evaluated_key`` of the list ``list_id`` (e.g.
+    ``"panel"``, ``"patients-by-name"``); ``None`` when there are no more pages."""
     if not last_evaluated_key:
         return None
-    raw = json.dumps(last_evaluated_key, separators=(",", ":"), sort_keys=True).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    raw = json.dumps({"list": list_id, "key": last_evaluated_key}, separators=(",", ":"), sort_keys=True)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None, partition: Mapping[str, str]) -> dict[str, Any] | None:
-    """The ``ExclusiveStartKey`` for ``cursor``, which must belong to ``partition``
-    (e.g. ``{"PK": "ORG#acme#PANEL#u1"}``)."""
+def decode_cursor(
+    cursor: str | None, list_id: str, partition: Mapping[str, str], key_attributes: Iterable[str]
+) -> dict[str, Any] | None:
+    """The ``ExclusiveStartKey`` for ``cursor``. It must have been issued for ``list_id``, name the
+    ``partition`` the query reads (e.g. ``{"PK": "ORG#acme#PANEL#u1"}``) and hold exactly the
+    ``key_attributes`` of the table or index queried, all strings; anything else is a 400."""
     if not cursor:
         return None
+    refused = BadRequest("The cursor is not one this API issued for this list; start again without it.")
     try:
-        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        body = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, binascii.Error):
-        raise BadRequest("The cursor is not one this API issued; start again without it.") from None
-    valid = (
-        isinstance(key, dict)
-        and all(
-            isinstance(v, dict) and len(v) == 1 and isinstance(next(iter(v.values())), str)
-            for v in key.values()
-        )
-        and all(key.get(attr) == {"S": value} for attr, value in partition.items())
-    )
-    if not valid:
-        raise BadRequest("The cursor is not one this API issued for this list; start again without it.")
+        raise refused from None
+    key = body.get("key") if isinstance(body, dict) else None
+    if (
+        not isinstance(body, dict)
+        or body.get("list") != list_id
+        or not isinstance(key, dict)
+        or set(key) != set(key_attributes)
+        or not all(isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) for v in key.values())
+        or any(key[attr]["S"] != value for attr, value in partition.items())
+    ):
+        raise refused
     return key

@@ -21,8 +21,9 @@ from shared.logs import get_logger
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://careloop.dev/problems/"
-# Errors Powertools reports as validation that are really an unreadable request: 400, not 422.
-_UNREADABLE = frozenset({"json_invalid", "unsupported_content_type", "multipart_invalid"})
+# Powertools reports a body that is not JSON as a validation error; it is an unreadable request: 400.
+# (Content types and encodings are checked before the resolver: shared.http.resolver.unreadable_body.)
+_UNREADABLE = frozenset({"json_invalid"})
 
 
 class ValidationIssue(BaseModel):
@@ -147,12 +148,6 @@ def register(app: ApiGatewayResolver) -> None:
             "Request failed",
             str(exc.msg),
             request_id=request_id(),
-        )
-
-    @app.not_found
-    def not_found(_exc: Exception) -> Response:
-        return problem(
-            404, "no-route", "Not found", "No such route: check the method and path.", request_id=request_id()
         )
 
     @app.exception_handler(Exception)

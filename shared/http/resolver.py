@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
@@ -17,7 +18,7 @@ from shared.logs import get_logger
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
-_JSON_TYPE = re.compile(r"^application/(?:[\w.+-]*\+)?json\s*(?:;.*)?$", re.IGNORECASE)
+_JSON_TYPE = re.compile(r"application/json\s*(?:;.*)?", re.IGNORECASE)
 
 
 def make_resolver(*routers: APIGatewayHttpRouter) -> APIGatewayHttpResolver:
@@ -25,28 +26,51 @@ def make_resolver(*routers: APIGatewayHttpRouter) -> APIGatewayHttpResolver:
     deny-by-default authorization, serving ``routers``."""
     app = APIGatewayHttpResolver(enable_validation=True)
     problems.register(app)
-    app.use([authorize])
+    _authorize_before_validation(app)
     for router in routers:
         app.include_router(router)
     return app
 
 
-def unreadable_body(event: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The API speaks JSON only. A body sent as anything else is a 400 before any parsing (Powertools
-    would try multipart or form parsing, and a multipart type without a boundary raises)."""
-    if not event.get("body"):
+def _authorize_before_validation(app: APIGatewayHttpResolver) -> None:
+    """Run :func:`authorize` ahead of request validation, which Powertools always puts first in the
+    middleware stack: a caller who may not use a route learns nothing about its schema (403, not 422),
+    and an undeclared route is a 404 whatever the body. Powertools keeps the validation middleware in
+    ``_request_validation_middleware`` (3.x); tests/integration/test_http_edges.py fails if that moves."""
+    validate = app._request_validation_middleware
+
+    def authorize_then_validate(app: Any, next_middleware: Any) -> Any:
+        return authorize(app, lambda a: validate(a, next_middleware))
+
+    app._request_validation_middleware = authorize_then_validate  # type: ignore[assignment]
+
+
+def unreadable_body(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The one place a body's format is checked. The API speaks JSON: a body is accepted with
+    ``Content-Type: application/json`` (any case, with parameters) or none, and must be UTF-8; anything
+    else is a 400 before any parsing. The header is normalized in ``event`` for Powertools, whose own
+    check is case-sensitive and would otherwise try form or multipart parsing."""
+    body = event.get("body")
+    if not body:
         return None
-    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    content_type = headers.get("content-type")
-    if content_type is None or _JSON_TYPE.match(content_type):
-        return None
-    return problems.raw_problem(
-        400,
-        "malformed-request",
-        "Malformed request",
-        "This API accepts JSON only: send 'Content-Type: application/json'.",
-        request_id=(event.get("requestContext") or {}).get("requestId"),
-    )
+    headers = event.get("headers") or {}
+    name = next((k for k in headers if k.lower() == "content-type"), None)
+    content_type = headers.get(name) if name else None
+    if content_type is not None:
+        if not _JSON_TYPE.fullmatch(content_type):
+            return _unreadable(event, "This API accepts JSON only: send 'Content-Type: application/json'.")
+        headers[name] = content_type.lower()
+    if event.get("isBase64Encoded"):
+        try:
+            base64.b64decode(body, validate=True).decode("utf-8")
+        except ValueError:
+            return _unreadable(event, "The body is not UTF-8 JSON.")
+    return None
+
+
+def _unreadable(event: dict[str, Any], detail: str) -> dict[str, Any]:
+    request_id = (event.get("requestContext") or {}).get("requestId")
+    return problems.raw_problem(400, "malformed-request", "Malformed request", detail, request_id=request_id)
 
 
 def make_handler(app: APIGatewayHttpResolver) -> LambdaHandler:

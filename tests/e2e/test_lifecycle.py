@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, Client, start_runtime
+from .conftest import FIXTURE_TEMPLATE, ROOT, Client, start_runtime
 
 pytestmark = pytest.mark.e2e
 
@@ -24,33 +24,35 @@ def test_seed_loads_a_demo_organization() -> None:
         running.stop()
 
 
+def reminders(client: Client) -> list[str]:
+    return [t["payload"]["name"] for t in client.traces("tick") if t["payload"].get("kind") == "reminder"]
+
+
 def test_data_dir_keeps_data_schedules_clock_and_tokens_across_restarts(tmp_path: Path) -> None:
-    first = start_runtime("--seed", "--data-dir", str(tmp_path), choose_key=False)
+    args = ("--template", str(FIXTURE_TEMPLATE), "--data-dir", str(tmp_path))
+    first = start_runtime(*args, choose_key=False)
     client = Client(first)
-    token = client.token(org="demo", roles=("admin",), sub="keeper")
-    client.advance("P3D")
+    token = client.token(org="demo", roles=("coordinator",), sub="keeper")
+    fired_name = client.post("/remind", token, json={"in_seconds": 3600}).json()["name"]
+    kept_name = client.post("/remind", token, json={"in_seconds": 3 * 86400}).json()["name"]
+    client.advance("PT2H")  # the first reminder fires, the second waits
+    assert reminders(client) == [fired_name]
     moved_to = client.get("/_local/clock").json()["now"]
-    client.aws("scheduler").create_schedule(
-        Name="kept",
-        ScheduleExpression="at(2099-01-01T00:00:00)",
-        FlexibleTimeWindow={"Mode": "OFF"},
-        Target={
-            "Arn": "arn:aws:lambda:us-east-1:123456789012:function:IdentityFunction",
-            "RoleArn": "arn:aws:iam::123456789012:role/x",
-        },
-    )
     assert first.stop() == 0
     assert (tmp_path / "careloop-state.json").exists()
 
-    second = start_runtime("--data-dir", str(tmp_path), choose_key=False)
+    second = start_runtime(*args, choose_key=False)
     try:
         again = Client(second)
-        me = again.get("/me", token)  # the token issued before the restart still works
-        assert me.status_code == 200, me.text
-        assert me.json()["organization"]["name"] == "Demo Health"  # the table came back
+        assert (
+            again.get("/rendezvous", token, params={"group": "g", "size": 1}).status_code == 200
+        )  # old token
+        assert reminders(again) == [fired_name]  # the table came back
         assert again.get("/_local/clock").json()["now"] >= moved_to  # so did the clock
         names = [s["name"] for s in again.get("/_local/schedules").json()["schedules"]]
-        assert "default/kept" in names
+        assert f"default/{kept_name}" in names
+        again.advance("P3D")  # the kept one fires once; the one that fired before the restart does not
+        assert sorted(reminders(again)) == sorted([fired_name, kept_name])
     finally:
         second.stop()
 

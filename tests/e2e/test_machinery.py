@@ -186,3 +186,17 @@ def test_a_template_change_is_reported_as_needing_a_restart(machinery: Client) -
         assert machinery.get("/_local/status").json()["template_changed_since_start"] is True
     finally:
         os.utime(template, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_a_function_that_overruns_its_timeout_is_a_500_and_its_worker_replaced(machinery: Client) -> None:
+    first = machinery.get("/sleep")
+    assert first.status_code == 200
+    assert first.json()["routeKey"] == "GET /sleep"  # the explicit method wins over ANY
+    overrun = machinery.get("/sleep", params={"seconds": "3"})
+    assert overrun.status_code == 500
+    assert overrun.json() == {"message": "Internal Server Error"}
+    after = machinery.get("/sleep")
+    assert after.status_code == 200
+    assert after.json()["pid"] != first.json()["pid"]  # the overrunning worker was killed
+    assert machinery.post("/sleep").status_code == 401  # ANY /sleep is not public
+    assert machinery.post("/sleep", machinery.token()).json()["routeKey"] == "ANY /sleep"

@@ -72,6 +72,14 @@ def boom() -> dict:
     raise ValueError(f"patient {name}, {birth_date}, failed")
 
 
+@router.post("/profiles/<profile_id>/archive")
+@allow(Role.ADMIN)
+@idempotent(router)
+def archive(profile_id: str) -> dict:
+    calls["create"] += 1
+    return {"archived": profile_id}
+
+
 @router.get("/undeclared")
 def undeclared() -> dict:
     return {"secret": True}
@@ -124,6 +132,27 @@ def test_a_body_that_is_not_json_is_400(aws: dict, content_type: str) -> None:
     response = post("name=x", headers={"content-type": content_type})
     assert response["statusCode"] == 400
     assert "JSON" in body_of(response)["detail"]
+    assert calls["create"] == 0
+
+
+def test_json_content_type_is_matched_in_any_case(aws: dict) -> None:
+    response = post(json.dumps(VALID), headers={"Content-Type": "Application/JSON; charset=UTF-8"})
+    assert response["statusCode"] == 201
+
+
+def test_a_base64_body_that_is_not_utf8_is_400(aws: dict) -> None:
+    import base64
+
+    event = http_event(
+        "POST",
+        "/profiles",
+        claims=ADMIN,
+        body=base64.b64encode(b"\xff\xfe{").decode(),
+        headers={"content-type": "application/json"},
+    )
+    event["isBase64Encoded"] = True
+    response = call(event)
+    assert response["statusCode"] == 400
     assert calls["create"] == 0
 
 
@@ -250,4 +279,49 @@ def test_a_failed_request_is_not_remembered(aws: dict) -> None:
 
 def test_an_unusable_key_is_400(aws: dict) -> None:
     assert post(VALID, key="has space")["statusCode"] == 400
+    assert calls["create"] == 0
+
+
+def test_the_role_check_comes_before_validation(aws: dict) -> None:
+    # a coordinator (not admin) sending an invalid body learns nothing about the schema
+    response = post({"nonsense": True}, who=claims(roles=("coordinator",)))
+    assert response["statusCode"] == 403
+    no_token = call(http_event("POST", "/profiles", body={"nonsense": True}))
+    assert no_token["statusCode"] == 401
+
+
+def test_the_same_key_on_another_resource_is_another_request(aws: dict) -> None:
+    def archive_call(pid: str, body: str | None = None, headers: dict | None = None) -> dict:
+        return call(
+            http_event(
+                "POST",
+                f"/profiles/{pid}/archive",
+                route="/profiles/{profile_id}/archive",
+                claims=ADMIN,
+                path_parameters={"profile_id": pid},
+                body=body,
+                headers={"Idempotency-Key": "k-6", **(headers or {})},
+            )
+        )
+
+    assert json.loads(archive_call("A")["body"]) == {"archived": "A"}
+    second = archive_call("B")
+    assert json.loads(second["body"]) == {"archived": "B"}
+    assert "Idempotent-Replayed" not in second["headers"]
+    assert calls["create"] == 2
+
+
+def test_a_keyed_request_with_an_unreadable_body_is_400(aws: dict) -> None:
+    response = call(
+        http_event(
+            "POST",
+            "/profiles/A/archive",
+            route="/profiles/{profile_id}/archive",
+            claims=ADMIN,
+            path_parameters={"profile_id": "A"},
+            body="{not json",
+            headers={"Idempotency-Key": "k-7", "content-type": "application/json"},
+        )
+    )
+    assert response["statusCode"] == 400
     assert calls["create"] == 0

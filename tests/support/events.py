@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local.context import LambdaContext
 from shared.http.auth import CLAIM_ORG, CLAIM_PATIENT, CLAIM_ROLES
+
+__all__ = ["LambdaContext", "body_of", "claims", "http_event", "load_event"]
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -89,18 +91,6 @@ def http_event(
     if body is not None:
         event["body"] = body
     return event
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "careloop-test"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:careloop-test"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    remaining_ms: int = 10_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
 
 
 def body_of(response: dict[str, Any]) -> Any:

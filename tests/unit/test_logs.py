@@ -11,6 +11,8 @@ def test_extra_keys_that_are_not_ids_or_codes_are_withheld(phi) -> None:
     phi.register("Jane Roe", "+15555550123")
     get_logger().info(
         "patient registered",
+        hiv_status="positive",
+        insurance_type="medicaid",
         patient_id="01KAPZ8Q1V0000000000000000",
         full_name="Jane Roe",
         phone="+15555550123",
@@ -20,6 +22,7 @@ def test_extra_keys_that_are_not_ids_or_codes_are_withheld(phi) -> None:
     assert record["patient_id"] == "01KAPZ8Q1V0000000000000000"
     assert record["item_count"] == 2
     assert record["full_name"] == record["phone"] == WITHHELD
+    assert record["hiv_status"] == record["insurance_type"] == WITHHELD  # a suffix is no licence
 
 
 def test_message_arguments_are_never_interpolated(phi) -> None:
@@ -55,3 +58,21 @@ def test_library_debug_logging_is_held_back(phi) -> None:
     get_logger()
     assert logging.getLogger("botocore").getEffectiveLevel() >= logging.WARNING
     assert logging.getLogger("pynamodb").getEffectiveLevel() >= logging.WARNING
+
+
+def test_an_event_handler_failure_escapes_without_its_message(phi) -> None:
+    import pytest
+
+    from shared.logs import HandlerFailed, phi_safe_errors
+
+    phi.register("Jane Roe")
+
+    @phi_safe_errors
+    def consumer(event: dict, context: object) -> None:
+        raise KeyError(f"no patient named {event['name']}")
+
+    with pytest.raises(HandlerFailed) as failure:
+        consumer({"name": "Jane Roe"}, None)
+    assert str(failure.value) == "KeyError"
+    assert failure.value.__suppress_context__
+    assert json.loads(phi.lines[-1])["exception_name"] == "KeyError"

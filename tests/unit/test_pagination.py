@@ -1,31 +1,49 @@
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 
 from shared.errors import BadRequest
 from shared.http.pagination import decode_cursor, encode_cursor
 
 LEK = {"PK": {"S": "ORG#acme#PANEL#u1"}, "SK": {"S": "PATIENT#01KAPZ"}}
+PARTITION = {"PK": "ORG#acme#PANEL#u1"}
+KEYS = ("PK", "SK")
+
+
+def forge(body: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(body).encode()).decode().rstrip("=")
 
 
 def test_a_cursor_round_trips_and_is_opaque() -> None:
-    cursor = encode_cursor(LEK)
+    cursor = encode_cursor("panel", LEK)
     assert cursor and "ORG" not in cursor
-    assert decode_cursor(cursor, {"PK": "ORG#acme#PANEL#u1"}) == LEK
+    assert decode_cursor(cursor, "panel", PARTITION, KEYS) == LEK
 
 
 def test_no_more_pages_is_no_cursor() -> None:
-    assert encode_cursor(None) is None
-    assert decode_cursor(None, {"PK": "x"}) is None
+    assert encode_cursor("panel", None) is None
+    assert decode_cursor(None, "panel", PARTITION, KEYS) is None
 
 
-def test_a_cursor_for_another_tenant_is_refused() -> None:
-    cursor = encode_cursor({"PK": {"S": "ORG#globex#PANEL#u9"}, "SK": {"S": "PATIENT#1"}})
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        encode_cursor(
+            "panel", {"PK": {"S": "ORG#globex#PANEL#u9"}, "SK": {"S": "PATIENT#1"}}
+        ),  # another tenant
+        encode_cursor("search", LEK),  # another list over the same partition
+        forge({"list": "panel", "key": {"PK": {"S": "ORG#acme#PANEL#u1"}}}),  # a key attribute missing
+        forge({"list": "panel", "key": {**LEK, "GSI1PK": {"S": "x"}}}),  # an extra one
+        forge({"list": "panel", "key": {"PK": {"S": "ORG#acme#PANEL#u1"}, "SK": {"N": "1"}}}),  # wrong type
+        "not base64!!",
+        forge(None),
+        forge([]),
+        forge({"list": "panel"}),
+    ],
+)
+def test_a_cursor_this_list_did_not_issue_is_a_400_not_a_500(cursor: str) -> None:
     with pytest.raises(BadRequest):
-        decode_cursor(cursor, {"PK": "ORG#acme#PANEL#u1"})
-
-
-@pytest.mark.parametrize("cursor", ["not base64!!", "bnVsbA", "e30", "eyJQSyI6IDF9", "W10"])
-def test_garbage_is_a_400_not_a_500(cursor: str) -> None:
-    with pytest.raises(BadRequest):
-        decode_cursor(cursor, {"PK": "ORG#acme#PANEL#u1"})
+        decode_cursor(cursor, "panel", PARTITION, KEYS)
