@@ -42,6 +42,7 @@ pytest: install
 
 bench: install
 	$(PY) -m bench.cold_start
+	$(PY) -m bench.intake_calls
 	$(PY) -m bench.runtime
 
 openapi: install

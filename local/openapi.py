@@ -42,7 +42,7 @@ def document(tpl: Template | None = None) -> dict[str, Any]:
     )
     for module in http_function_modules(tpl):
         merge.add_schema(importlib.import_module(module).app.get_openapi_schema())
-    doc = json.loads(json.dumps(merge.get_openapi_schema(), default=str))
+    doc = json.loads(merge.get_openapi_json_schema())
 
     public = {(r.method.lower(), r.path) for r in tpl.routes if r.public}
     components = doc.setdefault("components", {})

@@ -131,8 +131,8 @@ class Runtime:
             from local.seed import seed
 
             seed(self)
-        if saved or self.seed:
-            self.dispatcher.start_stream_at_latest()  # restored or seeded data is not news
+        if saved:
+            self.dispatcher.start_stream_at_latest()  # restored data is not news (seeded data is)
 
         self.server = make_server(self.host, self.port, HttpApi(self), threaded=True)
         self.port = self.server.server_port

@@ -42,3 +42,11 @@ class Conflict(CareloopError):
 
 class Unprocessable(CareloopError):
     status, title, slug = 422, "Unprocessable content", "validation"
+
+
+class PreconditionRequired(CareloopError):
+    status, title, slug = 428, "Precondition required", "precondition-required"
+
+
+class ServiceUnavailable(CareloopError):
+    status, title, slug = 503, "Service unavailable", "unavailable"

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 
 from shared.aws import client
 from shared.data.models import OutboxEvent
-from shared.events.models import put_events_entry
+from shared.events.models import outbox_entry
 from shared.logs import get_logger, phi_safe_errors
 from shared.settings import settings
 
@@ -43,7 +43,7 @@ def record_handler(record: DynamoDBRecord) -> None:
         logger.warning("stream record skipped: not an outbox insert")
         return
     item = OutboxEvent.from_raw_data(image)
-    response = client("events").put_events(Entries=[put_events_entry(item, settings().event_bus_name)])
+    response = client("events").put_events(Entries=[outbox_entry(item, settings().event_bus_name)])
     if response.get("FailedEntryCount"):
         error = response["Entries"][0].get("ErrorCode", "unknown")
         logger.warning("event not published", detail_type=item.detail_type, error_type=error)

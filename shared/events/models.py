@@ -103,12 +103,27 @@ class DomainEvent(BaseModel):
         )
 
 
-def put_events_entry(item: OutboxEvent, bus_name: str) -> dict[str, Any]:
-    """The ``PutEvents`` entry for an outbox item."""
+def put_events_entry(
+    source: str, detail_type: str, detail: str, time: datetime, bus_name: str
+) -> dict[str, Any]:
+    """A ``PutEvents`` entry."""
     return {
-        "Source": item.source,
-        "DetailType": item.detail_type,
-        "Detail": item.detail,
+        "Source": source,
+        "DetailType": detail_type,
+        "Detail": detail,
         "EventBusName": bus_name,
-        "Time": datetime.fromisoformat(item.occurred_at.replace("Z", "+00:00")),
+        "Time": time,
     }
+
+
+def outbox_entry(item: OutboxEvent, bus_name: str) -> dict[str, Any]:
+    """The ``PutEvents`` entry for an outbox item (what the relay publishes)."""
+    at = datetime.fromisoformat(item.occurred_at.replace("Z", "+00:00"))
+    return put_events_entry(item.source, item.detail_type, item.detail, at, bus_name)
+
+
+def event_entry(event: DomainEvent, bus_name: str) -> dict[str, Any]:
+    """The ``PutEvents`` entry for an event published directly: only for facts that change no state
+    (a read, for the audit trail). State changes go through the outbox."""
+    detail = json.dumps(event.detail(), separators=(",", ":"))
+    return put_events_entry(event.source, event.detail_type, detail, event.occurred_at, bus_name)

@@ -57,7 +57,7 @@ def test_protected_routes_refuse_bad_tokens_as_the_authorizer_does(careloop: Cli
 
 
 def test_an_undeclared_route_is_404(careloop: Client) -> None:
-    response = careloop.get("/patients", careloop.token())
+    response = careloop.get("/no-such-thing", careloop.token())
     assert response.status_code == 404
     assert response.json() == {"message": "Not Found"}
 

@@ -18,8 +18,14 @@ def test_seed_loads_a_demo_organization() -> None:
     running = start_runtime("--seed")
     try:
         client = Client(running)
-        me = client.get("/me", client.token(org="demo", roles=("coordinator",))).json()
+        token = client.token(org="demo", roles=("coordinator",), sub="demo-coordinator")
+        me = client.get("/me", token).json()
         assert me["organization"] == {"id": "demo", "name": "Demo Health", "time_zone": "America/Chicago"}
+        panel = client.get("/panel", token).json()["items"]
+        assert len(panel) == 3
+        maria = next(p for p in panel if p["name"]["given"] == ["Maria"])
+        assessment = client.get(f"/patients/{maria['id']}/assessments", token).json()["items"][0]
+        assert assessment["score"]["risk"] == "high"  # three needs
     finally:
         running.stop()
 

@@ -1,0 +1,62 @@
+"""What every intake route needs: the caller as an audit actor, the patient they may touch, paging."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from shared import clock
+from shared.audit import record_access
+from shared.data import patients as repo
+from shared.errors import NotFound, Unprocessable
+from shared.http.auth import Principal, principal_of
+from shared.http.pagination import decode_cursor, encode_cursor
+
+
+def caller(router: APIGatewayHttpRouter) -> tuple[Principal, repo.Actor]:
+    principal = principal_of(router)
+    ctx = router.current_event.request_context
+    return principal, repo.Actor(principal.organization_id, principal.subject, ctx.request_id, None)
+
+
+def request_id(router: APIGatewayHttpRouter) -> str | None:
+    return router.current_event.request_context.request_id
+
+
+def patient_for(principal: Principal, patient_id: str) -> repo.Patient:
+    """The patient, if this caller may touch it: a patient only their own, staff their organization's
+    (the organization is part of the key). Otherwise 404, never 403: existence does not leak."""
+    principal.require_patient(patient_id)
+    try:
+        item = repo.get(principal.organization_id, patient_id)
+    except ValueError:  # an id that cannot be a key
+        item = None
+    if item is None:
+        raise NotFound("No patient with this id.")
+    return item
+
+
+def audited_read(router: APIGatewayHttpRouter, patient_ids: list[str], action: str) -> None:
+    record_access(principal_of(router), patient_ids, action, request_id(router))
+
+
+def page(
+    list_id: str, partition: dict[str, str], key_attributes: tuple[str, ...], cursor: str | None
+) -> dict[str, Any] | None:
+    return decode_cursor(cursor, list_id, partition, key_attributes)
+
+
+def next_cursor(list_id: str, last_evaluated_key: dict[str, Any] | None) -> str | None:
+    return encode_cursor(list_id, last_evaluated_key)
+
+
+def invalid(field: str, message: str) -> Unprocessable:
+    return Unprocessable(
+        f"Fix the invalid field(s) and send again: body.{field}.",
+        errors=[{"loc": ["body", field], "msg": message, "type": "value_error"}],
+    )
+
+
+def today() -> Any:
+    return clock.now().date()

@@ -1,0 +1,86 @@
+"""Care teams, "my panel", and a patient's audit trail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from pydantic import BaseModel
+
+from functions.intake.common import audited_read, caller, next_cursor, page, patient_for
+from functions.intake.patients import PatientId, PatientPage, _summary
+from shared import clock
+from shared.data import keys
+from shared.data import patients as repo
+from shared.domain.patients import CareTeam, PatientOut
+from shared.http.auth import STAFF, Role, allow
+from shared.http.pagination import Cursor, Limit
+
+router = APIGatewayHttpRouter()
+
+
+class AuditRow(BaseModel):
+    at: datetime
+    actor_id: str
+    action: str
+    request_id: str | None = None
+
+
+class AuditPage(BaseModel):
+    items: list[AuditRow]
+    next_cursor: str | None = None
+
+
+@router.put(
+    "/patients/<patient_id>/care-team",
+    summary="Assign the patient's coordinator, nurse, physician",
+    tags=["care team"],
+)
+@allow(Role.COORDINATOR, Role.ADMIN)
+def assign(patient_id: PatientId, body: CareTeam) -> Response[PatientOut]:
+    principal, actor = caller(router)
+    item = patient_for(principal, patient_id)
+    current = item.record()
+    before = current.care_team.members() if current.care_team else {}
+    after = body.members()
+    old_staff = {staff: role for role, staff in before.items()}
+    new_staff = {staff: role for role, staff in after.items()}
+    removed = {s: r for s, r in old_staff.items() if new_staff.get(s) != r}
+    added = {s: r for s, r in new_staff.items() if old_staff.get(s) != r}
+    now = clock.now()
+    updated_record = current.model_copy(update={"care_team": body, "updated_at": now})
+    updated = repo.update(item, updated_record, actor, now, "care_team.update", panel=(removed, added))
+    return Response(200, "application/json", updated.record(), headers={"ETag": f'"{updated.version}"'})
+
+
+@router.get("/panel", summary="My panel: patients whose care team I am on", tags=["care team"])
+@allow(STAFF)
+def my_panel(limit: Limit = 25, cursor: Cursor = None) -> PatientPage:
+    principal, _ = caller(router)
+    partition = {"PK": keys.panel_pk(principal.organization_id, principal.subject)}
+    found, last = repo.panel_entries(
+        principal.organization_id, principal.subject, limit, page("panel", partition, ("PK", "SK"), cursor)
+    )
+    audited_read(router, [p.patient_id for p in found], "panel.read")
+    return PatientPage(items=[_summary(p) for p in found], next_cursor=next_cursor("panel", last))
+
+
+@router.get(
+    "/patients/<patient_id>/audit", summary="Who read or changed this patient's record", tags=["audit"]
+)
+@allow(Role.ADMIN)
+def audit_trail(patient_id: PatientId, limit: Limit = 50, cursor: Cursor = None) -> AuditPage:
+    principal, _ = caller(router)
+    patient_for(principal, patient_id)
+    partition = {"PK": keys.audit_pk(principal.organization_id, patient_id)}
+    entries, last = repo.audit_trail(
+        principal.organization_id, patient_id, limit, page("audit", partition, ("PK", "SK"), cursor)
+    )
+    audited_read(router, [patient_id], "audit.read")
+    return AuditPage(
+        items=[
+            AuditRow(at=e.at, actor_id=e.actor_id, action=e.action, request_id=e.request_id) for e in entries
+        ],
+        next_cursor=next_cursor("audit", last),
+    )

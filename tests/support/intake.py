@@ -1,0 +1,94 @@
+"""Sample patients and a small client for the intake function, for integration tests."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from functions.intake.app import handler
+from tests.support.events import LambdaContext, claims, http_event
+
+JANE: dict[str, Any] = {
+    "name": {"given": ["Jane"], "family": "Roe"},
+    "birth_date": "1961-04-12",
+    "sex": "female",
+    "contact": {
+        "phone": "+15555550123",
+        "email": "jane.roe@example.com",
+        "address": {"line": ["1 Main St"], "city": "Springfield", "state": "IL", "postal_code": "62701"},
+    },
+    "preferred_language": "en",
+    "time_zone": "America/Chicago",
+    "preferred_channels": ["sms", "email"],
+    "consent": {"sms": {"granted": True, "at": "2026-11-20T15:00:00Z", "method": "verbal"}},
+}
+PHI = ["Jane", "Roe", "1961-04-12", "+15555550123", "jane.roe@example.com", "1 Main St"]
+
+NEGATIVE_SCREEN: dict[str, Any] = {
+    "living_situation": {"situation": "steady"},
+    "food": {"worried_would_run_out": "never", "ran_out": "never"},
+    "transportation": "no",
+    "utilities": "no",
+    "interpersonal_safety": {
+        "physically_hurt": "never",
+        "insulted": "never",
+        "threatened": "never",
+        "screamed_at": "never",
+    },
+}
+
+
+def patient(**changes: Any) -> dict[str, Any]:
+    body = copy.deepcopy(JANE)
+    body.update(changes)
+    return body
+
+
+class Api:
+    """Calls the intake handler as API Gateway would, as a given caller."""
+
+    def __init__(
+        self,
+        org: str = "acme",
+        roles: tuple[str, ...] = ("coordinator",),
+        sub: str = "coord-1",
+        patient_id: str | None = None,
+    ) -> None:
+        self.claims = claims(org=org, roles=roles, sub=sub, patient_id=patient_id)
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        route: str | None = None,
+        body: Any = None,
+        query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        path_parameters: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        event = http_event(
+            method,
+            path,
+            route=route,
+            claims=self.claims,
+            body=body,
+            query=query,
+            headers=headers,
+            path_parameters=path_parameters,
+        )
+        response = handler(event, LambdaContext("IntakeFunction"))
+        response["json"] = json.loads(response["body"]) if response.get("body") else None
+        return response
+
+    def register(self, body: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+        return self.call("POST", "/patients", body=body if body is not None else patient(), **kwargs)
+
+    def on(self, method: str, patient_id: str, suffix: str = "", **kwargs: Any) -> dict[str, Any]:
+        return self.call(
+            method,
+            f"/patients/{patient_id}{suffix}",
+            route=f"/patients/{{patient_id}}{suffix}",
+            path_parameters={"patient_id": patient_id},
+            **kwargs,
+        )
