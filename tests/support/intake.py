@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from functions.intake.app import handler
@@ -92,3 +94,48 @@ class Api:
             path_parameters={"patient_id": patient_id},
             **kwargs,
         )
+
+
+def calls_per_route() -> dict[str, tuple[int, Counter[str]]]:
+    """Every intake route once, on one patient, with the DynamoDB calls each made (moto must be up)."""
+    from tests.support.ddb import count_calls
+
+    api, admin = Api(), Api(roles=("admin",), sub="admin-1")
+    out: dict[str, tuple[int, Counter[str]]] = {}
+
+    def measure(route: str, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        with count_calls() as calls:
+            response = call()
+        out[route] = (int(response["statusCode"]), calls)
+        return response
+
+    pid = measure("POST /patients", lambda: api.register())["json"]["id"]
+    measure("GET /patients/{id}", lambda: api.on("GET", pid))
+    measure(
+        "PATCH /patients/{id}",
+        lambda: api.on("PATCH", pid, body={"preferred_language": "es"}, headers={"If-Match": '"1"'}),
+    )
+    measure("GET /patients?name=", lambda: api.call("GET", "/patients", query={"name": "roe"}))
+    measure("GET /patients?phone=", lambda: api.call("GET", "/patients", query={"phone": "+15555550123"}))
+    measure(
+        "POST /patients/{id}/assessments",
+        lambda: api.on("POST", pid, "/assessments", body={"screening": NEGATIVE_SCREEN}),
+    )
+    measure("GET /patients/{id}/assessments", lambda: api.on("GET", pid, "/assessments"))
+    measure(
+        "POST /patients/{id}/coverage",
+        lambda: api.on(
+            "POST",
+            pid,
+            "/coverage",
+            body={"payer": "Blue Plan", "member_id": "B2", "effective_start": "2026-01-01"},
+        ),
+    )
+    measure("GET /patients/{id}/coverage", lambda: api.on("GET", pid, "/coverage"))
+    measure(
+        "PUT /patients/{id}/care-team",
+        lambda: api.on("PUT", pid, "/care-team", body={"coordinator_id": "coord-1"}),
+    )
+    measure("GET /panel", lambda: api.call("GET", "/panel"))
+    measure("GET /patients/{id}/audit", lambda: admin.on("GET", pid, "/audit"))
+    return out
