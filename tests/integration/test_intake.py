@@ -449,3 +449,28 @@ def test_dynamodb_calls_per_route(aws: dict) -> None:
     measured = calls_per_route()
     assert all(status < 300 for status, _ in measured.values())
     assert {route: dict(calls) for route, (_, calls) in measured.items()} == EXPECTED_CALLS
+
+
+@pytest.mark.parametrize(
+    ("suffix", "body"),
+    [
+        ("/assessments", {"screening": NEGATIVE_SCREEN}),
+        ("/coverage", {"payer": "Blue Plan", "member_id": "B2", "effective_start": "2026-01-01"}),
+    ],
+)
+def test_history_creates_honour_idempotency_key(aws: dict, suffix: str, body: dict) -> None:
+    pid = COORD.register()["json"]["id"]
+    first = COORD.on("POST", pid, suffix, body=body, headers={"Idempotency-Key": "hist-1"})
+    again = COORD.on("POST", pid, suffix, body=body, headers={"Idempotency-Key": "hist-1"})
+    assert first["statusCode"] == again["statusCode"] == 201
+    assert again["json"]["id"] == first["json"]["id"] and again["headers"]["Idempotent-Replayed"] == "true"
+    changed = COORD.on(
+        "POST",
+        pid,
+        suffix,
+        body={**body, "psychosocial_notes": "x"} if "screening" in body else {**body, "member_id": "B3"},
+        headers={"Idempotency-Key": "hist-1"},
+    )
+    assert changed["statusCode"] == 422
+    listed = COORD.on("GET", pid, suffix)["json"]["items"]
+    assert len(listed) == 1
