@@ -18,15 +18,16 @@ from shared.domain.patients import (
     PatientIn,
     PatientOut,
     PatientSelfUpdate,
+    PatientSelfView,
     PatientStatus,
     PatientSummary,
     PatientUpdate,
     Phone,
     normalize_name,
 )
-from shared.errors import Conflict, Forbidden, PreconditionRequired
+from shared.errors import Conflict, Forbidden, PreconditionRequired, Unprocessable
 from shared.events.intake import PatientRegistered
-from shared.http.auth import STAFF, Role, allow
+from shared.http.auth import STAFF, Principal, Role, allow
 from shared.http.idempotency import idempotent
 from shared.http.pagination import Cursor, Limit
 
@@ -56,7 +57,7 @@ def _summary(item: repo.Patient) -> PatientSummary:
     responses={201: {"description": "Registered"}, 409: {"description": "A probable duplicate exists"}},
 )
 @allow(STAFF)
-@idempotent(router)
+@idempotent(router, on_replay=lambda body: audited_read(router, [body["id"]], "patient.read"))
 def register(
     body: PatientIn,
     allow_duplicate: Annotated[
@@ -79,7 +80,11 @@ def register(
         **body.model_dump(),
     )
     event = PatientRegistered(organization_id=actor.organization_id, patient_id=patient_id, occurred_at=now)
-    repo.register(record, actor, now, [event], allow_duplicate=allow_duplicate)
+    try:
+        repo.register(record, actor, now, [event], allow_duplicate=allow_duplicate)
+    except repo.ProbableDuplicate as duplicate:  # it names another patient: that is a read, audited
+        audited_read(router, [duplicate.extra["existing_patient_id"]], "patient.match")
+        raise
     return Response(
         201, "application/json", record, headers={"Location": f"/patients/{patient_id}", **_etag(1)}
     )
@@ -87,11 +92,19 @@ def register(
 
 @router.get("/patients/<patient_id>", summary="Read a patient", tags=["patients"])
 @allow(STAFF, Role.PATIENT)
-def read(patient_id: PatientId) -> Response[PatientOut]:
+def read(patient_id: PatientId) -> Response[PatientOut | PatientSelfView]:
+    """Staff read the whole record; a patient reads what they may change (contact, language, channels,
+    consent)."""
     principal, _ = caller(router)
     item = patient_for(principal, patient_id)
     audited_read(router, [patient_id], "patient.read")
-    return Response(200, "application/json", item.record(), headers=_etag(item.version or 1))
+    return Response(
+        200, "application/json", _view(principal, item.record()), headers=_etag(item.version or 1)
+    )
+
+
+def _view(principal: Principal, record: PatientOut) -> PatientOut | PatientSelfView:
+    return PatientSelfView.of(record) if principal.is_patient else record
 
 
 def _merge(current: PatientOut, change: PatientUpdate, now: Any) -> PatientOut:
@@ -122,7 +135,7 @@ def update(
     if_match: Annotated[
         str | None, Header(alias="if-match", description='the ETag you read, e.g. "3"')
     ] = None,
-) -> Response[PatientOut]:
+) -> Response[PatientOut | PatientSelfView]:
     principal, actor = caller(router)
     if principal.is_patient and not body.model_fields_set <= SELF_SERVICE_FIELDS:
         denied = sorted(body.model_fields_set - SELF_SERVICE_FIELDS)
@@ -143,8 +156,15 @@ def update(
         body.check_dates(now.date())
     except ValueError as exc:
         raise invalid("birth_date", str(exc)) from None
-    updated = repo.update(item, _merge(item.record(), body, now), actor, now, "patient.update")
-    return Response(200, "application/json", updated.record(), headers=_etag(updated.version or 1))
+    try:
+        updated = repo.update(item, _merge(item.record(), body, now), actor, now, "patient.update")
+    except repo.ProbableDuplicate:
+        if principal.is_patient:  # never name another patient to a patient
+            raise Conflict("This change could not be saved; please contact your care team.") from None
+        raise
+    return Response(
+        200, "application/json", _view(principal, updated.record()), headers=_etag(updated.version or 1)
+    )
 
 
 @router.get("/patients", summary="Find patients by name prefix, birth date and/or phone", tags=["patients"])
@@ -162,6 +182,11 @@ def search(
     principal, _ = caller(router)
     org = principal.organization_id
     prefix = normalize_name(name) if name else None
+    if name and not prefix:
+        raise Unprocessable(
+            "Search by name needs letters.",
+            errors=[{"loc": ["query", "name"], "msg": "contains no letters", "type": "value_error"}],
+        )
     list_id = f"search:{prefix or ''}:{birth_date or ''}:{phone or ''}"
     key_attrs: tuple[str, ...]
     if phone:

@@ -67,7 +67,7 @@ def _events(org: str, assessment: AssessmentOut) -> list[DomainEvent]:
     responses={201: {"description": "Recorded and scored"}},
 )
 @allow(STAFF)
-@idempotent(router)
+@idempotent(router, on_replay=lambda body: audited_read(router, [body["patient_id"]], "assessment.read"))
 def record_assessment(patient_id: PatientId, body: AssessmentIn) -> Response[AssessmentOut]:
     principal, actor = caller(router)
     principal.require_patient(patient_id)  # existence is checked inside the write
@@ -135,7 +135,7 @@ def list_assessments(patient_id: PatientId, limit: Limit = 25, cursor: Cursor = 
     responses={201: {"description": "Recorded"}},
 )
 @allow(STAFF)
-@idempotent(router)
+@idempotent(router, on_replay=lambda body: audited_read(router, [body["patient_id"]], "coverage.read"))
 def add_coverage(patient_id: PatientId, body: CoverageIn) -> Response[CoverageOut]:
     principal, actor = caller(router)
     principal.require_patient(patient_id)  # existence is checked inside the write
@@ -165,9 +165,7 @@ def list_coverage(
 ) -> CoverageList:
     principal, _ = caller(router)
     patient_for(principal, patient_id)
-    items, _last = repo.history(
-        repo.Coverage, principal.organization_id, patient_id, keys.COVERAGE_PREFIX, 100, None
-    )
+    items = repo.all_history(repo.Coverage, principal.organization_id, patient_id, keys.COVERAGE_PREFIX)
     coverages = [CoverageOut.model_validate(json.loads(i.body)) for i in items]
     audited_read(router, [patient_id], "coverage.read")
     return CoverageList(items=coverages, active=active_on(coverages, on or clock.now().date()))

@@ -46,11 +46,13 @@ def assign(patient_id: PatientId, body: CareTeam) -> Response[PatientOut]:
     after = body.members()
     old_staff = {staff: role for role, staff in before.items()}
     new_staff = {staff: role for role, staff in after.items()}
-    removed = {s: r for s, r in old_staff.items() if new_staff.get(s) != r}
-    added = {s: r for s, r in new_staff.items() if old_staff.get(s) != r}
+    left = set(old_staff) - set(new_staff)  # off the team: their panel entry goes
+    joined = {
+        s: r for s, r in new_staff.items() if old_staff.get(s) != r
+    }  # new, or in a new role: (re)written
     now = clock.now()
     updated_record = current.model_copy(update={"care_team": body, "updated_at": now})
-    updated = repo.update(item, updated_record, actor, now, "care_team.update", panel=(removed, added))
+    updated = repo.update(item, updated_record, actor, now, "care_team.update", panel=(left, joined))
     return Response(200, "application/json", updated.record(), headers={"ETag": f'"{updated.version}"'})
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pynamodb.attributes import UnicodeAttribute, VersionAttribute
+from pynamodb.attributes import BooleanAttribute, UnicodeAttribute, VersionAttribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -32,6 +32,8 @@ class Patient(CareModel, discriminator="Patient"):
     patient_id = UnicodeAttribute()
     status = UnicodeAttribute()
     body = UnicodeAttribute()  # PatientOut as JSON, without version
+    # False when registered over a duplicate warning: the signatures belong to the other record
+    holds_signatures = BooleanAttribute(default=True)
     version = VersionAttribute()
 
     def record(self) -> PatientOut:
@@ -113,7 +115,9 @@ def audit_entry(
     )
 
 
-def _patient_item(org: str, record: PatientOut, version: int | None = None) -> Patient:
+def _patient_item(
+    org: str, record: PatientOut, holds_signatures: bool, version: int | None = None
+) -> Patient:
     body = record.model_dump(mode="json", exclude={"version"})
     item = Patient(
         keys.patient_pk(org, record.id),
@@ -121,6 +125,7 @@ def _patient_item(org: str, record: PatientOut, version: int | None = None) -> P
         patient_id=record.id,
         status=record.status.value,
         body=json.dumps(body, separators=(",", ":")),
+        holds_signatures=holds_signatures,
         GSI1PK=keys.patients_by_name_pk(org),
         GSI1SK=keys.patient_name_sk(search_name(record.name), record.id),
         GSI2PK=keys.patients_by_birth_date_pk(org, record.birth_date.isoformat()),
@@ -160,7 +165,7 @@ def register(
     with_sigs = not allow_duplicate
     try:
         with TransactWrite(connection=_connection()) as tx:
-            tx.save(_patient_item(org, record), condition=Patient.PK.does_not_exist())
+            tx.save(_patient_item(org, record, with_sigs), condition=Patient.PK.does_not_exist())
             if record.contact.phone:
                 tx.save(
                     PatientPhone(
@@ -200,17 +205,20 @@ def update(
     actor: Actor,
     at: datetime,
     action: str,
-    panel: tuple[dict[str, str], dict[str, str]] | None = None,
+    panel: tuple[set[str], dict[str, str]] | None = None,
 ) -> Patient:
     """Replace a patient's record if nobody changed it since ``old`` was read (else 409), moving its
-    lookups and signatures, and (for care-team changes) its panel entries, in one transaction."""
+    phone lookup and, if it holds them, its duplicate signatures; for care-team changes, removing the
+    ``panel`` entries of staff who left and writing those of staff who joined or changed role. One
+    transaction, with its audit entry."""
     org = actor.organization_id
     before = old.record()
-    item = _patient_item(org, new, version=old.version)
-    old_sigs, new_sigs = _signatures(org, before), _signatures(org, new)
+    holds = old.holds_signatures is not False
+    item = _patient_item(org, new, holds, version=old.version)
+    old_sigs, new_sigs = (_signatures(org, before), _signatures(org, new)) if holds else ({}, {})
     try:
         with TransactWrite(connection=_connection()) as tx:
-            tx.save(item)  # PynamoDB adds the version condition
+            tx.save(item)  # first, so its version condition is cancellation reason 0
             if before.contact.phone != new.contact.phone:
                 if before.contact.phone:
                     tx.delete(
@@ -228,15 +236,17 @@ def update(
                     )
             for kind in set(old_sigs) | set(new_sigs):
                 was, now = old_sigs.get(kind), new_sigs.get(kind)
-                if was and (not now or was.PK != now.PK):
+                if was is not None and now is not None and was.PK == now.PK:
+                    continue
+                if was is not None:
                     tx.delete(was, condition=DuplicateSignature.patient_id == new.id)
-                if now and (not was or was.PK != now.PK):
+                if now is not None:
                     tx.save(now, condition=DuplicateSignature.PK.does_not_exist(), return_values="ALL_OLD")
             if panel is not None:
-                removed, added = panel
-                for staff in removed:
+                left, joined = panel
+                for staff in left:
                     tx.delete(PanelEntry(keys.panel_pk(org, staff), keys.patient_sk(new.id)))
-                for staff, role in added.items():
+                for staff, role in joined.items():
                     tx.save(
                         PanelEntry(
                             keys.panel_pk(org, staff), keys.patient_sk(new.id), patient_id=new.id, role=role
@@ -244,6 +254,11 @@ def update(
                     )
             tx.save(audit_entry(actor, new.id, action, at))
     except TransactWriteError as error:
+        reasons = error.cancellation_reasons or []
+        if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+            raise Conflict(
+                "The patient changed since you read it; read it again and re-apply your change."
+            ) from None
         existing = _existing_duplicate(error)
         if existing:
             raise ProbableDuplicate(
@@ -251,9 +266,7 @@ def update(
                 existing_patient_id=existing,
                 existing_patient=f"/patients/{existing}",
             ) from None
-        raise Conflict(
-            "The patient changed since you read it; read it again and re-apply your change."
-        ) from None
+        raise
     item.version = (old.version or 0) + 1
     return item
 
@@ -284,6 +297,11 @@ def add_history(
         if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
             raise NotFound("No patient with this id.") from None
         raise
+
+
+def all_history(model: type[Coverage], org: str, patient_id: str, prefix: str) -> list[Coverage]:
+    """Every entry, following the pages to the end (a patient's coverage is a handful of items)."""
+    return list(model.query(keys.patient_pk(org, patient_id), model.SK.startswith(prefix)))
 
 
 def history(

@@ -130,7 +130,9 @@ class QuietHours(Strict):
 
 class _Preferences(Strict):
     preferred_language: Language | None = None
-    preferred_channels: list[Channel] | None = Field(None, max_length=3, description="most preferred first")
+    preferred_channels: list[Channel] | None = Field(
+        None, min_length=1, max_length=3, description="most preferred first"
+    )
     consent: dict[Channel, Consent] | None = None
 
     @field_validator("preferred_channels")
@@ -159,7 +161,9 @@ class PatientIn(_Preferences):
     contact: Contact = Field(default_factory=Contact)
     preferred_language: Language = "en"
     time_zone: TimeZone
-    preferred_channels: list[Channel] = Field(default_factory=lambda: [Channel.SMS], max_length=3)
+    preferred_channels: list[Channel] = Field(
+        default_factory=lambda: [Channel.SMS], min_length=1, max_length=3
+    )
     consent: dict[Channel, Consent] = Field(default_factory=dict)
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
 
@@ -228,6 +232,21 @@ class PatientOut(BaseModel):
     updated_at: datetime
 
 
+class PatientSelfView(BaseModel):
+    """What a patient reads of their own record: what they may also change, and nothing else."""
+
+    id: str
+    version: int
+    contact: Contact
+    preferred_language: str
+    preferred_channels: list[Channel]
+    consent: dict[Channel, Consent]
+
+    @classmethod
+    def of(cls, record: PatientOut) -> PatientSelfView:
+        return cls.model_validate(record.model_dump(include=set(cls.model_fields)))
+
+
 class PatientSummary(BaseModel):
     """A search or panel row: enough to pick the right person, no more."""
 
@@ -241,11 +260,15 @@ class PatientSummary(BaseModel):
 
 
 def normalize_name(text: str) -> str:
-    """Accents, case, punctuation and spacing removed: ``"José  O'Neil-Smith"`` → ``"jose oneilsmith"``."""
+    """Accents, case, punctuation and spacing removed, letters of every script kept:
+    ``"José  O'Neil-Smith"`` → ``"jose oneilsmith"``, ``"Иван"`` → ``"иван"``, ``"Łukasz"`` → ``"łukasz"``."""
     decomposed = unicodedata.normalize("NFKD", text)
-    letters = "".join(c for c in decomposed if not unicodedata.combining(c))
-    words = re.sub(r"[^a-z ]", "", letters.lower().replace("-", "")).split()
-    return " ".join(words)
+    kept = "".join(
+        c if unicodedata.category(c).startswith("L") else " " if c.isspace() else ""
+        for c in decomposed
+        if not unicodedata.combining(c)
+    )
+    return " ".join(kept.casefold().split())
 
 
 def search_name(name: HumanName) -> str:
@@ -255,8 +278,10 @@ def search_name(name: HumanName) -> str:
 
 def duplicate_signatures(name: HumanName, birth_date: date, phone: str | None) -> dict[str, str]:
     """The facts that make two registrations probably one person: the same birth date and normalized
-    name, or the same phone and birth date. Kind → signature."""
-    out = {"name_birth_date": f"{birth_date.isoformat()}|{search_name(name)}"}
+    name, or the same phone and birth date. Kind → signature. A name with no letters makes none."""
+    out = {}
+    if normalized := search_name(name):
+        out["name_birth_date"] = f"{birth_date.isoformat()}|{normalized}"
     if phone:
         out["phone_birth_date"] = f"{birth_date.isoformat()}|{phone}"
     return out

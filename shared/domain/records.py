@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field, model_validator
 from shared.domain.patients import Strict
 from shared.domain.screening import Score, Screening
 
+MAX_ASSESSMENT_BYTES = 200_000
+
 
 class Condition(Strict):
     display: str = Field(min_length=1, max_length=200)
@@ -35,6 +37,15 @@ class AssessmentIn(Strict):
     allergies: list[Allergy] = Field(default_factory=list, max_length=100)
     psychosocial_notes: str | None = Field(None, max_length=4000)
     screening: Screening
+
+    @model_validator(mode="after")
+    def _fits(self) -> AssessmentIn:
+        # DynamoDB items are capped at 400 KB; field limits count characters, not bytes
+        if len(self.model_dump_json().encode()) > MAX_ASSESSMENT_BYTES:
+            raise ValueError(
+                f"the assessment is over {MAX_ASSESSMENT_BYTES // 1000} kB; shorten the lists or notes"
+            )
+        return self
 
 
 class AssessmentOut(AssessmentIn):

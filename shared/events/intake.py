@@ -49,6 +49,12 @@ class PatientRecordAccessed(DomainEvent):
     patient_ids: list[str]
     actor_id: str
     action: Literal[
-        "patient.read", "patient.search", "panel.read", "assessment.read", "coverage.read", "audit.read"
+        "patient.read",
+        "patient.match",
+        "patient.search",
+        "panel.read",
+        "assessment.read",
+        "coverage.read",
+        "audit.read",
     ]
     request_id: str | None = None

@@ -95,8 +95,8 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
     """Raise :class:`Unauthorized` unless the claims name a user, an organization and a role set that
     makes sense (a patient user is only a patient, and is linked to a patient record)."""
     subject, org = claims.get("sub"), claims.get(CLAIM_ORG)
-    if not isinstance(subject, str) or not subject:
-        raise Unauthorized("The token has no subject.")
+    if not isinstance(subject, str) or not _TOKEN_ID.fullmatch(subject):
+        raise Unauthorized("The token has no valid subject.")
     if not isinstance(org, str) or not _TOKEN_ID.fullmatch(org):
         raise Unauthorized("The token names no valid organization.")
     roles = parse_roles(claims.get(CLAIM_ROLES))

@@ -54,8 +54,12 @@ def _as_response(record: dict[str, Any], *, replayed: bool) -> Response:
     return Response(record["status_code"], record["content_type"], record["body"], headers=headers)
 
 
-def idempotent(router: APIGatewayHttpRouter) -> Callable[[F], F]:
-    """Make a create route honour ``Idempotency-Key``. Stack it under ``@allow``."""
+def idempotent(
+    router: APIGatewayHttpRouter, on_replay: Callable[[Any], None] | None = None
+) -> Callable[[F], F]:
+    """Make a create route honour ``Idempotency-Key``. Stack it under ``@allow``. ``on_replay`` is
+    called with the stored body when a response is replayed (a replay of a create that returns PHI
+    is a read, and is audited like one)."""
 
     def decorator(fn: F) -> F:
         @functools.wraps(fn)
@@ -129,6 +133,8 @@ def idempotent(router: APIGatewayHttpRouter) -> Callable[[F], F]:
                 raise Conflict(
                     "A request with this Idempotency-Key is still being processed; retry shortly."
                 ) from None
+            if not executed and on_replay is not None:
+                on_replay(record["body"])
             return _as_response(record, replayed=not executed)
 
         # Powertools reads the route's parameters from its signature and resolves string annotations

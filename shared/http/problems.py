@@ -13,7 +13,10 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestValidationError,
+    ResponseValidationError,
+)
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import CareloopError
@@ -147,6 +150,17 @@ def register(app: ApiGatewayResolver) -> None:
             "http-" + str(exc.status_code),
             "Request failed",
             str(exc.msg),
+            request_id=request_id(),
+        )
+
+    @app.exception_handler(ResponseValidationError)
+    def bad_response(exc: ResponseValidationError) -> Response:
+        get_logger().error("response does not match its model", error_type="ResponseValidationError")
+        return problem(
+            500,
+            "internal",
+            "Internal error",
+            "Something went wrong on our side; it has been logged. Quote the request_id.",
             request_id=request_id(),
         )
 

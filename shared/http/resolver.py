@@ -24,7 +24,8 @@ _JSON_TYPE = re.compile(r"application/json\s*(?:;.*)?", re.IGNORECASE)
 def make_resolver(*routers: APIGatewayHttpRouter) -> APIGatewayHttpResolver:
     """An HTTP API v2 resolver with request validation, the problem+json error map and
     deny-by-default authorization, serving ``routers``."""
-    app = APIGatewayHttpResolver(enable_validation=True)
+    # A response that does not match its declared model is our bug: 500, never a 422 blaming the caller
+    app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
     problems.register(app)
     _authorize_before_validation(app)
     for router in routers:

@@ -80,6 +80,12 @@ def archive(profile_id: str) -> dict:
     return {"archived": profile_id}
 
 
+@router.get("/broken")
+@allow(STAFF)
+def broken() -> ProfileOut:
+    return {"name": "only a name"}  # type: ignore[return-value]
+
+
 @router.get("/undeclared")
 def undeclared() -> dict:
     return {"secret": True}
@@ -325,3 +331,9 @@ def test_a_keyed_request_with_an_unreadable_body_is_400(aws: dict) -> None:
     )
     assert response["statusCode"] == 400
     assert calls["create"] == 0
+
+
+def test_a_response_that_breaks_its_own_model_is_a_500_not_a_422(aws: dict) -> None:
+    response = call(http_event("GET", "/broken", claims=claims()))
+    assert response["statusCode"] == 500
+    assert body_of(response)["type"].endswith("/internal")

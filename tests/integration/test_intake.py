@@ -474,3 +474,126 @@ def test_history_creates_honour_idempotency_key(aws: dict, suffix: str, body: di
     assert changed["statusCode"] == 422
     listed = COORD.on("GET", pid, suffix)["json"]["items"]
     assert len(listed) == 1
+
+
+# ---------------------------------------------------------------- found in review
+
+
+def test_care_team_members_can_swap_roles(aws: dict) -> None:
+    pid = COORD.register()["json"]["id"]
+    assert (
+        COORD.on("PUT", pid, "/care-team", body={"coordinator_id": "u1", "nurse_id": "u2"})["statusCode"]
+        == 200
+    )
+    swapped = COORD.on("PUT", pid, "/care-team", body={"coordinator_id": "u2", "nurse_id": "u1"})
+    assert swapped["statusCode"] == 200
+    for staff in ("u1", "u2"):
+        assert [p["id"] for p in Api(sub=staff).call("GET", "/panel")["json"]["items"]] == [pid]
+
+
+def test_a_patient_registered_over_a_duplicate_warning_can_still_be_changed(aws: dict) -> None:
+    COORD.register()
+    dup = COORD.register(query={"allow_duplicate": "true"})["json"]
+    changed = COORD.on(
+        "PATCH", dup["id"], body={"name": {"given": ["Janine"], "family": "Roe"}}, headers={"If-Match": '"1"'}
+    )
+    assert changed["statusCode"] == 200
+    alone = COORD.register(
+        patient(name={"given": ["Solo"], "family": "Person"}, contact={}), query={"allow_duplicate": "true"}
+    )["json"]
+    assert (
+        COORD.on("PATCH", alone["id"], body={"birth_date": "1970-01-01"}, headers={"If-Match": '"1"'})[
+            "statusCode"
+        ]
+        == 200
+    )
+
+
+def test_a_change_that_would_duplicate_another_patient_is_409(aws: dict) -> None:
+    jane = COORD.register()["json"]["id"]
+    other = COORD.register(patient(name={"given": ["Ann"], "family": "Smith"}, contact={}))["json"]["id"]
+    response = COORD.on(
+        "PATCH", other, body={"name": {"given": ["Jane"], "family": "Roe"}}, headers={"If-Match": '"1"'}
+    )
+    assert response["statusCode"] == 409
+    assert response["json"]["existing_patient_id"] == jane
+
+
+def test_a_patient_is_never_told_another_patients_id(aws: dict) -> None:
+    relative = COORD.register()["json"]["id"]
+    mine = COORD.register(patient(name={"given": ["Sam"], "family": "Roe"}, contact={}))["json"]["id"]
+    me = Api(roles=("patient",), sub="pat-2", patient_id=mine)
+    response = me.on("PATCH", mine, body={"contact": {"phone": "+15555550123"}}, headers={"If-Match": '"1"'})
+    assert response["statusCode"] == 409
+    assert relative not in response["body"]
+
+
+def test_a_patient_reads_only_what_they_may_change(aws: dict) -> None:
+    pid = COORD.register()["json"]["id"]
+    COORD.on("PUT", pid, "/care-team", body={"coordinator_id": "coord-1"})
+    mine = Api(roles=("patient",), sub="pat-1", patient_id=pid).on("GET", pid)["json"]
+    assert set(mine) == {"id", "version", "contact", "preferred_language", "preferred_channels", "consent"}
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "duplicate"),
+    [
+        ({"given": ["Иван"], "family": "Петров"}, {"given": ["Мария"], "family": "Смирнова"}, False),
+        ({"given": ["王"], "family": "李"}, {"given": ["张"], "family": "李"}, False),
+        ({"given": ["Иван"], "family": "Петров"}, {"given": ["ИВАН"], "family": "петров"}, True),
+    ],
+)
+def test_names_in_any_script_are_matched_by_their_letters(
+    aws: dict, first: dict, second: dict, duplicate: bool
+) -> None:
+    assert COORD.register(patient(name=first, contact={}))["statusCode"] == 201
+    assert COORD.register(patient(name=second, contact={}))["statusCode"] == (409 if duplicate else 201)
+
+
+def test_an_assessment_too_large_for_one_item_is_422(aws: dict) -> None:
+    pid = COORD.register()["json"]["id"]
+    huge = {
+        "screening": NEGATIVE_SCREEN,
+        "psychosocial_notes": "😀" * 4000,
+        "conditions": [{"display": "😀" * 200, "system": "😀" * 120} for _ in range(100)],
+        "medications": [{"name": "😀" * 200, "dose": "😀" * 120} for _ in range(100)],
+        "allergies": [{"substance": "😀" * 200, "reaction": "😀" * 200} for _ in range(100)],
+    }
+    assert COORD.on("POST", pid, "/assessments", body=huge)["statusCode"] == 422
+
+
+def test_a_replayed_create_and_a_duplicate_warning_are_audited_as_reads(aws: dict) -> None:
+    listener = bus_listener(aws)
+    first = COORD.register(headers={"Idempotency-Key": "r-1"})["json"]["id"]
+    COORD.register(headers={"Idempotency-Key": "r-1"})  # replay: returns the record again
+    COORD.register(patient(contact={}))  # duplicate warning: names the record
+    actions = [
+        e["detail"]["action"]
+        for e in received(listener)
+        if e["detail-type"] == "PatientRecordAccessed" and e["detail"]["patient_ids"] == [first]
+    ]
+    assert sorted(actions) == ["patient.match", "patient.read"]
+
+
+def test_active_coverage_looks_at_every_entry(aws: dict) -> None:
+    pid = COORD.register()["json"]["id"]
+    COORD.on(
+        "POST",
+        pid,
+        "/coverage",
+        body={
+            "payer": "First",
+            "member_id": "F",
+            "effective_start": "2020-01-01",
+            "effective_end": "2020-12-31",
+        },
+    )
+    for n in range(101):
+        COORD.on(
+            "POST",
+            pid,
+            "/coverage",
+            body={"payer": f"P{n}", "member_id": "M", "effective_start": "2026-01-01"},
+        )
+    active = COORD.on("GET", pid, "/coverage", query={"on": "2020-06-01"})["json"]["active"]
+    assert active["primary"]["payer"] == "First"

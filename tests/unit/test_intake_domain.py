@@ -15,7 +15,16 @@ from tests.support.intake import JANE, NEGATIVE_SCREEN
 
 @pytest.mark.parametrize(
     ("raw", "normalized"),
-    [("José", "jose"), ("  O'Neil-Smith ", "oneilsmith"), ("ZOË  ann", "zoe ann"), ("Nguyễn", "nguyen")],
+    [
+        ("José", "jose"),
+        ("  O'Neil-Smith ", "oneilsmith"),
+        ("ZOË  ann", "zoe ann"),
+        ("Nguyễn", "nguyen"),
+        ("Иван Петров", "иван петров"),
+        ("Łukasz", "łukasz"),
+        ("王 李", "王 李"),
+        ("--", ""),
+    ],
 )
 def test_names_normalize_across_accents_case_and_punctuation(raw: str, normalized: str) -> None:
     assert normalize_name(raw) == normalized
