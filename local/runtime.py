@@ -270,6 +270,7 @@ def main(argv: list[str] | None = None) -> None:
 
     signal.signal(signal.SIGINT, shutdown)
     signal.signal(signal.SIGTERM, shutdown)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>` prints every thread's stack
     rt.say(f"Careloop is running at {rt.url}")
     rt.say(f"  OpenAPI: {rt.url}/openapi.json   Swagger UI: {rt.url}/docs")
     rt.say(
@@ -279,11 +280,17 @@ def main(argv: list[str] | None = None) -> None:
     if args.data_dir:
         rt.say(f"  state is saved to {args.data_dir} on exit")
     rt.say("Ctrl-C to stop.")
-    done.wait()
+    # Wait in short slices: a signal can be delivered to any thread, and CPython runs its handler only
+    # when the main thread next runs bytecode; a main thread parked in one long wait may never do so.
+    while not done.wait(0.5):
+        pass
     rt.say("stopping...")
     # a stop that hangs prints every thread's stack and exits, rather than hanging the terminal
     faulthandler.dump_traceback_later(STOP_TIMEOUT_SECONDS, exit=True)
     rt.stop()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # everything is saved and stopped; don't wait on interpreter teardown
 
 
 if __name__ == "__main__":

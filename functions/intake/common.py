@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from shared import clock
 from shared.audit import record_access
 from shared.data import patients as repo
 from shared.errors import NotFound, Unprocessable
 from shared.http.auth import Principal, principal_of
-from shared.http.pagination import decode_cursor, encode_cursor
 
 
 def caller(router: APIGatewayHttpRouter) -> tuple[Principal, repo.Actor]:
@@ -41,22 +37,8 @@ def audited_read(router: APIGatewayHttpRouter, patient_ids: list[str], action: s
     record_access(principal_of(router), patient_ids, action, request_id(router))
 
 
-def page(
-    list_id: str, partition: dict[str, str], key_attributes: tuple[str, ...], cursor: str | None
-) -> dict[str, Any] | None:
-    return decode_cursor(cursor, list_id, partition, key_attributes)
-
-
-def next_cursor(list_id: str, last_evaluated_key: dict[str, Any] | None) -> str | None:
-    return encode_cursor(list_id, last_evaluated_key)
-
-
 def invalid(field: str, message: str) -> Unprocessable:
     return Unprocessable(
         f"Fix the invalid field(s) and send again: body.{field}.",
         errors=[{"loc": ["body", field], "msg": message, "type": "value_error"}],
     )
-
-
-def today() -> Any:
-    return clock.now().date()

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Que
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
 
-from functions.intake.common import audited_read, caller, invalid, next_cursor, page, patient_for
+from functions.intake.common import audited_read, caller, invalid, patient_for
 from shared import clock, ids
 from shared.data import keys
 from shared.data import patients as repo
@@ -29,7 +29,7 @@ from shared.errors import Conflict, Forbidden, PreconditionRequired, Unprocessab
 from shared.events.intake import PatientRegistered
 from shared.http.auth import STAFF, Principal, Role, allow
 from shared.http.idempotency import idempotent
-from shared.http.pagination import Cursor, Limit
+from shared.http.pagination import Cursor, Limit, decode_cursor, encode_cursor
 
 router = APIGatewayHttpRouter()
 PatientId = Annotated[str, Path(min_length=26, max_length=26, pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
@@ -202,7 +202,7 @@ def search(
         birth_date=birth_date.isoformat() if birth_date else None,
         phone=phone,
         limit=limit,
-        start=page(list_id, partition, key_attrs, cursor),
+        start=decode_cursor(cursor, list_id, partition, key_attrs),
     )
     audited_read(router, [p.patient_id for p in found], "patient.search")
-    return PatientPage(items=[_summary(p) for p in found], next_cursor=next_cursor(list_id, last))
+    return PatientPage(items=[_summary(p) for p in found], next_cursor=encode_cursor(list_id, last))

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
 
-from functions.intake.common import audited_read, caller, next_cursor, page, patient_for
+from functions.intake.common import audited_read, caller, patient_for
 from functions.intake.patients import PatientId
 from shared import clock, ids
 from shared.data import keys
@@ -29,7 +29,7 @@ from shared.events.intake import AssessmentRecorded, SafetyConcernIdentified, So
 from shared.events.models import DomainEvent
 from shared.http.auth import STAFF, allow
 from shared.http.idempotency import idempotent
-from shared.http.pagination import Cursor, Limit
+from shared.http.pagination import Cursor, Limit, decode_cursor, encode_cursor
 
 router = APIGatewayHttpRouter()
 
@@ -119,12 +119,12 @@ def list_assessments(patient_id: PatientId, limit: Limit = 25, cursor: Cursor = 
         patient_id,
         keys.ASSESSMENT_PREFIX,
         limit,
-        page("assessments", {"PK": pk}, ("PK", "SK"), cursor),
+        decode_cursor(cursor, "assessments", {"PK": pk}, ("PK", "SK")),
     )
     audited_read(router, [patient_id], "assessment.read")
     return AssessmentPage(
         items=[AssessmentOut.model_validate(json.loads(i.body)) for i in items],
-        next_cursor=next_cursor("assessments", last),
+        next_cursor=encode_cursor("assessments", last),
     )
 
 

@@ -8,14 +8,14 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
 
-from functions.intake.common import audited_read, caller, next_cursor, page, patient_for
+from functions.intake.common import audited_read, caller, patient_for
 from functions.intake.patients import PatientId, PatientPage, _summary
 from shared import clock
 from shared.data import keys
 from shared.data import patients as repo
 from shared.domain.patients import CareTeam, PatientOut
 from shared.http.auth import STAFF, Role, allow
-from shared.http.pagination import Cursor, Limit
+from shared.http.pagination import Cursor, Limit, decode_cursor, encode_cursor
 
 router = APIGatewayHttpRouter()
 
@@ -62,10 +62,13 @@ def my_panel(limit: Limit = 25, cursor: Cursor = None) -> PatientPage:
     principal, _ = caller(router)
     partition = {"PK": keys.panel_pk(principal.organization_id, principal.subject)}
     found, last = repo.panel_entries(
-        principal.organization_id, principal.subject, limit, page("panel", partition, ("PK", "SK"), cursor)
+        principal.organization_id,
+        principal.subject,
+        limit,
+        decode_cursor(cursor, "panel", partition, ("PK", "SK")),
     )
     audited_read(router, [p.patient_id for p in found], "panel.read")
-    return PatientPage(items=[_summary(p) for p in found], next_cursor=next_cursor("panel", last))
+    return PatientPage(items=[_summary(p) for p in found], next_cursor=encode_cursor("panel", last))
 
 
 @router.get(
@@ -77,12 +80,12 @@ def audit_trail(patient_id: PatientId, limit: Limit = 50, cursor: Cursor = None)
     patient_for(principal, patient_id)
     partition = {"PK": keys.audit_pk(principal.organization_id, patient_id)}
     entries, last = repo.audit_trail(
-        principal.organization_id, patient_id, limit, page("audit", partition, ("PK", "SK"), cursor)
+        principal.organization_id, patient_id, limit, decode_cursor(cursor, "audit", partition, ("PK", "SK"))
     )
     audited_read(router, [patient_id], "audit.read")
     return AuditPage(
         items=[
             AuditRow(at=e.at, actor_id=e.actor_id, action=e.action, request_id=e.request_id) for e in entries
         ],
-        next_cursor=next_cursor("audit", last),
+        next_cursor=encode_cursor("audit", last),
     )

@@ -42,7 +42,13 @@ class Running:
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(60)
+        try:
+            return self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.process.send_signal(signal.SIGUSR1)  # the runtime prints every thread's stack to stderr
+            time.sleep(2)
+            self.process.kill()
+            raise
 
 
 def start_runtime(*args: str, choose_key: bool = True) -> Running:
