@@ -15,15 +15,9 @@ from enum import StrEnum
 from functools import cache
 from typing import Annotated, Literal
 
-from pydantic import (
-    AfterValidator,
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    field_validator,
-    model_validator,
-)
+from pydantic import AfterValidator, AwareDatetime, Field, field_validator, model_validator
+
+from shared.domain.base import Model, Strict
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 # WHATWG's definition of a valid e-mail address (what browsers' <input type=email> accept)
@@ -90,10 +84,6 @@ Phone = Annotated[str, Field(max_length=32, examples=["+15555550123"]), AfterVal
 Email = Annotated[str, Field(max_length=254, examples=["pat@example.com"]), AfterValidator(_email)]
 TimeZone = Annotated[str, Field(max_length=64, examples=["America/Chicago"]), AfterValidator(_zone)]
 Language = Annotated[str, Field(max_length=16, examples=["en", "es-MX"]), AfterValidator(_language)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class HumanName(Strict):
@@ -213,7 +203,7 @@ class CareTeam(Strict):
         return {k.removesuffix("_id"): v for k, v in self.model_dump().items() if v}
 
 
-class PatientOut(BaseModel):
+class PatientOut(Model):
     id: str
     version: int
     status: PatientStatus
@@ -232,7 +222,7 @@ class PatientOut(BaseModel):
     updated_at: datetime
 
 
-class PatientSelfView(BaseModel):
+class PatientSelfView(Model):
     """What a patient reads of their own record: what they may also change, and nothing else."""
 
     id: str
@@ -247,7 +237,7 @@ class PatientSelfView(BaseModel):
         return cls.model_validate(record.model_dump(include=set(cls.model_fields)))
 
 
-class PatientSummary(BaseModel):
+class PatientSummary(Model):
     """A search or panel row: enough to pick the right person, no more."""
 
     id: str

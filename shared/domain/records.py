@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
-from shared.domain.patients import Strict
+from shared.domain.base import Model, Strict
 from shared.domain.screening import Score, Screening
 
 MAX_ASSESSMENT_BYTES = 200_000
@@ -80,7 +80,7 @@ class CoverageOut(CoverageIn):
     recorded_at: datetime
 
 
-class ActiveCoverage(BaseModel):
+class ActiveCoverage(Model):
     on: date
     primary: CoverageOut | None = None
     secondary: CoverageOut | None = None

@@ -20,7 +20,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from shared.domain.base import Model, Strict
 
 
 class Domain(StrEnum):
@@ -46,8 +48,8 @@ HousingProblem = Literal[
 TrueOften = Literal["often", "sometimes", "never"]
 
 
-class _Coded(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Coded(Strict):
+    pass
 
 
 class LivingSituation(_Coded):
@@ -75,7 +77,7 @@ class Screening(_Coded):
     interpersonal_safety: Safety
 
 
-class Score(BaseModel):
+class Score(Model):
     positive: list[Domain]
     risk: Risk
     urgent: bool
