@@ -1,4 +1,4 @@
-"""What every intake route needs: the caller as an audit actor, the patient they may touch, paging."""
+"""What every intake route needs: the caller as an audit actor, the patient they may touch, audited reads."""
 
 from __future__ import annotations
 
@@ -13,7 +13,11 @@ from shared.http.auth import Principal, principal_of
 def caller(router: APIGatewayHttpRouter) -> tuple[Principal, repo.Actor]:
     principal = principal_of(router)
     ctx = router.current_event.request_context
-    return principal, repo.Actor(principal.organization_id, principal.subject, ctx.request_id, None)
+    # writes record where they came from; a read's event carries its request id instead, which the
+    # API's access log (with the source IP) is keyed by: an IP address is an identifier, not event data
+    return principal, repo.Actor(
+        principal.organization_id, principal.subject, ctx.request_id, ctx.http.source_ip
+    )
 
 
 def request_id(router: APIGatewayHttpRouter) -> str | None:

@@ -79,7 +79,8 @@ def test_registration_is_one_transaction_with_its_event_and_audit(aws: dict) -> 
         "schema_version",
     }
     (entry,) = list(AuditEntry.query(f"ORG#acme#AUDIT#PATIENT#{body['id']}"))
-    assert (entry.action, entry.actor_id) == ("patient.create", "coord-1")
+    assert (entry.action, entry.actor_id, entry.source_ip) == ("patient.create", "coord-1", "198.51.100.7")
+    assert entry.request_id
 
 
 @pytest.mark.parametrize(
