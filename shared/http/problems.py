@@ -153,9 +153,7 @@ def register(app: ApiGatewayResolver) -> None:
             request_id=request_id(),
         )
 
-    @app.exception_handler(ResponseValidationError)
-    def bad_response(exc: ResponseValidationError) -> Response:
-        get_logger().error("response does not match its model", error_type="ResponseValidationError")
+    def internal() -> Response:
         return problem(
             500,
             "internal",
@@ -164,13 +162,12 @@ def register(app: ApiGatewayResolver) -> None:
             request_id=request_id(),
         )
 
+    @app.exception_handler(ResponseValidationError)
+    def bad_response(exc: ResponseValidationError) -> Response:
+        get_logger().error("response does not match its model", error_type="ResponseValidationError")
+        return internal()
+
     @app.exception_handler(Exception)
     def bug(exc: Exception) -> Response:
         get_logger().exception("unhandled error", error_type=type(exc).__name__)
-        return problem(
-            500,
-            "internal",
-            "Internal error",
-            "Something went wrong on our side; it has been logged. Quote the request_id.",
-            request_id=request_id(),
-        )
+        return internal()
