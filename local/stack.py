@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from local.atomic import serialize_dynamodb_writes
 from local.template import ACCOUNT_ID, REGION, Template, create_table_kwargs, resolve
 
 # moto accepts any credentials; these make sure nothing local ever signs with real ones.
@@ -63,6 +64,7 @@ def base_names(tpl: Template, prefix: str) -> dict[str, Any]:
 
 def provision(session: Any, *, table_name: str, bus_name: str, tpl: Template | None = None) -> Stack:
     """Create the template's resources through ``session`` (a boto3 session pointed at moto)."""
+    serialize_dynamodb_writes()  # moto in this process must not let two transactions both win
     tpl = tpl or Template.default()
     names = base_names(tpl, bus_name)
     stack = Stack(table_name, bus_name, names)
@@ -115,6 +117,12 @@ def provision(session: Any, *, table_name: str, bus_name: str, tpl: Template | N
             Name=f"{bus_name}/{secret_id}", SecretString=str(resolve(value, names))
         )["ARN"]
         names.update({secret_id: arn, f"{secret_id}.Id": arn})
+
+    for identity_id, identity in tpl.resources("AWS::SES::EmailIdentity").items():
+        # moto's SES refuses mail from an unverified sender; Ref of an identity is its address
+        address = resolve(identity.get("Properties", {})["EmailIdentity"], names)
+        session.client("ses").verify_email_identity(EmailAddress=address)
+        names[identity_id] = address
 
     table_id = tpl.table_id
     table_props = res[table_id]["Properties"]

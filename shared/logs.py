@@ -49,6 +49,9 @@ _STANDARD_KEYS = frozenset(
         "error_type",
         "detail_type",
         "source",
+        "timer",
+        "outcome",
+        "channel",
     }
 )
 # Suffixes that say a value is an identifier or a measurement. Not "_status" or "_type": a

@@ -27,7 +27,33 @@ Access patterns (each endpoint's pattern and the call that serves it; areas add 
 - my panel: Query ``ORG#<org>#PANEL#<staff>`` / ``PATIENT#<id>`` (+ BatchGetItem)
 - a patient's audit trail: Query ``ORG#<org>#AUDIT#PATIENT#<id>`` / ``<at>#<entry id>``
 
-Indexes: ``GSI1`` (``GSI1PK``/``GSI1SK``) and ``GSI2`` (``GSI2PK``/``GSI2SK``) are overloaded:
+Scheduling (``functions/scheduling``; ``<start>`` is a UTC instant, ``<day>`` a local date):
+
+- organization calendar (hours, holidays, waitlist policy): GetItem ``ORG#<org>`` / ``CALENDAR``
+- appointment types: GetItem / Query ``ORG#<org>#APPTTYPES`` / ``<code>``
+- a provider: GetItem ``ORG#<org>#PROVIDER#<id>`` / ``PROFILE``; providers of a specialty: Query
+  GSI1 ``ORG#<org>#PROVIDERS#SPECIALTY#<code>``; all providers: Query GSI2 ``ORG#<org>#PROVIDERS``
+- a provider's held time, one item per booking-grid unit: ``ORG#<org>#PROVIDER#<id>#BUSY`` /
+  ``<unit start>``. Booking puts each unit with ``attribute_not_exists`` in one TransactWriteItems
+  with the appointment: that condition is what makes a double booking impossible. Availability over
+  a date range: BatchGetItem (calendar, type, provider) + one Query per provider, ``SK BETWEEN``
+  the range: its cost follows that provider's bookings in that range, nothing else
+- an appointment: GetItem ``ORG#<org>#APPT#<id>`` / ``APPT``; a patient's: Query GSI1
+  ``ORG#<org>#PATIENT#<id>#APPTS`` / ``<start>#<id>`` (upcoming ``>=`` now, past ``<`` now); a
+  provider's day: Query GSI2 ``ORG#<org>#PROVIDER#<id>#DAY#<day>``; the organization's day: Query
+  GSI3 ``ORG#<org>#APPTS#DAY#<day>`` (the organization's zone)
+- a referral: GetItem ``ORG#<org>#REFERRAL#<id>`` / ``REFERRAL``; the chase list (open, by due date;
+  overdue: ``< today``): Query GSI1 ``ORG#<org>#REFERRALS#OPEN`` / ``<due>#<id>`` (sparse: open
+  referrals only); by status: Query GSI2 ``ORG#<org>#REFERRALS#STATUS#<status>``; a patient's: Query
+  GSI3 ``ORG#<org>#PATIENT#<id>#REFERRALS``
+- a waitlist entry: ``ORG#<org>#WAITLIST#<id>`` / ``ENTRY``; who waits for a provider or a specialty,
+  first come first served: Query GSI1 ``ORG#<org>#WAITLIST#PROVIDER#<id>`` or
+  ``...#WAITLIST#SPECIALTY#<code>`` / ``<created>#<id>`` (sparse: live entries only); a patient's:
+  Query GSI3 ``ORG#<org>#PATIENT#<id>#WAITLIST``
+- a slot offer: GetItem ``ORG#<org>#OFFER#<id>`` / ``OFFER``
+- a message sent to a patient (de-duplication): ``ORG#<org>#COMM#<dedupe key>`` / ``COMM``
+
+Indexes: ``GSI1``, ``GSI2`` and ``GSI3`` (``GSInPK``/``GSInSK``) are overloaded:
 each entity documents above what it puts there. TTL attribute: ``ttl`` (epoch seconds; advisory,
 reads must filter expired items themselves).
 """
@@ -122,3 +148,106 @@ def audit_pk(org: str, patient_id: str) -> str:
 
 def audit_sk(at: str, entry_id: str) -> str:
     return f"{part(at)}#{part(entry_id)}"
+
+
+# ---------------------------------------------------------------- scheduling
+
+CALENDAR_SK = "CALENDAR"
+
+
+def appointment_types_pk(org: str) -> str:
+    return f"{org_pk(org)}#APPTTYPES"
+
+
+def provider_pk(org: str, provider_id: str) -> str:
+    return f"{org_pk(org)}#PROVIDER#{part(provider_id)}"
+
+
+def providers_pk(org: str) -> str:
+    return f"{org_pk(org)}#PROVIDERS"
+
+
+def providers_by_specialty_pk(org: str, specialty: str) -> str:
+    return f"{org_pk(org)}#PROVIDERS#SPECIALTY#{part(specialty)}"
+
+
+def provider_sk(provider_id: str) -> str:
+    return f"PROVIDER#{part(provider_id)}"
+
+
+def busy_pk(org: str, provider_id: str) -> str:
+    return f"{provider_pk(org, provider_id)}#BUSY"
+
+
+def appointment_pk(org: str, appointment_id: str) -> str:
+    return f"{org_pk(org)}#APPT#{part(appointment_id)}"
+
+
+APPOINTMENT_SK = "APPT"
+
+
+def patient_appointments_pk(org: str, patient_id: str) -> str:
+    return f"{patient_pk(org, patient_id)}#APPTS"
+
+
+def provider_day_pk(org: str, provider_id: str, day: str) -> str:
+    return f"{provider_pk(org, provider_id)}#DAY#{part(day)}"
+
+
+def organization_day_pk(org: str, day: str) -> str:
+    return f"{org_pk(org)}#APPTS#DAY#{part(day)}"
+
+
+def timed_sk(at: str, item_id: str) -> str:
+    """``<instant or date>#<id>``: sorts by time, unique by id."""
+    return f"{part(at)}#{part(item_id)}"
+
+
+def referral_pk(org: str, referral_id: str) -> str:
+    return f"{org_pk(org)}#REFERRAL#{part(referral_id)}"
+
+
+REFERRAL_SK = "REFERRAL"
+
+
+def open_referrals_pk(org: str) -> str:
+    return f"{org_pk(org)}#REFERRALS#OPEN"
+
+
+def referrals_by_status_pk(org: str, status: str) -> str:
+    return f"{org_pk(org)}#REFERRALS#STATUS#{part(status)}"
+
+
+def patient_referrals_pk(org: str, patient_id: str) -> str:
+    return f"{patient_pk(org, patient_id)}#REFERRALS"
+
+
+def waitlist_pk(org: str, entry_id: str) -> str:
+    return f"{org_pk(org)}#WAITLIST#{part(entry_id)}"
+
+
+WAITLIST_SK = "ENTRY"
+
+
+def waitlist_queue_pk(org: str, provider_id: str | None, specialty: str | None) -> str:
+    if provider_id:
+        return f"{org_pk(org)}#WAITLIST#PROVIDER#{part(provider_id)}"
+    return f"{org_pk(org)}#WAITLIST#SPECIALTY#{part(specialty or '')}"
+
+
+def patient_waitlist_pk(org: str, patient_id: str) -> str:
+    return f"{patient_pk(org, patient_id)}#WAITLIST"
+
+
+def offer_pk(org: str, offer_id: str) -> str:
+    return f"{org_pk(org)}#OFFER#{part(offer_id)}"
+
+
+OFFER_SK = "OFFER"
+
+
+def communication_pk(org: str, dedupe_key: str) -> str:
+    return f"{org_pk(org)}#COMM#{part(dedupe_key)}"
+
+
+COMMUNICATION_SK = "COMM"

@@ -25,7 +25,6 @@ from shared.data.table import CareModel
 from shared.domain.patients import PatientOut, duplicate_signatures, search_name
 from shared.errors import Conflict, NotFound
 from shared.events.models import DomainEvent
-from shared.settings import settings
 
 
 class Patient(CareModel, discriminator="Patient"):
@@ -90,7 +89,9 @@ class ProbableDuplicate(Conflict):
 
 
 def _connection() -> Connection:
-    return Connection(region=settings().region)
+    from shared.data.tx import connection
+
+    return connection()
 
 
 def _digest(signature: str) -> str:

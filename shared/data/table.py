@@ -34,6 +34,15 @@ class GSI2(GlobalSecondaryIndex[Any]):
     GSI2SK = UnicodeAttribute(range_key=True)
 
 
+class GSI3(GlobalSecondaryIndex[Any]):
+    class Meta:
+        index_name = "GSI3"
+        projection = AllProjection()
+
+    GSI3PK = UnicodeAttribute(hash_key=True)
+    GSI3SK = UnicodeAttribute(range_key=True)
+
+
 class CareModel(Model):
     """Base of every entity. Subclasses set ``discriminator="<Entity>"`` and define no ``Meta``."""
 
@@ -50,11 +59,14 @@ class CareModel(Model):
     GSI1SK = UnicodeAttribute(null=True)
     GSI2PK = UnicodeAttribute(null=True)
     GSI2SK = UnicodeAttribute(null=True)
+    GSI3PK = UnicodeAttribute(null=True)
+    GSI3SK = UnicodeAttribute(null=True)
     entity = DiscriminatorAttribute()
     ttl = TTLAttribute(null=True)
 
     gsi1 = GSI1()
     gsi2 = GSI2()
+    gsi3 = GSI3()
 
 
 def _models(cls: type[Model] = CareModel) -> list[type[Model]]:

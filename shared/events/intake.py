@@ -42,7 +42,8 @@ class SafetyConcernIdentified(DomainEvent):
 
 
 class PatientRecordAccessed(DomainEvent):
-    """A read of patient records, for the audit trail (reads change nothing, so no outbox)."""
+    """A read of patient records, for the audit trail (reads change nothing, so no outbox). Every area
+    that reads patients' records publishes it (``shared.audit``), under intake's source."""
 
     detail_type = "PatientRecordAccessed"
     source = SOURCE
@@ -56,5 +57,10 @@ class PatientRecordAccessed(DomainEvent):
         "assessment.read",
         "coverage.read",
         "audit.read",
+        "appointment.read",
+        "schedule.read",
+        "referral.read",
+        "waitlist.read",
+        "offer.read",
     ]
     request_id: str | None = None

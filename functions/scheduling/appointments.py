@@ -1,0 +1,373 @@
+"""``/appointments``: book, move along FHIR's statuses, reschedule, cancel; the day views."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from pydantic import BaseModel
+
+from functions.scheduling import booking
+from functions.scheduling.common import UlidPath, appointment_for, conflict
+from functions.scheduling.setup import IfMatch, etag, matches
+from shared import clock
+from shared.data import keys
+from shared.data import scheduling as repo
+from shared.data.patients import Actor
+from shared.data.tx import Cancelled
+from shared.domain.scheduling import (
+    AppointmentOut,
+    AppointmentStatus,
+    BookingIn,
+    CancelIn,
+    Cancellation,
+    RescheduleIn,
+    next_status,
+    timing_problem,
+)
+from shared.errors import Conflict, Forbidden
+from shared.events.scheduling import APPOINTMENT_EVENTS
+from shared.http.auth import STAFF, Principal, Role, allow
+from shared.http.caller import audited_read, caller
+from shared.http.idempotency import idempotent
+from shared.http.pagination import Cursor, Limit, decode_cursor, encode_cursor
+
+router = APIGatewayHttpRouter()
+INDEX_ATTRS = {n: (f"GSI{n}PK", f"GSI{n}SK", "PK", "SK") for n in (1, 2, 3)}
+
+
+class AppointmentPage(BaseModel):
+    items: list[AppointmentOut]
+    next_cursor: str | None = None
+
+
+def _created(record: AppointmentOut) -> Response[AppointmentOut]:
+    headers = {"Location": f"/appointments/{record.id}", **etag(record.version)}
+    return Response(201, "application/json", record, headers=headers)
+
+
+@router.post(
+    "/appointments",
+    summary="Book a slot for a patient",
+    tags=["appointments"],
+    responses={201: {"description": "Booked"}, 409: {"description": "The slot is taken"}},
+)
+@allow(STAFF, Role.PATIENT)
+@idempotent(router)
+def book(body: BookingIn) -> Response[AppointmentOut]:
+    """Staff bookings start ``pending`` until the patient confirms; a patient's own are ``booked``.
+    ``allow_double_booking`` (staff only) books over a taken slot, and is audited as an overbooking."""
+    principal, actor = caller(router)
+    if body.allow_double_booking and not principal.is_staff:
+        raise Forbidden("Only staff may book over a taken slot.")
+    now = clock.now()
+    start = body.start.astimezone(UTC)
+    ctx = booking.load(principal, body.patient_id, body.provider_id, body.appointment_type, body.referral_id)
+    held = booking.units(ctx, start, body.end, now)
+    record = booking.new_appointment(ctx, principal, body.appointment_type, start, now)
+    try:
+        booking.booking_change(ctx, record, held, actor, now).commit()
+    except Cancelled as cancelled:
+        if cancelled.failed[0] != "slot" or not body.allow_double_booking:
+            raise conflict(cancelled) from None
+        record = record.model_copy(update={"overbooked": True})
+        try:
+            booking.booking_change(ctx, record, [], actor, now, audit_action="appointment.overbook").commit()
+        except Cancelled as again:
+            raise conflict(again) from None
+    return _created(record)
+
+
+@router.get("/appointments/<appointment_id>", summary="An appointment", tags=["appointments"])
+@allow(STAFF, Role.PATIENT)
+def read(appointment_id: UlidPath) -> Response[AppointmentOut]:
+    principal, _ = caller(router)
+    item = appointment_for(principal, appointment_id)
+    audited_read(router, [item.patient_id], "appointment.read")
+    return Response(200, "application/json", item.record(), headers=etag(item.version))
+
+
+# ---------------------------------------------------------------- moves
+
+
+def move(
+    principal: Principal,
+    actor: Actor,
+    item: repo.Appointment,
+    action: str,
+    now: datetime,
+    if_match: str | None = None,
+    *,
+    automatic: bool = False,
+    **update: Any,
+) -> AppointmentOut:
+    """Apply a status move (the transition table decides), releasing the slot on a cancel and moving
+    a linked referral along: one transaction."""
+    current = item.record()
+    if if_match is not None and not matches(if_match, item.version):
+        raise Conflict(
+            "The appointment changed since you read it; read it again.", current_version=item.version
+        )
+    target = next_status(current.status, action)
+    if not isinstance(target, AppointmentStatus):
+        raise Conflict(target, current_status=current.status.value)
+    problem = timing_problem(action, current.start, now)
+    if problem:
+        raise Conflict(problem, current_status=current.status.value)
+    record = current.model_copy(
+        update={"status": target, "version": current.version + 1, "updated_at": now, **update}
+    )
+    org = principal.organization_id
+    change = repo.Change(actor, now)
+    held = item.held_units
+    if action == "cancel":
+        repo.release_units(change, org, current.provider_id, held, appointment_id=current.id)
+        held = []
+    appointment = repo.appointment_item(org, record, item.GSI3PK or "", held)
+    change.put("appointment", appointment)
+    change.audit.append((current.patient_id, f"appointment.{action}"))
+    fields: dict[str, Any] = {}
+    if record.cancellation is not None:
+        fields = {"reason": record.cancellation.reason, "by_patient": principal.is_patient}
+    elif action == "no-show":
+        fields = {"automatic": automatic}
+    change.events.append(
+        APPOINTMENT_EVENTS[action](
+            organization_id=org,
+            appointment_id=current.id,
+            patient_id=current.patient_id,
+            provider_id=current.provider_id,
+            status=target,
+            occurred_at=now,
+            **fields,
+        )
+    )
+    if current.referral_id and action in ("cancel", "no-show", "complete"):
+        referral = repo.get_item(
+            repo.Referral, (keys.referral_pk(org, current.referral_id), keys.REFERRAL_SK)
+        )
+        if referral is not None and referral.status == "scheduled":
+            booking.referral_change(
+                change,
+                org,
+                referral,
+                "complete" if action == "complete" else "unschedule",
+                current.id if action == "complete" else None,
+            )
+    try:
+        change.commit()
+    except Cancelled as cancelled:
+        raise conflict(cancelled) from None
+    return record
+
+
+def _move(appointment_id: str, action: str, if_match: str | None, **update: Any) -> Response[AppointmentOut]:
+    principal, actor = caller(router)
+    item = appointment_for(principal, appointment_id)
+    now = clock.now()
+    stamp = {
+        "confirm": "confirmed_at",
+        "arrive": "arrived_at",
+        "check-in": "checked_in_at",
+        "complete": "completed_at",
+    }.get(action)
+    if stamp:
+        update[stamp] = now
+    record = move(principal, actor, item, action, now, if_match, **update)
+    return Response(200, "application/json", record, headers=etag(record.version))
+
+
+@router.post(
+    "/appointments/<appointment_id>/confirm", summary="Confirm (patient or staff)", tags=["appointments"]
+)
+@allow(STAFF, Role.PATIENT)
+def confirm(appointment_id: UlidPath, if_match: IfMatch = None) -> Response[AppointmentOut]:
+    return _move(appointment_id, "confirm", if_match)
+
+
+@router.post(
+    "/appointments/<appointment_id>/arrive", summary="The patient has arrived", tags=["appointments"]
+)
+@allow(STAFF)
+def arrive(appointment_id: UlidPath, if_match: IfMatch = None) -> Response[AppointmentOut]:
+    return _move(appointment_id, "arrive", if_match)
+
+
+@router.post("/appointments/<appointment_id>/check-in", summary="Check the patient in", tags=["appointments"])
+@allow(STAFF)
+def check_in(appointment_id: UlidPath, if_match: IfMatch = None) -> Response[AppointmentOut]:
+    return _move(appointment_id, "check-in", if_match)
+
+
+@router.post("/appointments/<appointment_id>/complete", summary="The visit took place", tags=["appointments"])
+@allow(STAFF)
+def complete(appointment_id: UlidPath, if_match: IfMatch = None) -> Response[AppointmentOut]:
+    return _move(appointment_id, "complete", if_match)
+
+
+@router.post(
+    "/appointments/<appointment_id>/no-show", summary="The patient did not come", tags=["appointments"]
+)
+@allow(STAFF)
+def no_show(appointment_id: UlidPath, if_match: IfMatch = None) -> Response[AppointmentOut]:
+    return _move(appointment_id, "no-show", if_match)
+
+
+@router.post(
+    "/appointments/<appointment_id>/cancel", summary="Cancel, saying who and why", tags=["appointments"]
+)
+@allow(STAFF, Role.PATIENT)
+def cancel(appointment_id: UlidPath, body: CancelIn, if_match: IfMatch = None) -> Response[AppointmentOut]:
+    principal, _ = caller(router)
+    role = "patient" if principal.is_patient else sorted(r.value for r in principal.roles)[0]
+    cancellation = Cancellation(
+        by=principal.subject, by_role=role, reason=body.reason, note=body.note, at=clock.now()
+    )
+    return _move(appointment_id, "cancel", if_match, cancellation=cancellation)
+
+
+@router.post(
+    "/appointments/<appointment_id>/reschedule",
+    summary="Move to another time with the same provider: the old slot is freed only if the new one is taken",
+    tags=["appointments"],
+)
+@allow(STAFF, Role.PATIENT)
+def reschedule(
+    appointment_id: UlidPath, body: RescheduleIn, if_match: IfMatch = None
+) -> Response[AppointmentOut]:
+    principal, actor = caller(router)
+    item = appointment_for(principal, appointment_id)
+    current = item.record()
+    if if_match is not None and not matches(if_match, item.version):
+        raise Conflict(
+            "The appointment changed since you read it; read it again.", current_version=item.version
+        )
+    target = next_status(current.status, "reschedule")
+    if not isinstance(target, AppointmentStatus):
+        raise Conflict(target, current_status=current.status.value)
+    now = clock.now()
+    start = body.start.astimezone(UTC)
+    ctx = booking.load(principal, current.patient_id, current.provider_id, current.appointment_type)
+    new_units = booking.units(ctx, start, body.end, now)
+    old_units = item.held_units
+    record = current.model_copy(
+        update={
+            "start": start,
+            "end": start + ctx.duration,
+            "version": current.version + 1,
+            "updated_at": now,
+            "overbooked": False,
+            "rescheduled_count": current.rescheduled_count + 1,
+            "previous_start": current.start,
+            "previous_end": current.end,
+        }
+    )
+    org = principal.organization_id
+    change = repo.Change(actor, now)
+    keep = set(old_units) & set(new_units)
+    repo.release_units(
+        change, org, current.provider_id, [u for u in old_units if u not in keep], appointment_id=current.id
+    )
+    for unit in new_units:
+        if unit not in keep:
+            change.put(
+                "slot",
+                repo.unit_item(org, current.provider_id, unit, appointment_id=current.id),
+                repo.free_unit(now),
+            )
+    change.put(
+        "appointment",
+        repo.appointment_item(org, record, repo.org_day_pk(org, start, ctx.calendar.zone), new_units),
+    )
+    change.audit.append((current.patient_id, "appointment.reschedule"))
+    change.events.append(
+        APPOINTMENT_EVENTS["reschedule"](
+            organization_id=org,
+            appointment_id=current.id,
+            patient_id=current.patient_id,
+            provider_id=current.provider_id,
+            status=record.status,
+            occurred_at=now,
+        )
+    )
+    try:
+        change.commit()
+    except Cancelled as cancelled:
+        raise conflict(cancelled) from None
+    return Response(200, "application/json", record, headers=etag(record.version))
+
+
+# ---------------------------------------------------------------- views
+
+
+def _page(
+    index: Any, n: int, partition: str, list_id: str, limit: int, cursor: str | None, **bounds: Any
+) -> tuple[list[repo.Appointment], str | None]:
+    start = decode_cursor(cursor, list_id, {f"GSI{n}PK": partition}, INDEX_ATTRS[n])
+    items, last = repo.by_time(index, partition, limit=limit, start=start, **bounds)
+    return [i for i in items if isinstance(i, repo.Appointment)], encode_cursor(list_id, last)
+
+
+@router.get(
+    "/patients/<patient_id>/appointments",
+    summary="A patient's appointments, upcoming or past",
+    tags=["appointments"],
+)
+@allow(STAFF, Role.PATIENT)
+def patient_appointments(
+    patient_id: UlidPath,
+    when: Annotated[Literal["upcoming", "past"], Query()] = "upcoming",
+    limit: Limit = 25,
+    cursor: Cursor = None,
+) -> AppointmentPage:
+    """Upcoming: soonest first, including today's that have not ended. Past: latest first."""
+    principal, _ = caller(router)
+    principal.require_patient(patient_id)
+    org = principal.organization_id
+    now = clock.isoformat(clock.now())
+    bounds = {"after": now} if when == "upcoming" else {"before": now, "forward": False}
+    items, next_cursor = _page(
+        repo.CareModel.gsi1,
+        1,
+        keys.patient_appointments_pk(org, patient_id),
+        f"patient-appointments:{when}:{now[:10]}",
+        limit,
+        cursor,
+        **bounds,
+    )
+    audited_read(router, [patient_id] if items else [], "appointment.read")
+    return AppointmentPage(items=[i.record() for i in items], next_cursor=next_cursor)
+
+
+@router.get("/providers/<provider_id>/appointments", summary="A provider's day", tags=["appointments"])
+@allow(STAFF)
+def provider_day(
+    provider_id: UlidPath,
+    day: Annotated[date, Query(alias="date", description="the provider's local date")],
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> AppointmentPage:
+    org = caller(router)[0].organization_id
+    partition = keys.provider_day_pk(org, provider_id, day.isoformat())
+    items, next_cursor = _page(
+        repo.CareModel.gsi2, 2, partition, f"provider-day:{provider_id}:{day}", limit, cursor
+    )
+    audited_read(router, [i.patient_id for i in items], "schedule.read")
+    return AppointmentPage(items=[i.record() for i in items], next_cursor=next_cursor)
+
+
+@router.get("/appointments", summary="The organization's day, every provider", tags=["appointments"])
+@allow(STAFF)
+def organization_day(
+    day: Annotated[date, Query(alias="date", description="a date in the organization's time zone")],
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> AppointmentPage:
+    org = caller(router)[0].organization_id
+    partition = keys.organization_day_pk(org, day.isoformat())
+    items, next_cursor = _page(repo.CareModel.gsi3, 3, partition, f"org-day:{day}", limit, cursor)
+    audited_read(router, [i.patient_id for i in items], "schedule.read")
+    return AppointmentPage(items=[i.record() for i in items], next_cursor=next_cursor)

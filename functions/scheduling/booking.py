@@ -1,0 +1,197 @@
+"""Booking, shared by ``POST /appointments`` and accepting a waitlist offer.
+
+Reads what a booking is checked against in one BatchGetItem (calendar, provider, appointment type,
+patient, referral), checks it with the pure rules in ``shared.domain.scheduling``, and writes one
+transaction: the appointment, one item per unit of the provider's time it holds (each on condition
+that nobody holds it), a check that the patient is still active, the referral it schedules, its
+audit entry and its events. Two requests for one slot: DynamoDB lets exactly one transaction in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared import ids
+from shared.data import scheduling as repo
+from shared.data.patients import Actor
+from shared.domain.calendar import Calendar
+from shared.domain.referrals import FHIR_STATUS, ReferralOut, ReferralStatus, next_referral_status
+from shared.domain.scheduling import (
+    AppointmentOut,
+    AppointmentStatus,
+    ProviderOut,
+    duration_problem,
+    units_for,
+    within_booking_horizon,
+)
+from shared.errors import Conflict, NotFound
+from shared.events.scheduling import REFERRAL_EVENTS, AppointmentBooked, DomainEvent
+from shared.http.auth import Principal
+from shared.http.caller import invalid
+
+
+@dataclass
+class Context:
+    org: str
+    calendar: Calendar
+    provider: ProviderOut
+    duration: timedelta
+    patient_id: str
+    referral: repo.Referral | None
+
+
+def load(
+    principal: Principal,
+    patient_id: str,
+    provider_id: str,
+    appointment_type: str,
+    referral_id: str | None = None,
+) -> Context:
+    """Everything a booking is checked against, in one call; a 422 naming the field otherwise."""
+    org = principal.organization_id
+    if principal.is_patient and patient_id != principal.patient_id:
+        raise NotFound("No patient with this id.")
+    wanted = [
+        repo.calendar_key(org),
+        repo.provider_key(org, provider_id),
+        repo.type_key(org, appointment_type),
+        repo.patient_key(org, patient_id),
+    ]
+    if referral_id:
+        wanted.append((repo.keys.referral_pk(org, referral_id), repo.keys.REFERRAL_SK))
+    found = repo.get_many(wanted)
+    provider, atype = found.get(wanted[1]), found.get(wanted[2])
+    patient = found.get(wanted[3])
+    if patient is None:
+        raise invalid("patient_id", "no patient with this id in your organization")
+    if patient.status != "active":
+        raise invalid("patient_id", "the patient is inactive: reactivate the record before booking")
+    if provider is None:
+        raise invalid("provider_id", "no provider with this id in your organization")
+    record = provider.record()
+    if not record.active:
+        raise invalid("provider_id", "this provider is not taking appointments")
+    if atype is None:
+        raise invalid("appointment_type", "no appointment type with this code")
+    if appointment_type not in record.appointment_types:
+        raise invalid("appointment_type", "this provider does not offer this appointment type")
+    referral = found.get(wanted[4]) if referral_id else None
+    if referral_id and (referral is None or referral.patient_id != patient_id):
+        raise invalid("referral_id", "no referral with this id for this patient")
+    return Context(org, repo.calendar_of(found.get(wanted[0])), record, atype.duration, patient_id, referral)
+
+
+def units(ctx: Context, start: datetime, end: datetime | None, now: datetime) -> list[datetime]:
+    """The provider units a visit at ``start`` holds, or a 422 naming what is wrong with the time."""
+    problem = within_booking_horizon(start, now) or duration_problem(start, end, ctx.duration)
+    if problem:
+        raise invalid("end" if "end must" in problem else "start", problem)
+    held = units_for(ctx.provider, ctx.calendar, start, ctx.duration)
+    if isinstance(held, str):
+        raise invalid("start", held)
+    return held
+
+
+def new_appointment(
+    ctx: Context, principal: Principal, type_code: str, start: datetime, now: datetime, **extra: Any
+) -> AppointmentOut:
+    """A patient who books their own visit has confirmed it (``booked``); one booked for them by staff
+    waits for their confirmation (``pending``)."""
+    return AppointmentOut(
+        id=ids.new_id(now),
+        version=1,
+        status=AppointmentStatus.BOOKED if principal.is_patient else AppointmentStatus.PENDING,
+        patient_id=ctx.patient_id,
+        provider_id=ctx.provider.id,
+        appointment_type=type_code,
+        start=start,
+        end=start + ctx.duration,
+        time_zone=ctx.provider.time_zone,
+        referral_id=ctx.referral.referral_id if ctx.referral else None,
+        booked_by=principal.subject,
+        created_at=now,
+        updated_at=now,
+        confirmed_at=now if principal.is_patient else None,
+        **extra,
+    )
+
+
+def referral_change(
+    change: repo.Change,
+    org: str,
+    referral: repo.Referral,
+    action: str,
+    appointment_id: str | None,
+    status_reason: str | None = None,
+) -> ReferralOut:
+    """Move the referral an appointment fulfils along with it, in the same transaction."""
+    current = referral.record()
+    target = next_referral_status(current.status, action)
+    if not isinstance(target, ReferralStatus):
+        raise Conflict(target, referral_current_status=current.status.value)
+    updated = current.model_copy(
+        update={
+            "status": target,
+            "fhir_status": FHIR_STATUS[target],
+            "version": current.version + 1,
+            "appointment_id": appointment_id,
+            "updated_at": change.at,
+            **({"status_reason": status_reason} if status_reason else {}),
+        }
+    )
+    change.put("referral", repo.referral_item(org, updated))
+    change.events.append(
+        REFERRAL_EVENTS[action](
+            organization_id=org,
+            referral_id=current.id,
+            patient_id=current.patient_id,
+            status=target,
+            appointment_id=appointment_id,
+            occurred_at=change.at,
+        )
+    )
+    return updated
+
+
+def booking_change(
+    ctx: Context,
+    record: AppointmentOut,
+    held: list[datetime],
+    actor: Actor,
+    now: datetime,
+    *,
+    unit_condition: Any = None,
+    audit_action: str = "appointment.book",
+    events: list[DomainEvent] | None = None,
+) -> repo.Change:
+    """The transaction that books ``record`` holding ``held`` (empty for an overbooking)."""
+    change = repo.Change(actor, now)
+    org = ctx.org
+    change.put(
+        "appointment",
+        repo.appointment_item(org, record, repo.org_day_pk(org, record.start, ctx.calendar.zone), held),
+    )
+    for unit in held:
+        item = repo.unit_item(org, record.provider_id, unit, appointment_id=record.id)
+        change.put("slot", item, unit_condition if unit_condition is not None else repo.free_unit(now))
+    repo.active_patient(change, org, record.patient_id)
+    if ctx.referral is not None:
+        referral_change(change, org, ctx.referral, "schedule", record.id)
+    change.audit.append((record.patient_id, audit_action))
+    change.events.append(
+        AppointmentBooked(
+            organization_id=org,
+            appointment_id=record.id,
+            patient_id=record.patient_id,
+            provider_id=record.provider_id,
+            status=record.status,
+            overbooked=record.overbooked,
+            referral_id=record.referral_id,
+            offer_id=record.offer_id,
+            occurred_at=now,
+        )
+    )
+    change.events.extend(events or [])
+    return change

@@ -1,0 +1,80 @@
+"""What scheduling routes share: ids in paths, lookups that 404 across walls, and the one mapping from
+a cancelled transaction to the problem a caller can act on."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Path
+
+from shared.data import scheduling as repo
+from shared.data.tx import Cancelled
+from shared.errors import CareloopError, Conflict, NotFound
+from shared.http.auth import Principal
+
+UlidPath = Annotated[str, Path(min_length=26, max_length=26, pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
+
+_CONFLICTS = {
+    "slot": "That time was just taken: pick another slot from GET /availability.",
+    "patient": "The patient's record changed (it may have been made inactive); read it and try again.",
+    "appointment": "The appointment changed since you read it; read it again and retry.",
+    "referral": "The referral changed since you read it; read it again and retry.",
+    "offer": "This offer is no longer open: it was accepted, declined or has expired.",
+    "entry": "The waitlist entry changed since you read it; read it again and retry.",
+    "item": "It changed since you read it; read it again and retry.",
+}
+
+
+def conflict(cancelled: Cancelled) -> CareloopError:
+    """The first failed condition, as a 409 a front end can act on."""
+    for label in cancelled.failed:
+        if label in _CONFLICTS:
+            return Conflict(_CONFLICTS[label], conflict=label)
+    return Conflict(_CONFLICTS["item"])
+
+
+def _get(model: type[Any], key: tuple[str, str]) -> Any:
+    try:
+        return repo.get_item(model, key)
+    except ValueError:  # an id that cannot be a key
+        return None
+
+
+def appointment_for(principal: Principal, appointment_id: str) -> repo.Appointment:
+    """The appointment if the caller may see it (staff: their organization's; a patient: their own),
+    else 404: another patient's appointment does not exist for them."""
+    org = principal.organization_id
+    item = _get(repo.Appointment, (repo.keys.appointment_pk(org, appointment_id), repo.keys.APPOINTMENT_SK))
+    if item is None or (principal.is_patient and item.patient_id != principal.patient_id):
+        raise NotFound("No appointment with this id.")
+    return item
+
+
+def provider_for(org: str, provider_id: str) -> repo.Provider:
+    item = _get(repo.Provider, repo.provider_key(org, provider_id))
+    if item is None:
+        raise NotFound("No provider with this id in your organization.")
+    return item
+
+
+def referral_for(org: str, referral_id: str) -> repo.Referral:
+    item = _get(repo.Referral, (repo.keys.referral_pk(org, referral_id), repo.keys.REFERRAL_SK))
+    if item is None:
+        raise NotFound("No referral with this id.")
+    return item
+
+
+def entry_for(principal: Principal, entry_id: str) -> repo.WaitlistEntry:
+    org = principal.organization_id
+    item = _get(repo.WaitlistEntry, (repo.keys.waitlist_pk(org, entry_id), repo.keys.WAITLIST_SK))
+    if item is None or (principal.is_patient and item.patient_id != principal.patient_id):
+        raise NotFound("No waitlist entry with this id.")
+    return item
+
+
+def offer_for(principal: Principal, offer_id: str) -> repo.SlotOffer:
+    org = principal.organization_id
+    item = _get(repo.SlotOffer, (repo.keys.offer_pk(org, offer_id), repo.keys.OFFER_SK))
+    if item is None or (principal.is_patient and item.record().patient_id != principal.patient_id):
+        raise NotFound("No offer with this id.")
+    return item

@@ -1,0 +1,172 @@
+"""The organization's calendar, appointment types and providers: what bookings are made against."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from pydantic import BaseModel
+
+from functions.scheduling.common import UlidPath, conflict, provider_for
+from shared import clock, ids
+from shared.data import keys
+from shared.data import scheduling as repo
+from shared.data.tx import Cancelled, Tx
+from shared.domain.calendar import Calendar
+from shared.domain.scheduling import AppointmentTypeIn, AppointmentTypeOut, Code, ProviderIn, ProviderOut
+from shared.errors import Conflict, PreconditionRequired
+from shared.http.auth import EVERYONE, STAFF, Role, allow, principal_of
+from shared.http.idempotency import idempotent
+from shared.http.pagination import Cursor, Limit, decode_cursor, encode_cursor
+
+router = APIGatewayHttpRouter()
+IfMatch = Annotated[str | None, Header(alias="if-match", description='the ETag you read, e.g. "3"')]
+
+
+class ProviderPage(BaseModel):
+    items: list[ProviderOut]
+    next_cursor: str | None = None
+
+
+class AppointmentTypeList(BaseModel):
+    items: list[AppointmentTypeOut]
+
+
+def etag(version: int | None) -> dict[str, str]:
+    return {"ETag": f'"{version or 0}"'}
+
+
+def matches(if_match: str | None, version: int | None) -> bool:
+    return if_match is not None and if_match.strip().removeprefix("W/").strip('"') == str(version or 0)
+
+
+# ---------------------------------------------------------------- calendar
+
+
+@router.get(
+    "/organization/calendar",
+    summary="The organization's hours, holidays and waitlist policy",
+    tags=["organization"],
+)
+@allow(STAFF)
+def read_calendar() -> Response[Calendar]:
+    org = principal_of(router).organization_id
+    item = repo.get_item(repo.OrgCalendar, repo.calendar_key(org))
+    return Response(
+        200, "application/json", repo.calendar_of(item), headers=etag(item.version if item else 0)
+    )
+
+
+@router.put(
+    "/organization/calendar",
+    summary="Replace the organization's calendar (If-Match once it exists)",
+    tags=["organization"],
+)
+@allow(Role.ADMIN)
+def write_calendar(body: Calendar, if_match: IfMatch = None) -> Response[Calendar]:
+    org = principal_of(router).organization_id
+    item = repo.get_item(repo.OrgCalendar, repo.calendar_key(org))
+    if item is not None:
+        if if_match is None:
+            raise PreconditionRequired("Send If-Match with the ETag of the calendar you read.")
+        if not matches(if_match, item.version):
+            raise Conflict(
+                "The calendar changed since you read it; read it again.", current_version=item.version
+            )
+    new = repo.calendar_item(org, body, item.version if item else None)
+    try:
+        with Tx() as tx:
+            tx.put("item", new)
+    except Cancelled:
+        raise Conflict("The calendar changed since you read it; read it again.") from None
+    return Response(200, "application/json", body, headers=etag(new.version))
+
+
+# ---------------------------------------------------------------- appointment types
+
+
+@router.get("/appointment-types", summary="Appointment types and their durations", tags=["providers"])
+@allow(EVERYONE)
+def list_types() -> AppointmentTypeList:
+    org = principal_of(router).organization_id
+    return AppointmentTypeList(items=[t.record() for t in repo.appointment_types(org)])
+
+
+@router.put("/appointment-types/<code>", summary="Create or change an appointment type", tags=["providers"])
+@allow(Role.ADMIN)
+def put_type(code: Annotated[Code, Path()], body: AppointmentTypeIn) -> AppointmentTypeOut:
+    org = principal_of(router).organization_id
+    pk, sk = repo.type_key(org, code)
+    repo.AppointmentType(
+        pk, sk, code=code, display=body.display, duration_minutes=body.duration_minutes
+    ).save()
+    return AppointmentTypeOut(code=code, **body.model_dump())
+
+
+# ---------------------------------------------------------------- providers
+
+
+@router.post(
+    "/providers", summary="Add a provider", tags=["providers"], responses={201: {"description": "Created"}}
+)
+@allow(Role.ADMIN)
+@idempotent(router)
+def create_provider(body: ProviderIn) -> Response[ProviderOut]:
+    org = principal_of(router).organization_id
+    record = ProviderOut(id=ids.new_id(clock.now()), version=1, **body.model_dump())
+    repo.provider_item(org, record).save()  # a new id: the version condition makes it a create
+    return Response(
+        201, "application/json", record, headers={"Location": f"/providers/{record.id}", **etag(1)}
+    )
+
+
+@router.get("/providers", summary="Providers, optionally of one specialty", tags=["providers"])
+@allow(EVERYONE)
+def list_providers(
+    specialty: Annotated[Code | None, Query()] = None, limit: Limit = 25, cursor: Cursor = None
+) -> ProviderPage:
+    org = principal_of(router).organization_id
+    if specialty:
+        partition = {"GSI1PK": keys.providers_by_specialty_pk(org, specialty)}
+        attrs: tuple[str, ...] = ("GSI1PK", "GSI1SK", "PK", "SK")
+    else:
+        partition, attrs = {"GSI2PK": keys.providers_pk(org)}, ("GSI2PK", "GSI2SK", "PK", "SK")
+    list_id = f"providers:{specialty or ''}"
+    found, last = repo.providers(org, specialty, limit, decode_cursor(cursor, list_id, partition, attrs))
+    return ProviderPage(items=[p.record() for p in found], next_cursor=encode_cursor(list_id, last))
+
+
+@router.get(
+    "/providers/<provider_id>", summary="A provider, with their weekly hours and time off", tags=["providers"]
+)
+@allow(EVERYONE)
+def read_provider(provider_id: UlidPath) -> Response[ProviderOut]:
+    item = provider_for(principal_of(router).organization_id, provider_id)
+    return Response(200, "application/json", item.record(), headers=etag(item.version))
+
+
+@router.put(
+    "/providers/<provider_id>",
+    summary="Replace a provider's profile, hours and time off (If-Match)",
+    tags=["providers"],
+)
+@allow(Role.ADMIN)
+def update_provider(
+    provider_id: UlidPath, body: ProviderIn, if_match: IfMatch = None
+) -> Response[ProviderOut]:
+    """Bookings already made keep their time; new hours and time off apply to what is booked next."""
+    org = principal_of(router).organization_id
+    if if_match is None:
+        raise PreconditionRequired("Send If-Match with the ETag of the provider you read.")
+    item = provider_for(org, provider_id)
+    if not matches(if_match, item.version):
+        raise Conflict("The provider changed since you read it; read it again.", current_version=item.version)
+    record = ProviderOut(id=provider_id, version=(item.version or 0) + 1, **body.model_dump())
+    try:
+        with Tx() as tx:
+            tx.put("item", repo.provider_item(org, record))
+    except Cancelled as cancelled:
+        raise conflict(cancelled) from None
+    return Response(200, "application/json", record, headers=etag(record.version))

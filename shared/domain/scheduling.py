@@ -1,0 +1,405 @@
+"""Scheduling rules: providers and their weeks, free slots, appointment statuses and their moves.
+
+Pure: no I/O, no clock reads (``now`` is an argument). Time model:
+
+- a provider works weekly windows of *local wall-clock* time in their own IANA zone; a window on a
+  given date becomes two instants (:func:`local_instant`), so a 09:00-17:00 day is 8 hours on a
+  normal day, and a 00:00-06:00 night is 5 hours when the clocks spring forward;
+- the day is cut into *units* of ``slot_minutes`` from each window's start; an appointment holds
+  the units it covers (that is what makes double-booking impossible: one item per unit, each
+  written with a condition), and a free slot is a run of free units as long as the visit;
+- instants are stored and compared in UTC; local times are only for people.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from itertools import pairwise
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from shared.domain.base import Model, Strict
+from shared.domain.calendar import Calendar, Window
+from shared.domain.patients import TimeZone
+
+Code = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,39}$", examples=["cardiology"])]
+Ulid = Annotated[str, Field(min_length=26, max_length=26, pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
+MAX_RANGE_DAYS = 31
+MAX_BOOKING_AHEAD_DAYS = 366
+MAX_UNITS = 48  # one booking's units, well inside a transaction's 100 items
+
+
+# ---------------------------------------------------------------- time
+
+
+def local_instant(day: date, wall: time, zone: ZoneInfo) -> datetime:
+    """The UTC instant at which ``wall`` happens on ``day`` in ``zone``. A wall time the clocks skip
+    (02:30 when they spring forward) resolves to the first minute that exists after it; a repeated
+    one (01:30 when they fall back) to its first occurrence."""
+    naive = datetime.combine(day, wall)
+    for minutes in range(0, 24 * 60):
+        candidate = naive + timedelta(minutes=minutes)
+        instant = candidate.replace(tzinfo=zone).astimezone(UTC)
+        if instant.astimezone(zone).replace(tzinfo=None) == candidate:
+            return instant
+    raise ValueError("no such local time")  # pragma: no cover - no zone skips a whole day
+
+
+def days(first: date, last: date) -> Iterator[date]:
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
+
+
+# ---------------------------------------------------------------- providers
+
+
+class TimeOffReason(StrEnum):
+    VACATION = "vacation"
+    SICK = "sick"
+    TRAINING = "training"
+    HOLIDAY = "holiday"
+    OTHER = "other"
+
+
+class TimeOff(Strict):
+    """An exception to the weekly template: whole days from ``first`` to ``last`` (inclusive), or, with
+    ``start`` and ``end``, those hours of each of those days."""
+
+    first: date
+    last: date
+    start: time | None = None
+    end: time | None = None
+    reason: TimeOffReason = TimeOffReason.OTHER
+
+    @model_validator(mode="after")
+    def _valid(self) -> TimeOff:
+        if self.last < self.first:
+            raise ValueError("last must not be before first")
+        if (self.start is None) != (self.end is None):
+            raise ValueError("give both start and end, or neither for whole days")
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class ProviderIn(Strict):
+    """``POST /providers`` and ``PUT /providers/{id}``. Names and places of staff, not PHI."""
+
+    name: str = Field(min_length=1, max_length=120, examples=["Dr. Ana Ruiz"])
+    specialty: Code
+    location: str = Field(min_length=1, max_length=120, examples=["Main St Clinic, room 4"])
+    time_zone: TimeZone
+    slot_minutes: Literal[5, 10, 15, 20, 30, 60] = Field(15, description="the booking grid")
+    appointment_types: list[Code] = Field(min_length=1, max_length=20)
+    availability: list[Window] = Field(default_factory=list, max_length=70)
+    time_off: list[TimeOff] = Field(default_factory=list, max_length=200)
+    active: bool = True
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ProviderIn:
+        step = self.slot_minutes
+        times = [t for w in self.availability for t in (w.start, w.end)]
+        times += [t for off in self.time_off for t in (off.start, off.end) if t is not None]
+        if any((t.hour * 60 + t.minute) % step or t.second or t.microsecond for t in times):
+            raise ValueError(f"times must fall on the {step}-minute booking grid")
+        by_day: dict[int, list[Window]] = {}
+        for w in self.availability:
+            by_day.setdefault(int(w.weekday), []).append(w)
+        for windows in by_day.values():
+            windows.sort(key=lambda w: w.start)
+            if any(a.end > b.start for a, b in pairwise(windows)):
+                raise ValueError("windows of one weekday must not overlap")
+        if len(set(self.appointment_types)) != len(self.appointment_types):
+            raise ValueError("appointment_types must be distinct")
+        return self
+
+
+class ProviderOut(ProviderIn):
+    model_config = ProviderIn.model_config | {"extra": "ignore"}
+    id: str
+    version: int
+
+
+class AppointmentTypeIn(Strict):
+    """``PUT /appointment-types/{code}``."""
+
+    display: str = Field(min_length=1, max_length=80, examples=["New patient visit"])
+    duration_minutes: int = Field(ge=5, le=8 * 60)
+
+
+class AppointmentTypeOut(AppointmentTypeIn):
+    model_config = AppointmentTypeIn.model_config | {"extra": "ignore"}
+    code: str
+
+
+# ---------------------------------------------------------------- slots
+
+
+class Slot(Model):
+    """A free slot (FHIR Slot ``free``); ``local_start`` is the provider's wall clock, for display."""
+
+    provider_id: str
+    appointment_type: str
+    start: datetime
+    end: datetime
+    local_start: str = Field(examples=["2026-11-24T09:00:00-06:00"])
+
+
+def _windows_on(provider: ProviderIn, calendar: Calendar, day: date) -> list[tuple[datetime, datetime]]:
+    if calendar.is_holiday(day):
+        return []
+    zone = ZoneInfo(provider.time_zone)
+    out = []
+    for w in provider.availability:
+        if w.weekday == day.isoweekday():
+            out.append((local_instant(day, w.start, zone), local_instant(day, w.end, zone)))
+    return sorted(out)
+
+
+def _off_on(provider: ProviderIn, day: date) -> list[tuple[datetime, datetime]]:
+    zone = ZoneInfo(provider.time_zone)
+    out = []
+    for off in provider.time_off:
+        if off.first <= day <= off.last:
+            start, end = (off.start, off.end) if off.start and off.end else (time(0), None)
+            begin = local_instant(day, start, zone)
+            finish = (
+                local_instant(day, end, zone) if end else local_instant(day + timedelta(1), time(0), zone)
+            )
+            out.append((begin, finish))
+    return out
+
+
+def units_on(provider: ProviderIn, calendar: Calendar, day: date) -> list[list[datetime]]:
+    """The provider's working units on a local ``day``, one list of consecutive unit starts per
+    window, minus holidays and time off."""
+    step = timedelta(minutes=provider.slot_minutes)
+    off = _off_on(provider, day)
+    runs: list[list[datetime]] = []
+    for start, end in _windows_on(provider, calendar, day):
+        run: list[datetime] = []
+        unit = start
+        while unit + step <= end:
+            if any(a < unit + step and unit < b for a, b in off):
+                if run:
+                    runs.append(run)
+                run = []
+            else:
+                run.append(unit)
+            unit += step
+        if run:
+            runs.append(run)
+    return runs
+
+
+def free_slots(
+    provider: ProviderIn,
+    provider_id: str,
+    appointment_type: str,
+    duration: timedelta,
+    calendar: Calendar,
+    first: date,
+    last: date,
+    busy: Iterable[datetime],
+    not_before: datetime,
+) -> list[Slot]:
+    """Free slots of ``duration`` between local dates ``first`` and ``last`` (inclusive): runs of
+    consecutive free units, starting at any unit, none before ``not_before``. ``busy`` is the unit
+    starts held by bookings and live holds."""
+    step = timedelta(minutes=provider.slot_minutes)
+    if duration % step or duration <= timedelta(0):
+        return []
+    need = duration // step
+    held = set(busy)
+    zone = ZoneInfo(provider.time_zone)
+    out = []
+    for day in days(first, last):
+        for run in units_on(provider, calendar, day):
+            for i in range(len(run) - need + 1):
+                units = run[i : i + need]
+                if units[0] < not_before or any(u in held for u in units):
+                    continue
+                out.append(
+                    Slot(
+                        provider_id=provider_id,
+                        appointment_type=appointment_type,
+                        start=units[0],
+                        end=units[0] + duration,
+                        local_start=units[0].astimezone(zone).isoformat(),
+                    )
+                )
+    return out
+
+
+def units_for(
+    provider: ProviderIn, calendar: Calendar, start: datetime, duration: timedelta
+) -> list[datetime] | str:
+    """The units a booking at ``start`` for ``duration`` would hold, or why it can't be booked there
+    (a sentence naming the problem)."""
+    step = timedelta(minutes=provider.slot_minutes)
+    if duration % step:
+        return f"this appointment type lasts {duration} which is not on the provider's {step} grid"
+    need = duration // step
+    if need > MAX_UNITS:
+        return "this appointment is too long to book in one piece"
+    day = start.astimezone(ZoneInfo(provider.time_zone)).date()
+    for run in units_on(provider, calendar, day):
+        if start in run:
+            i = run.index(start)
+            units = run[i : i + need]
+            if len(units) == need:
+                return units
+            return "the appointment would run past the end of the provider's availability"
+    return "the provider is not available at this time (outside their hours, on time off or a holiday)"
+
+
+# ---------------------------------------------------------------- appointments
+
+
+class AppointmentStatus(StrEnum):
+    """FHIR R4/R5 Appointment.status."""
+
+    PROPOSED = "proposed"
+    PENDING = "pending"
+    BOOKED = "booked"
+    ARRIVED = "arrived"
+    CHECKED_IN = "checked-in"
+    FULFILLED = "fulfilled"
+    CANCELLED = "cancelled"
+    NOSHOW = "noshow"
+    ENTERED_IN_ERROR = "entered-in-error"
+    WAITLIST = "waitlist"
+
+
+S = AppointmentStatus
+# action -> (statuses it may start from, status it leads to); anything else is a 409
+TRANSITIONS: dict[str, tuple[frozenset[AppointmentStatus], AppointmentStatus | None]] = {
+    "confirm": (frozenset({S.PENDING}), S.BOOKED),
+    "arrive": (frozenset({S.PENDING, S.BOOKED}), S.ARRIVED),
+    "check-in": (frozenset({S.PENDING, S.BOOKED, S.ARRIVED}), S.CHECKED_IN),
+    "complete": (frozenset({S.ARRIVED, S.CHECKED_IN}), S.FULFILLED),
+    "no-show": (frozenset({S.PENDING, S.BOOKED}), S.NOSHOW),
+    "cancel": (frozenset({S.PENDING, S.BOOKED}), S.CANCELLED),
+    "reschedule": (frozenset({S.PENDING, S.BOOKED}), None),  # None: the status stays
+}
+# statuses in which an appointment holds its slot
+HOLDS_SLOT = frozenset({S.PENDING, S.BOOKED, S.ARRIVED, S.CHECKED_IN, S.FULFILLED, S.NOSHOW})
+NO_SHOW_AFTER = timedelta(minutes=30)
+
+
+def next_status(current: AppointmentStatus, action: str) -> AppointmentStatus | str:
+    """The status ``action`` leads to from ``current``, or why it is refused."""
+    allowed, target = TRANSITIONS[action]
+    if current not in allowed:
+        return f"an appointment that is {current.value} cannot be {_PAST[action]}"
+    return target or current
+
+
+_PAST = {
+    "confirm": "confirmed",
+    "arrive": "marked arrived",
+    "check-in": "checked in",
+    "complete": "completed",
+    "no-show": "marked no-show",
+    "cancel": "cancelled",
+    "reschedule": "rescheduled",
+}
+
+
+def timing_problem(action: str, start: datetime, now: datetime) -> str | None:
+    """Moves that only make sense once the visit has started."""
+    if action in ("no-show", "complete") and now < start:
+        return f"an appointment cannot be {_PAST[action]} before it starts"
+    return None
+
+
+class CancelReason(StrEnum):
+    """After FHIR's appointment-cancellation-reason, coarsened."""
+
+    PATIENT = "patient"
+    PROVIDER = "provider"
+    FACILITY = "facility"
+    WEATHER = "weather"
+    RESCHEDULED_ELSEWHERE = "rescheduled-elsewhere"
+    OTHER = "other"
+
+
+class BookingIn(Strict):
+    """``POST /appointments``."""
+
+    patient_id: Ulid
+    provider_id: Ulid
+    appointment_type: Code
+    start: AwareDatetime
+    end: AwareDatetime | None = Field(None, description="optional; must equal start + the type's duration")
+    referral_id: Ulid | None = None
+    allow_double_booking: bool = Field(
+        False, description="staff only: book even if the slot is taken (audited)"
+    )
+
+
+class RescheduleIn(Strict):
+    start: AwareDatetime
+    end: AwareDatetime | None = None
+
+
+class CancelIn(Strict):
+    reason: CancelReason
+    note: str | None = Field(None, max_length=500, description="kept on the record, never in events")
+
+
+class Cancellation(Model):
+    by: str
+    by_role: str
+    reason: CancelReason
+    note: str | None = None
+    at: datetime
+
+
+class AppointmentOut(Model):
+    """FHIR Appointment, flattened: one patient, one provider."""
+
+    id: str
+    version: int
+    status: AppointmentStatus
+    patient_id: str
+    provider_id: str
+    appointment_type: str
+    start: datetime
+    end: datetime
+    time_zone: str = Field(description="the provider's zone; show times in it")
+    referral_id: str | None = None
+    offer_id: str | None = None
+    overbooked: bool = False
+    booked_by: str
+    created_at: datetime
+    updated_at: datetime
+    confirmed_at: datetime | None = None
+    arrived_at: datetime | None = None
+    checked_in_at: datetime | None = None
+    completed_at: datetime | None = None
+    cancellation: Cancellation | None = None
+    rescheduled_count: int = 0
+    previous_start: datetime | None = Field(None, description="before the last reschedule")
+    previous_end: datetime | None = None
+
+
+def within_booking_horizon(start: datetime, now: datetime) -> str | None:
+    if start < now:
+        return "the start is in the past"
+    if start > now + timedelta(days=MAX_BOOKING_AHEAD_DAYS):
+        return f"appointments can be booked up to {MAX_BOOKING_AHEAD_DAYS} days ahead"
+    return None
+
+
+def duration_problem(start: datetime, end: datetime | None, duration: timedelta) -> str | None:
+    if end is not None and end - start != duration:
+        minutes = int(duration.total_seconds() // 60)
+        return f"this appointment type lasts {minutes} minutes: end must be start + {minutes} minutes"
+    return None

@@ -1,0 +1,34 @@
+"""What every route needs from the request: the caller as an audit actor, audited reads, and the one
+shape of a field-level 422 that domain checks raise."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from shared.audit import record_access
+from shared.data.patients import Actor
+from shared.errors import Unprocessable
+from shared.http.auth import Principal, principal_of
+
+
+def caller(router: APIGatewayHttpRouter) -> tuple[Principal, Actor]:
+    principal = principal_of(router)
+    ctx = router.current_event.request_context
+    # writes record where they came from; a read's event carries its request id instead, which the
+    # API's access log (with the source IP) is keyed by: an IP address is an identifier, not event data
+    return principal, Actor(principal.organization_id, principal.subject, ctx.request_id, ctx.http.source_ip)
+
+
+def request_id(router: APIGatewayHttpRouter) -> str | None:
+    return router.current_event.request_context.request_id
+
+
+def audited_read(router: APIGatewayHttpRouter, patient_ids: list[str], action: str) -> None:
+    record_access(principal_of(router), list(dict.fromkeys(patient_ids)), action, request_id(router))
+
+
+def invalid(field: str, message: str, where: str = "body") -> Unprocessable:
+    return Unprocessable(
+        f"Fix the invalid field(s) and send again: {where}.{field}.",
+        errors=[{"loc": [where, field], "msg": message, "type": "value_error"}],
+    )

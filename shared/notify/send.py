@@ -1,0 +1,167 @@
+"""Sending one message to one patient: once per dedupe key, or again if an earlier attempt with that
+key did not finish.
+
+Callers (queue and stream consumers) are retried at least once, so each send carries a dedupe key and
+leaves a ``Communication`` item (FHIR Communication.status) in the single table:
+
+1. a conditional put in ``preparation`` claims the key (an expired claim counts as absent, since
+   DynamoDB's TTL deletes lazily);
+2. the provider is called (SNS for SMS, SES for e-mail);
+3. the item moves to ``completed`` with the provider's message id.
+
+A key already ``completed`` sends nothing and returns what was sent. A key left in ``preparation`` (an
+attempt crashed or the provider failed between 1 and 3) sends again: a rare double message beats a
+lost one. Two callers racing on the same key can both send, for the same reason.
+
+The item holds ids, the channel, the status and times: never the text or the address (PHI), which
+the provider already has. Logs carry ids only.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from pynamodb.attributes import UnicodeAttribute
+from pynamodb.exceptions import PutError
+
+from shared import clock
+from shared.aws import client
+from shared.data import keys
+from shared.data.table import CareModel
+from shared.domain.patients import Channel, PatientOut
+from shared.logs import get_logger
+from shared.notify.channels import address_of, reachable
+
+DEFAULT_EMAIL_FROM = "no-reply@careloop.example"
+RETENTION = timedelta(days=90)
+PREPARATION, COMPLETED = "preparation", "completed"
+_SENT = {Channel.SMS: "notification sent by sms", Channel.EMAIL: "notification sent by email"}
+
+
+class Undeliverable(ValueError):
+    """The channel cannot be used for this patient (no consent, no address, not supported)."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """What to send. ``subject`` is used by e-mail only. Kept out of ``repr`` (it is PHI)."""
+
+    subject: str = field(repr=False)
+    text: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.text.strip():
+            raise ValueError("message text is empty")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The outcome: ``sent`` when this call reached the provider, ``duplicate`` when an earlier call
+    with the same dedupe key already had (``message_id`` is then that call's)."""
+
+    channel: Channel
+    message_id: str | None
+    sent: bool
+    duplicate: bool
+
+
+class Communication(CareModel, discriminator="Communication"):
+    """One dedupe key's send. ``PK = ORG#<org>#COMM#<dedupe key>``, ``SK = COMM``; ``ttl`` 90 days."""
+
+    patient_id = UnicodeAttribute()
+    dedupe_key = UnicodeAttribute()
+    channel = UnicodeAttribute()
+    status = UnicodeAttribute()
+    message_id = UnicodeAttribute(null=True)  # the provider's
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+
+def email_from() -> str:
+    """The sender address (an SES-verified identity), read when sending so tests can change it."""
+    return os.environ.get("NOTIFY_EMAIL_FROM") or DEFAULT_EMAIL_FROM
+
+
+def _deliver(channel: Channel, address: str, message: Message) -> str:
+    """Hand the message to the provider; its message id."""
+    response: dict[str, Any]
+    if channel is Channel.SMS:
+        response = client("sns").publish(
+            PhoneNumber=address,
+            Message=message.text,
+            MessageAttributes={"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}},
+        )
+    else:
+        response = client("ses").send_email(
+            Source=email_from(),
+            Destination={"ToAddresses": [address]},
+            Message={
+                "Subject": {"Data": message.subject, "Charset": "UTF-8"},
+                "Body": {"Text": {"Data": message.text, "Charset": "UTF-8"}},
+            },
+        )
+    return str(response["MessageId"])
+
+
+def send(
+    organization_id: str, patient: PatientOut, channel: Channel, message: Message, dedupe_key: str
+) -> Delivery:
+    """Send ``message`` to ``patient`` on ``channel`` unless ``dedupe_key`` was already sent.
+
+    Raises :class:`Undeliverable` before anything is written when the channel is not SMS or e-mail,
+    or the patient has no consent or no address for it (choose it with
+    :func:`shared.notify.channels.choose_channel`). A provider error is re-raised with the claim left
+    in ``preparation``, so the caller's retry sends. Quiet hours are the caller's to respect
+    (:func:`shared.notify.channels.next_send_time`).
+    """
+    if channel not in _SENT:
+        raise Undeliverable(f"channel {channel.value} is not supported")
+    if not reachable(patient, channel):
+        raise Undeliverable(f"no consent or no address for channel {channel.value}")
+    address = address_of(patient, channel)
+    logger = get_logger()
+    log_ids = {"organization_id": organization_id, "patient_id": patient.id}
+
+    now = clock.now()
+    when = clock.isoformat(now)
+    item = Communication(
+        keys.communication_pk(organization_id, dedupe_key),
+        keys.COMMUNICATION_SK,
+        patient_id=patient.id,
+        dedupe_key=dedupe_key,
+        channel=channel.value,
+        status=PREPARATION,
+        created_at=when,
+        updated_at=when,
+        ttl=now + RETENTION,
+    )
+    try:
+        item.save(condition=Communication.PK.does_not_exist() | (Communication.ttl < now))
+    except PutError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        # someone claimed the key; if it vanished since (TTL), this raises and the retry claims it
+        item = Communication.get(item.PK, keys.COMMUNICATION_SK, consistent_read=True)
+        if item.status == COMPLETED:
+            logger.info("notification already sent", extra={**log_ids, "message_id": item.message_id})
+            return Delivery(Channel(item.channel), item.message_id, sent=False, duplicate=True)
+        logger.info("notification unfinished earlier, sending again", extra=log_ids)
+
+    try:
+        message_id = _deliver(channel, address, message)
+    except Exception as exc:
+        logger.warning("notification provider failed", extra={**log_ids, "error_type": type(exc).__name__})
+        raise
+    item.update(
+        actions=[
+            Communication.status.set(COMPLETED),
+            Communication.message_id.set(message_id),
+            Communication.channel.set(channel.value),
+            Communication.updated_at.set(clock.isoformat(clock.now())),
+        ]
+    )
+    logger.info(_SENT[channel], extra={**log_ids, "message_id": message_id})
+    return Delivery(channel, message_id, sent=True, duplicate=False)

@@ -1,0 +1,50 @@
+"""Per-item deadlines as EventBridge Scheduler one-time schedules ("time is data").
+
+A timer is a schedule named ``<kind>-<item id>`` that invokes the area's timer function once, at
+``at``, with ``{"kind", "organization_id", "id"}``, then deletes itself. Setting a timer again moves
+it (create, or update if it exists), so consumers that set timers stay idempotent. The timer function
+re-reads the item and acts only if the deadline still applies: a moved or cancelled item needs no
+clean-up race. Target and role come from the environment the template gives the function:
+``TIMER_TARGET_ARN``, ``TIMER_ROLE_ARN``, ``TIMER_DEAD_LETTER_ARN``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.aws import client
+
+RETRIES = 10
+
+
+def name_of(kind: str, item_id: str) -> str:
+    return f"{kind}-{item_id}"
+
+
+def set_timer(kind: str, organization_id: str, item_id: str, at: datetime) -> str:
+    name = name_of(kind, item_id)
+    target: dict[str, Any] = {
+        "Arn": os.environ["TIMER_TARGET_ARN"],
+        "RoleArn": os.environ["TIMER_ROLE_ARN"],
+        "Input": json.dumps({"kind": kind, "organization_id": organization_id, "id": item_id}),
+        "RetryPolicy": {"MaximumRetryAttempts": RETRIES, "MaximumEventAgeInSeconds": 86400},
+    }
+    if os.environ.get("TIMER_DEAD_LETTER_ARN"):
+        target["DeadLetterConfig"] = {"Arn": os.environ["TIMER_DEAD_LETTER_ARN"]}
+    request = {
+        "Name": name,
+        "ScheduleExpression": f"at({at.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S')})",
+        "ScheduleExpressionTimezone": "UTC",
+        "FlexibleTimeWindow": {"Mode": "OFF"},
+        "ActionAfterCompletion": "DELETE",
+        "Target": target,
+    }
+    scheduler = client("scheduler")
+    try:
+        scheduler.create_schedule(**request)
+    except scheduler.exceptions.ConflictException:
+        scheduler.update_schedule(**request)
+    return name
