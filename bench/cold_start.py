@@ -35,6 +35,9 @@ SAMPLES = {
     "IntakeFunction": ["intake/read.json", "intake/register.json"],
     "AuditWriterFunction": ["intake/patient-record-accessed.json"],
     "OutboxRelayFunction": ["outbox/stream-insert.json"],
+    "SchedulingFunction": ["scheduling/availability.json", "scheduling/book.json"],
+    "SchedulingEventsFunction": ["scheduling/appointment-cancelled.json"],
+    "SchedulingTimerFunction": ["scheduling/timer-no-show.json"],
 }
 
 _TIMED = textwrap.dedent(

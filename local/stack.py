@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.atomic import serialize_dynamodb_writes
+from local.atomic import serialize_dynamodb
 from local.template import ACCOUNT_ID, REGION, Template, create_table_kwargs, resolve
 
 # moto accepts any credentials; these make sure nothing local ever signs with real ones.
@@ -64,7 +64,7 @@ def base_names(tpl: Template, prefix: str) -> dict[str, Any]:
 
 def provision(session: Any, *, table_name: str, bus_name: str, tpl: Template | None = None) -> Stack:
     """Create the template's resources through ``session`` (a boto3 session pointed at moto)."""
-    serialize_dynamodb_writes()  # moto in this process must not let two transactions both win
+    serialize_dynamodb()  # moto in this process must not let two transactions both win
     tpl = tpl or Template.default()
     names = base_names(tpl, bus_name)
     stack = Stack(table_name, bus_name, names)

@@ -9,14 +9,23 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from enum import IntEnum
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, model_validator
+from pydantic import Field, PlainSerializer, WithJsonSchema, model_validator
 
 from shared.domain.base import Strict
 from shared.domain.patients import TimeZone
 
 MAX_HOLIDAYS = 400
+
+# A local wall-clock time, "HH:MM" on the wire (OpenAPI's "time" format demands an offset, which a
+# weekly opening hour does not have).
+WallTime = Annotated[
+    time,
+    PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str),
+    WithJsonSchema({"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$", "examples": ["09:00"]}),
+]
 
 
 class Weekday(IntEnum):
@@ -35,8 +44,8 @@ class Window(Strict):
     """A weekly window of local wall-clock time, ``start`` inclusive, ``end`` exclusive."""
 
     weekday: Weekday = Field(description="ISO weekday, Monday = 1")
-    start: time = Field(examples=["09:00"])
-    end: time = Field(examples=["17:00"])
+    start: WallTime
+    end: WallTime
 
     @model_validator(mode="after")
     def _ordered(self) -> Window:

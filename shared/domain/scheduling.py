@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from pydantic import AwareDatetime, Field, model_validator
 
 from shared.domain.base import Model, Strict
-from shared.domain.calendar import Calendar, Window
+from shared.domain.calendar import Calendar, WallTime, Window
 from shared.domain.patients import TimeZone
 
 Code = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,39}$", examples=["cardiology"])]
@@ -73,8 +73,8 @@ class TimeOff(Strict):
 
     first: date
     last: date
-    start: time | None = None
-    end: time | None = None
+    start: WallTime | None = None
+    end: WallTime | None = None
     reason: TimeOffReason = TimeOffReason.OTHER
 
     @model_validator(mode="after")

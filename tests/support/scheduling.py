@@ -196,6 +196,15 @@ class Worker:
         self.pattern = rule.pattern or {}
         self.fired: list[dict[str, Any]] = []
 
+    @staticmethod
+    def environment(stack: dict[str, Any]) -> dict[str, str]:
+        """What the template gives the consumer beyond the table and bus (timer target, role, sender)."""
+        from local.stack import function_environment
+        from local.template import Template
+
+        env = function_environment(Template.default(), "SchedulingEventsFunction", stack["names"])
+        return {k: v for k, v in env.items() if k.startswith(("TIMER_", "NOTIFY_"))}
+
     def matches(self, event: dict[str, Any]) -> bool:
         return (
             event["source"] in self.pattern["source"] and event["detail-type"] in self.pattern["detail-type"]
@@ -243,8 +252,11 @@ class Worker:
         from shared import clock
 
         outcomes = []
-        for schedule in self.schedules():
-            at = datetime.fromisoformat(schedule["ScheduleExpression"][3:-1]).replace(tzinfo=UTC)
+        due = sorted(
+            (datetime.fromisoformat(s["ScheduleExpression"][3:-1]).replace(tzinfo=UTC), s["Name"], s)
+            for s in self.schedules()
+        )
+        for at, _, schedule in due:  # in time order, as they would fire
             if at <= clock.now():
                 payload = json.loads(schedule["Target"]["Input"])
                 result = handler(payload, LambdaContext("SchedulingTimerFunction"))
