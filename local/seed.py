@@ -68,7 +68,20 @@ DEMO_SCREENING = {
     },
 }
 
-Api = Callable[[str, str, Any], dict[str, Any]]
+Api = Callable[..., dict[str, Any]]  # api(method, path, body, role="coordinator")
+DEMO_CALENDAR = {
+    "time_zone": "America/Chicago",
+    "holidays": [
+        {"date": "2026-11-26", "name": "Thanksgiving Day"},
+        {"date": "2026-12-25", "name": "Christmas Day"},
+        {"date": "2027-01-01", "name": "New Year's Day"},
+    ],
+}
+DEMO_TYPES = {"follow-up": ("Follow-up visit", 30), "new-patient": ("New patient visit", 60)}
+DEMO_PROVIDERS = [
+    {"name": "Dr. Ana Ruiz", "specialty": "cardiology", "location": "Main St Clinic, suite 2"},
+    {"name": "Dr. Sam Lee", "specialty": "primary-care", "location": "Main St Clinic, suite 1"},
+]
 
 
 def _organization(rt: Runtime, api: Api) -> None:
@@ -108,13 +121,34 @@ def _patients(rt: Runtime, api: Api) -> None:
             )
 
 
-SEEDERS: list[Callable[[Any, Api], None]] = [_organization, _patients]
+def _scheduling(rt: Runtime, api: Api) -> None:
+    """A calendar with US holidays, two appointment types, and two providers working weekdays."""
+    if "SchedulingFunction" not in rt.pools:
+        return
+    api("PUT", "/organization/calendar", DEMO_CALENDAR, role="admin")
+    for code, (display, minutes) in DEMO_TYPES.items():
+        api(
+            "PUT",
+            f"/appointment-types/{code}",
+            {"display": display, "duration_minutes": minutes},
+            role="admin",
+        )
+    week = [(d, start, end) for d in range(1, 6) for start, end in (("09:00", "12:00"), ("13:00", "17:00"))]
+    for provider in DEMO_PROVIDERS:
+        body = {
+            **provider,
+            "time_zone": "America/Chicago",
+            "appointment_types": list(DEMO_TYPES),
+            "availability": [{"weekday": d, "start": a, "end": b} for d, a, b in week],
+        }
+        api("POST", "/providers", body, role="admin")
+
+
+SEEDERS: list[Callable[[Any, Api], None]] = [_organization, _patients, _scheduling]
 
 
 def seed(rt: Runtime) -> dict[str, str]:
-    seeder_claims = claims(org=DEMO_ORG, roles=("coordinator",), sub=DEMO_USERS["coordinator"])
-
-    def api(method: str, path: str, body: Any) -> dict[str, Any]:
+    def api(method: str, path: str, body: Any, role: str = "coordinator") -> dict[str, Any]:
         route = next((r for r in rt.tpl.routes if r.method == method and _matches(r.path, path)), None)
         if route is None:
             raise RuntimeError(f"seed: no route for {method} {path}")
@@ -122,7 +156,7 @@ def seed(rt: Runtime) -> dict[str, str]:
             method,
             path,
             route=route.path,
-            claims=seeder_claims,
+            claims=claims(org=DEMO_ORG, roles=(role,), sub=DEMO_USERS[role]),
             body=body,
             path_parameters=_parameters(route.path, path),
         )
@@ -143,7 +177,8 @@ def seed(rt: Runtime) -> dict[str, str]:
             seeder(rt, api)
     tokens = {role: rt.tokens.issue(DEMO_ORG, [role], sub=sub) for role, sub in DEMO_USERS.items()}
     rt.say(
-        f"seeded organization '{DEMO_ORG}' (Demo Health, {len(DEMO_PATIENTS)} patients). Tokens, valid 12 h:"
+        f"seeded organization '{DEMO_ORG}' (Demo Health, {len(DEMO_PATIENTS)} patients, "
+        f"{len(DEMO_PROVIDERS)} providers). Tokens, valid 12 h:"
     )
     for role, token in tokens.items():
         rt.say(f"  {role:12} {token}")

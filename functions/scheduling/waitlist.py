@@ -100,6 +100,24 @@ def queue(
     return WaitlistPage(items=[i.record() for i in found], next_cursor=encode_cursor(list_id, last))
 
 
+@router.get(
+    "/patients/<patient_id>/waitlist",
+    summary="A patient's waitlist entries, newest first, with any offer they hold",
+    tags=["waitlist"],
+)
+@allow(STAFF, Role.PATIENT)
+def patient_entries(patient_id: UlidPath, limit: Limit = 25, cursor: Cursor = None) -> WaitlistPage:
+    principal, _ = caller(router)
+    principal.require_patient(patient_id)
+    partition = keys.patient_waitlist_pk(principal.organization_id, patient_id)
+    list_id = "patient-waitlist"
+    start = decode_cursor(cursor, list_id, {"GSI3PK": partition}, ("GSI3PK", "GSI3SK", "PK", "SK"))
+    items, last = repo.by_time(repo.CareModel.gsi3, partition, forward=False, limit=limit, start=start)
+    found = [i for i in items if isinstance(i, repo.WaitlistEntry)]
+    audited_read(router, [patient_id] if found else [], "waitlist.read")
+    return WaitlistPage(items=[i.record() for i in found], next_cursor=encode_cursor(list_id, last))
+
+
 @router.delete("/waitlist/<entry_id>", summary="Leave the waitlist", tags=["waitlist"])
 @allow(STAFF, Role.PATIENT)
 def leave(entry_id: UlidPath) -> WaitlistOut:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,21 @@ def test_seed_loads_a_demo_organization() -> None:
         maria = next(p for p in panel if p["name"]["given"] == ["Maria"])
         assessment = client.get(f"/patients/{maria['id']}/assessments", token).json()["items"][0]
         assert assessment["score"]["risk"] == "high"  # three needs
+        cardiology = client.get("/providers", token, params={"specialty": "cardiology"}).json()["items"]
+        assert [p["name"] for p in cardiology] == ["Dr. Ana Ruiz"]
+        today = client.get("/_local/clock").json()["now"][:10]
+        last = (date.fromisoformat(today) + timedelta(days=7)).isoformat()
+        query = {
+            "provider_id": cardiology[0]["id"],
+            "appointment_type": "new-patient",
+            "from": today,
+            "to": last,
+        }
+        week = client.get("/availability", token, params={**query, "limit": 200}).json()["items"]
+        days = {date.fromisoformat(s["local_start"][:10]) for s in week}
+        assert days and all(d.isoweekday() <= 5 for d in days)  # weekdays only
+        holidays = client.get("/organization/calendar", token).json()["holidays"]
+        assert {"date": "2026-11-26", "name": "Thanksgiving Day"} in holidays
     finally:
         running.stop()
 

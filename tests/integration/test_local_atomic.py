@@ -50,3 +50,24 @@ def test_concurrent_transactions_on_one_item_let_exactly_one_in(aws: dict) -> No
     with ThreadPoolExecutor(max_workers=20) as pool:
         results = list(pool.map(attempt, range(60)))
     assert results.count(True) == 1
+
+
+def test_a_cancelled_transaction_puts_back_what_it_overwrote_or_deleted(aws: dict) -> None:
+    ddb = boto3.client("dynamodb")
+    kept = {"PK": {"S": "kept"}, "SK": {"S": "X"}, "v": {"N": "1"}}
+    ddb.put_item(TableName="careloop-test", Item=kept)
+    ddb.put_item(TableName="careloop-test", Item={"PK": {"S": "gone"}, "SK": {"S": "X"}})
+    ddb.put_item(TableName="careloop-test", Item={"PK": {"S": "taken"}, "SK": {"S": "X"}})
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        ddb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": "careloop-test", "Item": {**kept, "v": {"N": "2"}}}},
+                {"Delete": {"TableName": "careloop-test", "Key": {"PK": {"S": "gone"}, "SK": {"S": "X"}}}},
+                put("taken", **NEW),
+            ]
+        )
+    key = {"SK": {"S": "X"}}
+    assert ddb.get_item(TableName="careloop-test", Key={**key, "PK": {"S": "kept"}})["Item"]["v"] == {
+        "N": "1"
+    }
+    assert "Item" in ddb.get_item(TableName="careloop-test", Key={**key, "PK": {"S": "gone"}})

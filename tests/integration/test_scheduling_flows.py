@@ -295,6 +295,12 @@ def test_a_declined_offer_goes_to_the_next_and_the_decliner_keeps_waiting(
     clinic.staff.act(appt["id"], "cancel", {"reason": "patient"})
     worker.drain()
     (offer,) = [e["detail"] for e in outbox(aws) if e["detail-type"] == "SlotOffered"]
+    held = patient_api(clinic.patients[1]).req(
+        "GET", "/patients/{patient_id}/waitlist", patient_id=clinic.patients[1]
+    )
+    assert held["json"]["items"][0]["offer_id"] == offer["offer_id"]  # how the app finds the offer
+    seen = patient_api(clinic.patients[1]).req("GET", "/offers/{offer_id}", offer_id=offer["offer_id"])
+    assert seen["json"]["status"] == "held" and seen["json"]["start"] == TUESDAY_9AM
     declined = patient_api(clinic.patients[1]).req(
         "POST", "/offers/{offer_id}/decline", offer_id=offer["offer_id"]
     )

@@ -161,7 +161,7 @@ def calls_per_route(clinic: Clinic) -> dict[str, tuple[int, Counter[str]]]:
     measure("POST /appointments/{id}/confirm", lambda: api.act(booked["id"], "confirm"))
     measure(
         "POST /appointments/{id}/reschedule",
-        lambda: api.act(booked["id"], "reschedule", {"start": "2026-11-24T16:00:00Z"}),
+        lambda: api.act(booked["id"], "reschedule", {"start": "2026-11-24T17:00:00Z"}),
     )
     measure(
         "GET /patients/{id}/appointments",
