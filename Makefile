@@ -43,6 +43,7 @@ pytest: install
 bench: install
 	$(PY) -m bench.cold_start
 	$(PY) -m bench.intake_calls
+	$(PY) -m bench.scheduling
 	$(PY) -m bench.runtime
 
 openapi: install

@@ -8,7 +8,6 @@ import os
 import statistics
 import time
 
-
 TARGETS = (0, 100, 1000)
 
 
@@ -72,8 +71,6 @@ def main() -> None:
                 provider, start = next(elsewhere)
                 response = clinic.staff.book(clinic.patients[stored % 3], provider, start=start)
                 stored += response["statusCode"] == 201
-                if os.environ.get("BENCH_DEBUG"):
-                    print(provider[-4:], start, response["statusCode"], flush=True)
             with count_calls() as calls, capacity() as used:
                 clinic.staff.availability(provider_id=clinic.provider_id)
             timings = []

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
 
 from functions.scheduling import booking
-from functions.scheduling.common import UlidPath, appointment_for, conflict
+from functions.scheduling.common import UlidPath, appointment_for, commit, conflict
 from functions.scheduling.setup import IfMatch, etag, matches
 from shared import clock
 from shared.data import keys
@@ -74,10 +74,7 @@ def book(body: BookingIn) -> Response[AppointmentOut]:
         if cancelled.failed[0] != "slot" or not body.allow_double_booking:
             raise conflict(cancelled) from None
         record = record.model_copy(update={"overbooked": True})
-        try:
-            booking.booking_change(ctx, record, [], actor, now, audit_action="appointment.overbook").commit()
-        except Cancelled as again:
-            raise conflict(again) from None
+        commit(booking.booking_change(ctx, record, [], actor, now, audit_action="appointment.overbook"))
     return _created(record)
 
 
@@ -157,10 +154,7 @@ def move(
                 "complete" if action == "complete" else "unschedule",
                 current.id if action == "complete" else None,
             )
-    try:
-        change.commit()
-    except Cancelled as cancelled:
-        raise conflict(cancelled) from None
+    commit(change)
     return record
 
 
@@ -293,10 +287,7 @@ def reschedule(
             occurred_at=now,
         )
     )
-    try:
-        change.commit()
-    except Cancelled as cancelled:
-        raise conflict(cancelled) from None
+    commit(change)
     return Response(200, "application/json", record, headers=etag(record.version))
 
 

@@ -33,6 +33,14 @@ def conflict(cancelled: Cancelled) -> CareloopError:
     return Conflict(_CONFLICTS["item"])
 
 
+def commit(change: repo.Change) -> None:
+    """Write ``change``; a failed condition is the 409 that names it."""
+    try:
+        change.commit()
+    except Cancelled as cancelled:
+        raise conflict(cancelled) from None
+
+
 def _get(model: type[Any], key: tuple[str, str]) -> Any:
     try:
         return repo.get_item(model, key)
@@ -54,13 +62,6 @@ def provider_for(org: str, provider_id: str) -> repo.Provider:
     item = _get(repo.Provider, repo.provider_key(org, provider_id))
     if item is None:
         raise NotFound("No provider with this id in your organization.")
-    return item
-
-
-def referral_for(org: str, referral_id: str) -> repo.Referral:
-    item = _get(repo.Referral, (repo.keys.referral_pk(org, referral_id), repo.keys.REFERRAL_SK))
-    if item is None:
-        raise NotFound("No referral with this id.")
     return item
 
 

@@ -11,12 +11,11 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
 
 from functions.scheduling.booking import referral_change
-from functions.scheduling.common import UlidPath, conflict
+from functions.scheduling.common import UlidPath, commit
 from functions.scheduling.setup import IfMatch, etag, matches
 from shared import clock, ids
 from shared.data import keys
 from shared.data import scheduling as repo
-from shared.data.tx import Cancelled
 from shared.domain.referrals import (
     FHIR_STATUS,
     MANUAL_ACTIONS,
@@ -102,10 +101,7 @@ def create(body: ReferralIn) -> Response[ReferralOut]:
     change.events.append(ReferralCreated(**common))
     if body.send:
         change.events.append(ReferralSent(**common))
-    try:
-        change.commit()
-    except Cancelled as cancelled:
-        raise conflict(cancelled) from None
+    commit(change)
     headers = {"Location": f"/referrals/{record.id}", **etag(1)}
     return Response(201, "application/json", record, headers=headers)
 
@@ -149,10 +145,7 @@ def act(
     reason = body.reason if body is not None else None
     record = referral_change(change, org, item, action, item.record().appointment_id, reason)
     change.audit.append((item.patient_id, f"referral.{action}"))
-    try:
-        change.commit()
-    except Cancelled as cancelled:
-        raise conflict(cancelled) from None
+    commit(change)
     return Response(200, "application/json", _overdue(record, today), headers=etag(record.version))
 
 

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
 
 from functions.scheduling import backfill, booking
-from functions.scheduling.common import UlidPath, conflict, entry_for, offer_for
+from functions.scheduling.common import UlidPath, commit, conflict, entry_for, offer_for
 from shared import clock, ids
 from shared.data import keys
 from shared.data import scheduling as repo
@@ -71,10 +71,7 @@ def join(body: WaitlistIn) -> Response[WaitlistOut]:
             organization_id=org, entry_id=record.id, patient_id=record.patient_id, occurred_at=now
         )
     )
-    try:
-        change.commit()
-    except Cancelled as cancelled:
-        raise conflict(cancelled) from None
+    commit(change)
     return Response(201, "application/json", record, headers={"Location": f"/waitlist/{record.id}"})
 
 
@@ -141,10 +138,7 @@ def leave(entry_id: UlidPath) -> WaitlistOut:
             organization_id=org, entry_id=current.id, patient_id=current.patient_id, occurred_at=now
         )
     )
-    try:
-        change.commit()
-    except Cancelled as cancelled:
-        raise conflict(cancelled) from None
+    commit(change)
     return record
 
 
@@ -223,10 +217,7 @@ def accept(offer_id: UlidPath) -> Response[AppointmentOut]:
                 entry.offered_slots,
             ),
         )
-    try:
-        change.commit()
-    except Cancelled as cancelled:
-        raise conflict(cancelled) from None
+    commit(change)
     return Response(201, "application/json", record, headers={"Location": f"/appointments/{record.id}"})
 
 
