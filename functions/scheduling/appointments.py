@@ -225,7 +225,8 @@ def cancel(appointment_id: UlidPath, body: CancelIn, if_match: IfMatch = None) -
 
 @router.post(
     "/appointments/<appointment_id>/reschedule",
-    summary="Move to another time with the same provider: the old slot is freed only if the new one is taken",
+    summary="Move to another time with the same provider (the old slot is freed only if the new one is "
+    "taken); moved by staff, it waits for the patient's confirmation again",
     tags=["appointments"],
 )
 @allow(STAFF, Role.PATIENT)
@@ -254,6 +255,9 @@ def reschedule(
             "version": current.version + 1,
             "updated_at": now,
             "overbooked": False,
+            # a new time the patient chose is confirmed; one staff chose waits for the patient again
+            "status": AppointmentStatus.BOOKED if principal.is_patient else AppointmentStatus.PENDING,
+            "confirmed_at": now if principal.is_patient else None,
             "rescheduled_count": current.rescheduled_count + 1,
             "previous_start": current.start,
             "previous_end": current.end,

@@ -195,5 +195,5 @@ def patient_referrals(patient_id: UlidPath, limit: Limit = 25, cursor: Cursor = 
     items, last = repo.by_time(repo.CareModel.gsi3, partition, forward=False, limit=limit, start=start)
     found = [i for i in items if isinstance(i, repo.Referral)]
     audited_read(router, [patient_id] if found else [], "referral.read")
-    today = clock.now().date()
+    today = repo.calendar_of(repo.get_item(repo.OrgCalendar, repo.calendar_key(org))).local_date(clock.now())
     return ReferralPage(items=[_view(i, today) for i in found], next_cursor=encode_cursor(list_id, last))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -322,6 +322,9 @@ def waitlist_item(org: str, record: WaitlistOut, offered_slots: set[str] | None)
         body=_json(record, {"version"}),
         GSI3PK=keys.patient_waitlist_pk(org, record.patient_id),
         GSI3SK=keys.timed_sk(isoformat(record.created_at), record.id),
+        # an entry whose window has passed leaves the queue by itself (TTL is advisory: the offer
+        # loop checks the window anyway)
+        ttl=datetime.combine(record.latest + timedelta(days=2), datetime.min.time(), tzinfo=UTC),
     )
     if record.status in (WaitlistStatus.WAITING, WaitlistStatus.OFFERED):  # sparse: live entries only
         item.GSI1PK = keys.waitlist_queue_pk(org, record.provider_id, record.specialty)

@@ -326,6 +326,7 @@ def test_reschedule_frees_the_old_slot_only_if_the_new_one_is_taken(aws: dict, c
         assert moved["statusCode"] == 200, moved["body"]
         assert moved["json"]["rescheduled_count"] == n and moved["json"]["start"] == start
     assert moved["json"]["previous_start"] == "2026-11-24T15:15:00Z"
+    assert moved["json"]["status"] == "pending"  # moved by staff: the patient confirms the new time
     free = starts(clinic.staff.availability(provider_id=clinic.provider_id))
     assert free[0] == TUESDAY_9AM and "2026-11-24T15:15:00Z" not in free
     assert clinic.staff.book(clinic.patients[2], clinic.provider_id)["statusCode"] == 201
@@ -374,6 +375,8 @@ def test_a_patient_books_confirms_and_cancels_only_their_own(aws: dict, clinic: 
     # availability shows free time only, never whose it is
     slots = api.availability(provider_id=clinic.provider_id)["json"]["items"]
     assert all(set(s) == {"provider_id", "appointment_type", "start", "end", "local_start"} for s in slots)
+    moved = api.act(mine["json"]["id"], "reschedule", {"start": "2026-11-24T16:30:00Z"})
+    assert moved["json"]["status"] == "booked" and moved["json"]["confirmed_at"] == "2026-11-23T14:00:00Z"
     cancelled = api.act(mine["json"]["id"], "cancel", {"reason": "patient"})
     assert cancelled["json"]["cancellation"]["by_role"] == "patient"
     assert outbox(aws)[-1]["detail"]["by_patient"] is True
