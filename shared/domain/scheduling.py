@@ -286,7 +286,7 @@ TRANSITIONS: dict[str, tuple[frozenset[AppointmentStatus], AppointmentStatus | N
     "complete": (frozenset({S.ARRIVED, S.CHECKED_IN}), S.FULFILLED),
     "no-show": (frozenset({S.PENDING, S.BOOKED}), S.NOSHOW),
     "cancel": (frozenset({S.PENDING, S.BOOKED}), S.CANCELLED),
-    "reschedule": (frozenset({S.PENDING, S.BOOKED}), None),  # None: booked if the patient moves it, else pending
+    "reschedule": (frozenset({S.PENDING, S.BOOKED}), None),  # None: booked if the patient moves it
 }
 # statuses in which an appointment holds its slot
 HOLDS_SLOT = frozenset({S.PENDING, S.BOOKED, S.ARRIVED, S.CHECKED_IN, S.FULFILLED, S.NOSHOW})
