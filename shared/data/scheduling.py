@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -433,10 +433,3 @@ def release_units(
 
 def active_patient(change: Change, org: str, patient_id: str) -> None:
     change.check("patient", Patient, patient_key(org, patient_id), Patient.status == "active")
-
-
-def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    from shared.domain.scheduling import local_instant
-
-    start = local_instant(day, datetime.min.time(), zone)
-    return start, local_instant(day + timedelta(days=1), datetime.min.time(), zone)

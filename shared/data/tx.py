@@ -42,10 +42,6 @@ class Tx:
         self._tx = TransactWrite(connection=connection())
         self._labels: dict[str, list[str]] = {"check": [], "delete": [], "put": [], "update": []}
 
-    @property
-    def size(self) -> int:
-        return sum(len(v) for v in self._labels.values())
-
     def check(
         self, label: str, model: type[Model], hash_key: str, range_key: str, condition: Condition
     ) -> None:

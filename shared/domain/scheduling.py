@@ -288,8 +288,6 @@ TRANSITIONS: dict[str, tuple[frozenset[AppointmentStatus], AppointmentStatus | N
     "cancel": (frozenset({S.PENDING, S.BOOKED}), S.CANCELLED),
     "reschedule": (frozenset({S.PENDING, S.BOOKED}), None),  # None: booked if the patient moves it
 }
-# statuses in which an appointment holds its slot
-HOLDS_SLOT = frozenset({S.PENDING, S.BOOKED, S.ARRIVED, S.CHECKED_IN, S.FULFILLED, S.NOSHOW})
 NO_SHOW_AFTER = timedelta(minutes=30)
 
 
