@@ -1,9 +1,9 @@
 """A labelled ``TransactWriteItems``: when DynamoDB cancels it, say which condition failed.
 
-PynamoDB sends condition checks, then deletes, then puts, then updates, whatever order they were
-added in; DynamoDB answers with one cancellation reason per item in that order. :class:`Tx` keeps a
-label per item in the same order, so a failure maps back to "the slot was taken" or "the patient
-changed" without counting positions by hand.
+PynamoDB sends condition checks, then deletes, then puts (Careloop writes whole items, no updates),
+whatever order they were added in; DynamoDB answers with one cancellation reason per item in that
+order. :class:`Tx` keeps a label per item in the same order, so a failure maps back to "the slot was
+taken" or "the patient changed" without counting positions by hand.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from typing import Any
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
-from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -40,7 +39,7 @@ class Tx:
 
     def __init__(self) -> None:
         self._tx = TransactWrite(connection=connection())
-        self._labels: dict[str, list[str]] = {"check": [], "delete": [], "put": [], "update": []}
+        self._labels: dict[str, list[str]] = {"check": [], "delete": [], "put": []}
 
     def check(
         self, label: str, model: type[Model], hash_key: str, range_key: str, condition: Condition
@@ -56,24 +55,13 @@ class Tx:
         self._labels["put"].append(label)
         self._tx.save(item, condition=condition)
 
-    def update(
-        self, label: str, item: Model, actions: list[Action], condition: Condition | None = None
-    ) -> None:
-        self._labels["update"].append(label)
-        self._tx.update(item, actions, condition=condition)
-
     def __enter__(self) -> Tx:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if exc_type is not None:
             return
-        order = [
-            *self._labels["check"],
-            *self._labels["delete"],
-            *self._labels["put"],
-            *self._labels["update"],
-        ]
+        order = [*self._labels["check"], *self._labels["delete"], *self._labels["put"]]
         try:
             self._tx._commit()
         except TransactWriteError as error:
