@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.aws import client
@@ -22,6 +22,16 @@ RETRIES = 10
 
 def name_of(kind: str, item_id: str) -> str:
     return f"{kind}-{item_id}"
+
+
+def at_expression(at: datetime) -> str:
+    """``at(...)`` for the first whole minute at or after ``at``: Scheduler fires one-time schedules
+    with one-minute precision, so a timer set for 14:15:20 could run at 14:15:05 and find its deadline
+    not yet due."""
+    minute = at.astimezone(UTC).replace(second=0, microsecond=0)
+    if minute < at:
+        minute += timedelta(minutes=1)
+    return f"at({minute.strftime('%Y-%m-%dT%H:%M:%S')})"
 
 
 def set_timer(kind: str, organization_id: str, item_id: str, at: datetime) -> str:
@@ -36,7 +46,7 @@ def set_timer(kind: str, organization_id: str, item_id: str, at: datetime) -> st
         target["DeadLetterConfig"] = {"Arn": os.environ["TIMER_DEAD_LETTER_ARN"]}
     request = {
         "Name": name,
-        "ScheduleExpression": f"at({at.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S')})",
+        "ScheduleExpression": at_expression(at),
         "ScheduleExpressionTimezone": "UTC",
         "FlexibleTimeWindow": {"Mode": "OFF"},
         "ActionAfterCompletion": "DELETE",

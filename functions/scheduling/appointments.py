@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
@@ -18,6 +18,7 @@ from shared.data import keys
 from shared.data import scheduling as repo
 from shared.data.patients import Actor
 from shared.data.tx import Cancelled
+from shared.domain.calendar import Day
 from shared.domain.scheduling import (
     AppointmentOut,
     AppointmentStatus,
@@ -341,7 +342,7 @@ def patient_appointments(
 @allow(STAFF)
 def provider_day(
     provider_id: UlidPath,
-    day: Annotated[date, Query(alias="date", description="the provider's local date")],
+    day: Annotated[Day, Query(alias="date", description="the provider's local date")],
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> AppointmentPage:
@@ -357,7 +358,7 @@ def provider_day(
 @router.get("/appointments", summary="The organization's day, every provider", tags=["appointments"])
 @allow(STAFF)
 def organization_day(
-    day: Annotated[date, Query(alias="date", description="a date in the organization's time zone")],
+    day: Annotated[Day, Query(alias="date", description="a date in the organization's time zone")],
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> AppointmentPage:

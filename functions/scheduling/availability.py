@@ -3,7 +3,7 @@ bookings and live holds. One BatchGetItem, then one Query per provider over the 
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from shared import clock
 from shared.data import scheduling as repo
+from shared.domain.calendar import Day
 from shared.domain.scheduling import MAX_RANGE_DAYS, Code, Slot, Ulid, free_slots, local_instant
 from shared.errors import NotFound
 from shared.http.auth import EVERYONE, allow, principal_of
@@ -36,8 +37,8 @@ class SlotPage(BaseModel):
 @allow(EVERYONE)
 def availability(
     appointment_type: Annotated[Code, Query()],
-    from_: Annotated[date, Query(alias="from", description="first local date")],
-    to: Annotated[date, Query(description="last local date (inclusive)")],
+    from_: Annotated[Day, Query(alias="from", description="first local date")],
+    to: Annotated[Day, Query(description="last local date (inclusive)")],
     provider_id: Annotated[Ulid | None, Query()] = None,
     specialty: Annotated[Code | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

@@ -145,7 +145,13 @@ def close_offer(
         repo.offer_item(org, closed, item.held_units, version=item.version),
         repo.SlotOffer.status == "held",
     )
-    repo.release_units(change, org, offer.provider_id, item.held_units, offer_id=offer.id)
+    # only the units it still holds: once a hold has run out, a booking may have taken them over
+    busy = keys.busy_pk(org, offer.provider_id)
+    found = repo.get_many([(busy, isoformat(u)) for u in item.held_units])
+    mine = [
+        u for u in item.held_units if getattr(found.get((busy, isoformat(u))), "offer_id", None) == offer.id
+    ]
+    repo.release_units(change, org, offer.provider_id, mine, offer_id=offer.id)
     entry = repo.get_item(repo.WaitlistEntry, (keys.waitlist_pk(org, offer.entry_id), keys.WAITLIST_SK))
     if entry is not None and entry.status == WaitlistStatus.OFFERED and entry.record().offer_id == offer.id:
         waiting: WaitlistOut = entry.record()

@@ -21,6 +21,7 @@ _CONFLICTS = {
     "referral": "The referral changed since you read it; read it again and retry.",
     "offer": "This offer is no longer open: it was accepted, declined or has expired.",
     "entry": "The waitlist entry changed since you read it; read it again and retry.",
+    "release": "The time changed hands while this was being saved; read it again and retry.",
     "item": "It changed since you read it; read it again and retry.",
 }
 

@@ -8,6 +8,8 @@ taken" or "the patient changed" without counting positions by hand.
 
 from __future__ import annotations
 
+import random
+import time
 from typing import Any
 
 from pynamodb.connection import Connection
@@ -15,6 +17,10 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
+
+# DynamoDB cancels a transaction with TransactionConflict while another one is writing the same item
+# (two bookings of one slot at the same instant): try again briefly, then report the item as taken.
+CONFLICT_RETRIES = 2
 
 
 def connection() -> Connection:
@@ -62,15 +68,22 @@ class Tx:
         if exc_type is not None:
             return
         order = [*self._labels["check"], *self._labels["delete"], *self._labels["put"]]
-        try:
-            self._tx._commit()
-        except TransactWriteError as error:
-            reasons = error.cancellation_reasons or []
-            failed = [
-                order[i]
-                for i, r in enumerate(reasons)
-                if r is not None and r.code == "ConditionalCheckFailed" and i < len(order)
-            ]
-            if not failed:
-                raise
-            raise Cancelled(failed, error) from None
+        for attempt in range(CONFLICT_RETRIES + 1):
+            try:
+                self._tx._commit()
+                return
+            except TransactWriteError as error:
+                codes = [r.code if r is not None else None for r in error.cancellation_reasons or []]
+                failed = [
+                    order[i] for i, c in enumerate(codes) if c == "ConditionalCheckFailed" and i < len(order)
+                ]
+                if failed:
+                    raise Cancelled(failed, error) from None
+                contended = [
+                    order[i] for i, c in enumerate(codes) if c == "TransactionConflict" and i < len(order)
+                ]
+                if not contended:
+                    raise
+                if attempt == CONFLICT_RETRIES:  # still fighting over the same items: the other one won
+                    raise Cancelled(contended, error) from None
+                time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # noqa: S311 - jitter, not crypto

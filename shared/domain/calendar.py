@@ -7,17 +7,35 @@ Pure functions over the model; other areas reuse them (a TCM contact due in 2 bu
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import IntEnum
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, PlainSerializer, WithJsonSchema, model_validator
+from pydantic import AfterValidator, AwareDatetime, Field, PlainSerializer, WithJsonSchema, model_validator
 
 from shared.domain.base import Strict
 from shared.domain.patients import TimeZone
 
 MAX_HOLIDAYS = 400
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
+def _sane_day(value: date) -> date:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"must be between {FIRST_YEAR} and {LAST_YEAR}")
+    return value
+
+
+def _sane_instant(value: datetime) -> datetime:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:  # before converting: year 1 at +05:00 overflows
+        raise ValueError(f"must be between {FIRST_YEAR} and {LAST_YEAR}")
+    return value.astimezone(UTC)
+
+
+# Dates and instants a calendar can hold (arithmetic on 9999-12-31 overflows); instants in UTC.
+Day = Annotated[date, AfterValidator(_sane_day)]
+Instant = Annotated[AwareDatetime, AfterValidator(_sane_instant)]
 
 # A local wall-clock time, "HH:MM" on the wire (OpenAPI's "time" format demands an offset, which a
 # weekly opening hour does not have).
@@ -57,7 +75,7 @@ class Window(Strict):
 
 
 class Holiday(Strict):
-    date: date
+    date: Day
     name: str = Field(min_length=1, max_length=80, examples=["Thanksgiving Day"])
 
 

@@ -14,6 +14,7 @@ from enum import StrEnum
 from pydantic import AwareDatetime, Field, model_validator
 
 from shared.domain.base import Model, Strict
+from shared.domain.calendar import Day
 from shared.domain.scheduling import Code, Ulid
 
 
@@ -80,7 +81,7 @@ class ReferralIn(Strict):
     provider_id: Ulid | None = None
     reason: str = Field(min_length=1, max_length=1000, description="clinical reason (PHI: never in events)")
     urgency: Urgency = Urgency.ROUTINE
-    due_date: date = Field(description="the date by which the patient should have been seen")
+    due_date: Day = Field(description="the date by which the patient should have been seen")
     send: bool = Field(False, description="send at once instead of saving a draft")
 
     @model_validator(mode="after")
@@ -131,8 +132,8 @@ class WaitlistIn(Strict):
     provider_id: Ulid | None = None
     specialty: Code | None = None
     appointment_type: Code
-    earliest: date
-    latest: date
+    earliest: Day
+    latest: Day
 
     @model_validator(mode="after")
     def _valid(self) -> WaitlistIn:

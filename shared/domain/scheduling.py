@@ -20,10 +20,10 @@ from itertools import pairwise
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 
 from shared.domain.base import Model, Strict
-from shared.domain.calendar import Calendar, WallTime, Window
+from shared.domain.calendar import Calendar, Day, Instant, WallTime, Window
 from shared.domain.patients import TimeZone
 
 Code = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,39}$", examples=["cardiology"])]
@@ -71,8 +71,8 @@ class TimeOff(Strict):
     """An exception to the weekly template: whole days from ``first`` to ``last`` (inclusive), or, with
     ``start`` and ``end``, those hours of each of those days."""
 
-    first: date
-    last: date
+    first: Day
+    last: Day
     start: WallTime | None = None
     end: WallTime | None = None
     reason: TimeOffReason = TimeOffReason.OTHER
@@ -334,8 +334,8 @@ class BookingIn(Strict):
     patient_id: Ulid
     provider_id: Ulid
     appointment_type: Code
-    start: AwareDatetime
-    end: AwareDatetime | None = Field(None, description="optional; must equal start + the type's duration")
+    start: Instant
+    end: Instant | None = Field(None, description="optional; must equal start + the type's duration")
     referral_id: Ulid | None = None
     allow_double_booking: bool = Field(
         False, description="staff only: book even if the slot is taken (audited)"
@@ -343,8 +343,8 @@ class BookingIn(Strict):
 
 
 class RescheduleIn(Strict):
-    start: AwareDatetime
-    end: AwareDatetime | None = None
+    start: Instant
+    end: Instant | None = None
 
 
 class CancelIn(Strict):

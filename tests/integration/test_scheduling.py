@@ -115,6 +115,7 @@ def test_availability_cost_does_not_grow_with_appointments_elsewhere(clinic: Cli
         ({"to": "2026-11-20"}, "to"),
         ({"specialty": "cardiology"}, "provider_id"),
         ({"appointment_type": "massage"}, "appointment_type"),
+        ({"from": "9999-12-31", "to": "9999-12-31"}, "from"),
     ],
 )
 def test_availability_refuses_bad_searches_by_name(clinic: Clinic, query: dict, field: str) -> None:
@@ -222,6 +223,7 @@ def test_fifty_concurrent_bookings_of_one_slot_let_exactly_one_in(aws: dict, cli
         ({"end": "2026-11-24T15:45:00Z"}, "end", "lasts 30 minutes"),
         ({"appointment_type": "physio"}, "appointment_type", "no appointment type"),
         ({"start": "2027-12-24T15:00:00Z"}, "start", "days ahead"),
+        ({"start": "0001-01-01T00:00:00+05:00"}, "start", "between 2000 and 2100"),
     ],
 )
 def test_bad_bookings_name_the_problem_and_write_nothing(

@@ -191,6 +191,8 @@ def test_referral_input_is_checked(clinic: Clinic) -> None:
         "POST", "/referrals", {**base, "specialty": "cardiology", "due_date": "2026-11-01"}
     )
     assert past["statusCode"] == 422 and past["json"]["errors"][0]["loc"] == ["body", "due_date"]
+    far = clinic.staff.req("POST", "/referrals", {**base, "specialty": "cardiology", "due_date": "9999-12-31"})
+    assert far["statusCode"] == 422
     assert (
         patient_api(clinic.patients[0]).req("POST", "/referrals", {**base, "specialty": "cardiology"})[
             "statusCode"
@@ -287,6 +289,22 @@ def test_an_offer_nobody_takes_passes_to_the_next_patient_after_the_hold(
     assert late["statusCode"] == 409
 
 
+def test_a_hold_that_ran_out_and_was_booked_over_still_closes(
+    aws: dict, clinic: Clinic, worker: Worker, daytime: clock.FixedClock
+) -> None:
+    entry = waitlist(clinic, 1)
+    appt = clinic.staff.book(clinic.patients[0], clinic.provider_id)["json"]
+    clinic.staff.act(appt["id"], "cancel", {"reason": "patient"})
+    worker.drain()
+    daytime.advance(timedelta(minutes=16))  # the hold ran out; its timer has not fired yet
+    assert clinic.staff.book(clinic.patients[3], clinic.provider_id)["statusCode"] == 201
+    assert [o["outcome"] for o in worker.fire_due()] == ["expired"]
+    queue = clinic.staff.req("GET", "/waitlist", query={"provider_id": clinic.provider_id})["json"]["items"]
+    assert [(e["id"], e["status"]) for e in queue] == [(entry["id"], "waiting")]
+    worker.drain()  # the slot is booked: nothing more to offer
+    assert types(aws).count("SlotOffered") == 1
+
+
 def test_a_declined_offer_goes_to_the_next_and_the_decliner_keeps_waiting(
     aws: dict, clinic: Clinic, worker: Worker, daytime: clock.FixedClock
 ) -> None:
@@ -357,6 +375,7 @@ def test_waitlist_rules(clinic: Clinic) -> None:
     assert mine.req("POST", "/waitlist", {**body, "patient_id": clinic.patients[2]})["statusCode"] == 404
     both = clinic.staff.req("POST", "/waitlist", {**body, "provider_id": clinic.provider_id})
     assert both["statusCode"] == 422
+    assert clinic.staff.req("POST", "/waitlist", {**body, "latest": "9999-12-31"})["statusCode"] == 422
     assert mine.req("GET", "/waitlist", query={"specialty": "cardiology"})["statusCode"] == 403
     left = mine.req("DELETE", "/waitlist/{entry_id}", entry_id=joined["json"]["id"])
     assert left["statusCode"] == 200 and left["json"]["status"] == "removed"

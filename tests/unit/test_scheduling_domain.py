@@ -299,3 +299,11 @@ def test_business_days_skip_weekends_and_holidays() -> None:
     assert not cal.is_open(datetime(2026, 11, 24, 23, 30, tzinfo=UTC))  # 17:30
     assert not cal.is_open(datetime(2026, 11, 26, 16, tzinfo=UTC))  # Thanksgiving
     assert cal.local_date(datetime(2026, 11, 25, 3, tzinfo=UTC)) == date(2026, 11, 24)
+
+
+def test_timers_fire_on_the_first_whole_minute_at_or_after_their_deadline() -> None:
+    from shared.timers import at_expression
+
+    assert at_expression(datetime(2026, 11, 23, 14, 15, tzinfo=UTC)) == "at(2026-11-23T14:15:00)"
+    assert at_expression(datetime(2026, 11, 23, 14, 15, 0, 1, tzinfo=UTC)) == "at(2026-11-23T14:16:00)"
+    assert at_expression(datetime(2026, 11, 23, 8, 59, 30, tzinfo=CHICAGO)) == "at(2026-11-23T15:00:00)"
