@@ -20,6 +20,7 @@ from shared.data.patients import Actor
 from shared.data.tx import Cancelled
 from shared.domain.calendar import Day
 from shared.domain.scheduling import (
+    MAX_DURATION,
     AppointmentOut,
     AppointmentStatus,
     BookingIn,
@@ -34,7 +35,7 @@ from shared.events.scheduling import APPOINTMENT_EVENTS
 from shared.http.auth import STAFF, Principal, Role, allow
 from shared.http.caller import audited_read, caller
 from shared.http.idempotency import idempotent
-from shared.http.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.http.pagination import Cursor, Limit, cursor_list, decode_cursor, encode_cursor
 
 router = APIGatewayHttpRouter()
 INDEX_ATTRS = {n: (f"GSI{n}PK", f"GSI{n}SK", "PK", "SK") for n in (1, 2, 3)}
@@ -319,23 +320,38 @@ def patient_appointments(
     limit: Limit = 25,
     cursor: Cursor = None,
 ) -> AppointmentPage:
-    """Upcoming: soonest first, including today's that have not ended. Past: latest first."""
+    """Upcoming: soonest first, including visits under way. Past: those that have ended, latest first."""
     principal, _ = caller(router)
     principal.require_patient(patient_id)
     org = principal.organization_id
-    now = clock.isoformat(clock.now())
-    bounds = {"after": now} if when == "upcoming" else {"before": now, "forward": False}
-    items, next_cursor = _page(
-        repo.CareModel.gsi1,
-        1,
-        keys.patient_appointments_pk(org, patient_id),
-        f"patient-appointments:{when}:{now[:10]}",
-        limit,
+    now = clock.now()
+    upcoming = when == "upcoming"
+    # the first page fixes the bound (a visit can't have started more than MAX_DURATION ago and not
+    # ended); later pages carry it in their cursor, so a page boundary never falls outside it
+    prefix = f"patient-appointments:{when}:"
+    issued = cursor_list(cursor) or ""
+    bound = issued.removeprefix(prefix) if issued.startswith(prefix) else None
+    bound = bound or clock.isoformat(now - MAX_DURATION if upcoming else now)
+    partition = keys.patient_appointments_pk(org, patient_id)
+    start = decode_cursor(
         cursor,
-        **bounds,
+        prefix + bound,
+        {"GSI1PK": partition},
+        INDEX_ATTRS[1],
+        within=lambda key: (key["GSI1SK"]["S"] >= bound) == upcoming,
     )
+    found, last = repo.by_time(
+        repo.CareModel.gsi1,
+        partition,
+        limit=limit,
+        start=start,
+        **({"after": bound} if upcoming else {"before": bound, "forward": False}),
+    )
+    records = [i.record() for i in found if isinstance(i, repo.Appointment)]
+    items = [r for r in records if (r.end > now) == upcoming]
+    next_cursor = encode_cursor(prefix + bound, last)
     audited_read(router, [patient_id] if items else [], "appointment.read")
-    return AppointmentPage(items=[i.record() for i in items], next_cursor=next_cursor)
+    return AppointmentPage(items=items, next_cursor=next_cursor)
 
 
 @router.get("/providers/<provider_id>/appointments", summary="A provider's day", tags=["appointments"])

@@ -15,13 +15,24 @@ from shared import clock
 from shared.data import scheduling as repo
 from shared.domain.calendar import Day
 from shared.domain.scheduling import MAX_RANGE_DAYS, Code, Slot, Ulid, free_slots, local_instant
-from shared.errors import NotFound
+from shared.errors import BadRequest, NotFound
 from shared.http.auth import EVERYONE, allow, principal_of
 from shared.http.caller import invalid
 from shared.http.pagination import Cursor, decode_cursor, encode_cursor
 
 router = APIGatewayHttpRouter()
 MAX_PROVIDERS = 50
+
+
+def _instant(value: str) -> datetime:
+    """The start a cursor carries: an aware instant, or the cursor is not one this API issued."""
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        raise BadRequest("The cursor is not one this API issued for this list; start again without it.")
+    return at
 
 
 class SlotPage(BaseModel):
@@ -73,7 +84,7 @@ def availability(
         candidates, _ = repo.providers(org, specialty, MAX_PROVIDERS, None)
 
     now = clock.now()
-    after_start = datetime.fromisoformat(after["start"]["S"]) if after else None
+    after_start = _instant(after["start"]["S"]) if after else None
     slots: list[Slot] = []
     for item in candidates:
         record = item.record()
@@ -84,6 +95,8 @@ def availability(
         if after_start is not None:
             first = max(first, after_start)
         last = local_instant(to + timedelta(days=1), datetime.min.time(), zone)
+        if first >= last:  # a later page has moved past this provider's range
+            continue
         busy = repo.busy_units(org, record.id, first, last, now)
         slots.extend(
             free_slots(

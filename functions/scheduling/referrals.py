@@ -173,8 +173,15 @@ def search(
         n, index, partition = 2, repo.CareModel.gsi2, keys.referrals_by_status_pk(org, status)
     list_id = f"referrals:{status}:{overdue}:{today}"
     attrs = (f"GSI{n}PK", f"GSI{n}SK", "PK", "SK")
-    start = decode_cursor(cursor, list_id, {f"GSI{n}PK": partition}, attrs)
-    bounds: dict[str, Any] = {"before": today.isoformat()} if overdue else {}
+    before = today.isoformat()
+    start = decode_cursor(
+        cursor,
+        list_id,
+        {f"GSI{n}PK": partition},
+        attrs,
+        within=lambda key: not overdue or key[f"GSI{n}SK"]["S"] < before,
+    )
+    bounds: dict[str, Any] = {"before": before} if overdue else {}
     items, last = repo.by_time(index, partition, limit=limit, start=start, **bounds)
     found = [i for i in items if isinstance(i, repo.Referral)]
     audited_read(router, [i.patient_id for i in found], "referral.read")

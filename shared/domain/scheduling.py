@@ -31,6 +31,7 @@ Ulid = Annotated[str, Field(min_length=26, max_length=26, pattern=r"^[0-9A-HJKMN
 MAX_RANGE_DAYS = 31
 MAX_BOOKING_AHEAD_DAYS = 366
 MAX_UNITS = 48  # one booking's units, well inside a transaction's 100 items
+MAX_DURATION = timedelta(hours=8)
 
 
 # ---------------------------------------------------------------- time
@@ -130,7 +131,7 @@ class AppointmentTypeIn(Strict):
     """``PUT /appointment-types/{code}``."""
 
     display: str = Field(min_length=1, max_length=80, examples=["New patient visit"])
-    duration_minutes: int = Field(ge=5, le=8 * 60)
+    duration_minutes: int = Field(ge=5, le=int(MAX_DURATION.total_seconds() // 60))
 
 
 class AppointmentTypeOut(AppointmentTypeIn):

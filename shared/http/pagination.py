@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, Generic, TypeVar
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -43,19 +43,37 @@ def encode_cursor(list_id: str, last_evaluated_key: Mapping[str, Any] | None) ->
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+def _body(cursor: str) -> Any:
+    try:
+        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+
+
+def cursor_list(cursor: str | None) -> str | None:
+    """The list a cursor says it was issued for, unchecked (:func:`decode_cursor` checks it): for a
+    list whose id carries the bound of its first page, so later pages keep that bound."""
+    body = _body(cursor) if cursor else None
+    value = body.get("list") if isinstance(body, dict) else None
+    return value if isinstance(value, str) else None
+
+
 def decode_cursor(
-    cursor: str | None, list_id: str, partition: Mapping[str, str], key_attributes: Iterable[str]
+    cursor: str | None,
+    list_id: str,
+    partition: Mapping[str, str],
+    key_attributes: Iterable[str],
+    within: Callable[[dict[str, Any]], bool] | None = None,
 ) -> dict[str, Any] | None:
     """The ``ExclusiveStartKey`` for ``cursor``. It must have been issued for ``list_id``, name the
-    ``partition`` the query reads (e.g. ``{"PK": "ORG#acme#PANEL#u1"}``) and hold exactly the
-    ``key_attributes`` of the table or index queried, all strings; anything else is a 400."""
+    ``partition`` the query reads (e.g. ``{"PK": "ORG#acme#PANEL#u1"}``), hold exactly the
+    ``key_attributes`` of the table or index queried, all strings, and, for a query with a key
+    condition, lie ``within`` it (DynamoDB refuses a start key outside its range); anything else is
+    a 400."""
     if not cursor:
         return None
     refused = BadRequest("The cursor is not one this API issued for this list; start again without it.")
-    try:
-        body = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error):
-        raise refused from None
+    body = _body(cursor)
     key = body.get("key") if isinstance(body, dict) else None
     if (
         not isinstance(body, dict)
@@ -64,6 +82,7 @@ def decode_cursor(
         or set(key) != set(key_attributes)
         or not all(isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) for v in key.values())
         or any(key[attr]["S"] != value for attr, value in partition.items())
+        or (within is not None and not within(key))
     ):
         raise refused
     return key

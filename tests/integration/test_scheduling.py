@@ -73,6 +73,12 @@ def test_availability_pages_with_a_cursor_bound_to_its_query(clinic: Clinic) -> 
     assert set(starts(first)).isdisjoint(starts(rest))
     other = clinic.staff.availability(specialty="cardiology", cursor=first["json"]["next_cursor"])
     assert other["statusCode"] == 400
+    from shared.http.pagination import encode_cursor
+
+    list_id = f"availability:{clinic.provider_id}::follow-up:2026-11-24:2026-11-24"
+    for start in ("x", "2026-11-24T15:00:00"):  # hand-made: not an instant, or one without an offset
+        forged = encode_cursor(list_id, {"start": {"S": start}, "provider_id": {"S": clinic.provider_id}})
+        assert clinic.staff.availability(provider_id=clinic.provider_id, cursor=forged)["statusCode"] == 400
 
 
 def test_availability_by_specialty_reads_each_provider_once(clinic: Clinic) -> None:

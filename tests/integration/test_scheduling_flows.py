@@ -191,7 +191,9 @@ def test_referral_input_is_checked(clinic: Clinic) -> None:
         "POST", "/referrals", {**base, "specialty": "cardiology", "due_date": "2026-11-01"}
     )
     assert past["statusCode"] == 422 and past["json"]["errors"][0]["loc"] == ["body", "due_date"]
-    far = clinic.staff.req("POST", "/referrals", {**base, "specialty": "cardiology", "due_date": "9999-12-31"})
+    far = clinic.staff.req(
+        "POST", "/referrals", {**base, "specialty": "cardiology", "due_date": "9999-12-31"}
+    )
     assert far["statusCode"] == 422
     assert (
         patient_api(clinic.patients[0]).req("POST", "/referrals", {**base, "specialty": "cardiology"})[

@@ -47,3 +47,14 @@ def test_no_more_pages_is_no_cursor() -> None:
 def test_a_cursor_this_list_did_not_issue_is_a_400_not_a_500(cursor: str) -> None:
     with pytest.raises(BadRequest):
         decode_cursor(cursor, "panel", PARTITION, KEYS)
+
+
+def test_a_start_key_outside_the_querys_range_is_refused() -> None:
+    """DynamoDB answers a ValidationException (a 500 here) for a start key outside the key condition."""
+    from shared.http.pagination import cursor_list
+
+    cursor = encode_cursor("upcoming:2026-11-24", LEK)
+    assert cursor_list(cursor) == "upcoming:2026-11-24" and cursor_list("%%%") is None
+    assert decode_cursor(cursor, "upcoming:2026-11-24", PARTITION, KEYS, within=lambda k: True) == LEK
+    with pytest.raises(BadRequest):
+        decode_cursor(cursor, "upcoming:2026-11-24", PARTITION, KEYS, within=lambda k: k["SK"]["S"] >= "Q")
