@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -123,7 +124,7 @@ def move(
     change = repo.Change(actor, now)
     held = item.held_units
     if action == "cancel":
-        repo.release_units(change, org, current.provider_id, held, appointment_id=current.id)
+        release(change, org, current, held)
         held = []
     appointment = repo.appointment_item(org, record, item.GSI3PK or "", held)
     change.put("appointment", appointment)
@@ -158,6 +159,48 @@ def move(
             )
     commit(change)
     return record
+
+
+LIVE = frozenset(
+    {
+        AppointmentStatus.PENDING,
+        AppointmentStatus.BOOKED,
+        AppointmentStatus.ARRIVED,
+        AppointmentStatus.CHECKED_IN,
+    }
+)
+
+
+def release(change: repo.Change, org: str, current: AppointmentOut, units: list[datetime]) -> None:
+    """Give up ``current``'s ``units``: to a live overbooked appointment that sits on them (it was
+    booked over this one and now takes its place), else back to free time. One Query of the
+    provider's day finds the overbookings."""
+    if not units:
+        return
+    day = current.start.astimezone(ZoneInfo(current.time_zone)).date().isoformat()
+    found, _ = repo.by_time(
+        repo.CareModel.gsi2, keys.provider_day_pk(org, current.provider_id, day), limit=200, start=None
+    )
+    left = list(units)
+    for item in found:
+        record = item.record() if isinstance(item, repo.Appointment) else None
+        if record is None or record.id == current.id or not record.overbooked or record.status not in LIVE:
+            continue
+        taken = [u for u in left if record.start <= u < record.end]
+        if not taken:
+            continue
+        left = [u for u in left if u not in taken]
+        for unit in taken:
+            change.put(
+                "release",
+                repo.unit_item(org, current.provider_id, unit, appointment_id=record.id),
+                repo.BusyUnit.appointment_id == current.id,
+            )
+        moved = record.model_copy(update={"version": record.version + 1, "updated_at": change.at})
+        change.put(
+            "appointment", repo.appointment_item(org, moved, item.GSI3PK or "", [*item.held_units, *taken])
+        )
+    repo.release_units(change, org, current.provider_id, left, appointment_id=current.id)
 
 
 def _move(appointment_id: str, action: str, if_match: str | None, **update: Any) -> Response[AppointmentOut]:
@@ -268,9 +311,7 @@ def reschedule(
     org = principal.organization_id
     change = repo.Change(actor, now)
     keep = set(old_units) & set(new_units)
-    repo.release_units(
-        change, org, current.provider_id, [u for u in old_units if u not in keep], appointment_id=current.id
-    )
+    release(change, org, current, [u for u in old_units if u not in keep])
     for unit in new_units:
         if unit not in keep:
             change.put(

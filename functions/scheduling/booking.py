@@ -80,6 +80,12 @@ def load(
     referral = found.get(wanted[4]) if referral_id else None
     if referral_id and (referral is None or referral.patient_id != patient_id):
         raise invalid("referral_id", "no referral with this id for this patient")
+    if referral is not None:
+        wanted_to = referral.record()
+        if (wanted_to.provider_id and wanted_to.provider_id != provider_id) or (
+            wanted_to.specialty and wanted_to.specialty != record.specialty
+        ):
+            raise invalid("referral_id", "this referral is to another provider or specialty")
     return Context(org, repo.calendar_of(found.get(wanted[0])), record, atype.duration, patient_id, referral)
 
 

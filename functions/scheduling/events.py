@@ -44,7 +44,7 @@ def on_appointment(kind: str, org: str, detail: dict[str, Any], now: datetime) -
     if kind in ("AppointmentBooked", "AppointmentRescheduled") and record.status in WAITING_FOR_VISIT:
         set_timer("no-show", org, record.id, record.start + NO_SHOW_AFTER)
     freed = None
-    if kind == "AppointmentCancelled" and not record.overbooked:
+    if kind == "AppointmentCancelled":  # if an overbooking took the time over, the offer's hold fails
         freed = (record.start, record.end)
     elif kind == "AppointmentRescheduled" and record.previous_start and record.previous_end:
         freed = (record.previous_start, record.previous_end)

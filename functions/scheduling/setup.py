@@ -163,6 +163,16 @@ def update_provider(
     item = provider_for(org, provider_id)
     if not matches(if_match, item.version):
         raise Conflict("The provider changed since you read it; read it again.", current_version=item.version)
+    current = item.record()
+    if (body.slot_minutes, body.time_zone) != (
+        current.slot_minutes,
+        current.time_zone,
+    ) and repo.has_future_time(org, provider_id, clock.now()):
+        raise Conflict(
+            "This provider has bookings from now on, which hold time on the current booking grid and time "
+            "zone: move or cancel them before changing slot_minutes or time_zone.",
+            conflict="bookings",
+        )
     record = ProviderOut(id=provider_id, version=(item.version or 0) + 1, **body.model_dump())
     try:
         with Tx() as tx:

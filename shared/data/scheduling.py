@@ -209,6 +209,13 @@ def busy_units(org: str, provider_id: str, first: datetime, last: datetime, now:
     return held
 
 
+def has_future_time(org: str, provider_id: str, now: datetime) -> bool:
+    """Does anything hold this provider's time from ``now`` on (one Query, one item at most)?"""
+    sort_key = BusyUnit.SK
+    result = BusyUnit.query(keys.busy_pk(org, provider_id), sort_key >= isoformat(now), limit=1)
+    return any(True for _ in result)
+
+
 def by_time(
     index: Any,
     partition: str,

@@ -419,3 +419,36 @@ def test_the_three_views_are_one_query_each(clinic: Clinic, frozen_clock: clock.
         patient_api(pid).req("GET", "/patients/{patient_id}/appointments", patient_id=pid)["statusCode"]
         == 200
     )
+
+
+def test_when_the_original_leaves_the_overbooked_visit_takes_its_time(aws: dict, clinic: Clinic) -> None:
+    first = clinic.staff.book(clinic.patients[0], clinic.provider_id)["json"]
+    over = clinic.staff.book(clinic.patients[1], clinic.provider_id, allow_double_booking=True)["json"]
+    assert clinic.staff.act(first["id"], "cancel", {"reason": "patient"})["statusCode"] == 200
+    # the overbooked visit still happens: the time is not free, and is not bookable without an override
+    assert TUESDAY_9AM not in starts(clinic.staff.availability(provider_id=clinic.provider_id))
+    assert clinic.staff.book(clinic.patients[2], clinic.provider_id)["statusCode"] == 409
+    # and when it is cancelled too, the time is free again
+    assert clinic.staff.act(over["id"], "cancel", {"reason": "patient"})["statusCode"] == 200
+    assert clinic.staff.book(clinic.patients[2], clinic.provider_id)["statusCode"] == 201
+
+
+def test_a_provider_with_bookings_keeps_their_grid_and_zone(clinic: Clinic) -> None:
+    from tests.support.scheduling import CARDIOLOGIST
+
+    assert (
+        clinic.staff.book(clinic.patients[0], clinic.provider_id, start="2026-11-24T15:15:00Z")["statusCode"]
+        == 201
+    )
+    change = lambda **body: clinic.admin.req(  # noqa: E731
+        "PUT",
+        "/providers/{provider_id}",
+        {**CARDIOLOGIST, **body},
+        provider_id=clinic.provider_id,
+        headers={"If-Match": '"1"'},
+    )
+    refused = change(slot_minutes=30)
+    assert refused["statusCode"] == 409 and refused["json"]["conflict"] == "bookings"
+    assert change(time_zone="America/New_York")["statusCode"] == 409
+    renamed = change(location="Main St Clinic, suite 9")
+    assert renamed["statusCode"] == 200 and renamed["headers"]["ETag"] == '"2"'

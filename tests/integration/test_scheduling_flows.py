@@ -403,3 +403,14 @@ def test_the_worker_samples_run_on_an_empty_table(aws: dict, worker: Worker) -> 
     assert on_timer(
         load_event("scheduling/timer-no-show.json"), LambdaContext("SchedulingTimerFunction")
     ) == {"outcome": "gone"}
+
+
+def test_a_referral_books_only_with_its_specialty(clinic: Clinic) -> None:
+    from tests.support.scheduling import CARDIOLOGIST
+
+    derm = clinic.admin.req(
+        "POST", "/providers", {**CARDIOLOGIST, "name": "Dr. Skin", "specialty": "dermatology"}
+    )
+    ref = referral(clinic)
+    wrong = clinic.staff.book(clinic.patients[0], derm["json"]["id"], referral_id=ref["id"])
+    assert wrong["statusCode"] == 422 and "another provider or specialty" in wrong["json"]["errors"][0]["msg"]
