@@ -26,7 +26,8 @@ from shared.logs import get_logger
 from shared.notify.channels import choose_channel, in_quiet_hours
 
 SYSTEM = "system:waitlist"
-CANDIDATES_PER_QUEUE = 50
+# entries read per queue (the provider's, the specialty's), oldest first; only waiting ones count
+CANDIDATES_PER_QUEUE = 200
 
 
 def slot_key(provider_id: str, start: datetime) -> str:
@@ -56,7 +57,9 @@ def offer_next(org: str, provider_id: str, start: datetime, end: datetime, now: 
     ):
         queue.extend(
             e
-            for e in repo.CareModel.gsi1.query(pk, limit=CANDIDATES_PER_QUEUE)
+            for e in repo.CareModel.gsi1.query(
+                pk, filter_condition=repo.WaitlistEntry.status == "waiting", limit=CANDIDATES_PER_QUEUE
+            )
             if isinstance(e, repo.WaitlistEntry)
         )
     queue.sort(key=lambda e: e.GSI1SK or "")
@@ -110,6 +113,7 @@ def offer_next(org: str, provider_id: str, start: datetime, end: datetime, now: 
                 {*(entry.offered_slots or set()), key},
             ),
         )
+        change.audit.append((wanted.patient_id, "waitlist.offer"))
         change.events.append(
             SlotOffered(
                 organization_id=org,
@@ -169,6 +173,7 @@ def close_offer(
                 entry.offered_slots,
             ),
         )
+    change.audit.append((offer.patient_id, f"offer.{outcome}"))
     event = SlotOfferDeclined if outcome == "declined" else SlotOfferExpired
     change.events.append(
         event(

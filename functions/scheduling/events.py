@@ -19,7 +19,7 @@ from functions.scheduling import backfill
 from shared import clock
 from shared.data import keys
 from shared.data import scheduling as repo
-from shared.data.patients import Patient
+from shared.data.patients import Actor, Patient, audit_entry
 from shared.data.table import bind
 from shared.domain.referrals import OPEN, OfferStatus
 from shared.domain.scheduling import NO_SHOW_AFTER, AppointmentStatus, local_instant
@@ -74,6 +74,8 @@ def on_offer(kind: str, org: str, detail: dict[str, Any], now: datetime) -> None
     channel = choose_channel(record)
     if channel is None:  # consent withdrawn since the offer: the hold simply runs out
         return
+    # reading a patient's contact details is an access like any other
+    audit_entry(Actor(org, "system:notify", None, None), record.id, "patient.notify", now).save()
     send(
         org,
         record,

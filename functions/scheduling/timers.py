@@ -77,6 +77,7 @@ def referral_overdue(org: str, referral_id: str) -> str:
             org, record.model_copy(update={"overdue_since": today, "version": record.version + 1})
         ),
     )
+    change.audit.append((record.patient_id, "referral.overdue"))
     change.events.append(
         ReferralOverdue(
             organization_id=org,

@@ -161,6 +161,7 @@ def read_offer(offer_id: UlidPath) -> OfferOut:
     responses={201: {"description": "Booked"}},
 )
 @allow(STAFF, Role.PATIENT)
+@idempotent(router)
 def accept(offer_id: UlidPath) -> Response[AppointmentOut]:
     principal, actor = caller(router)
     org = principal.organization_id

@@ -268,6 +268,8 @@ def test_a_cancelled_slot_is_offered_to_the_next_patient_who_takes_it(
     )
     assert again["statusCode"] == 409
     assert types(aws)[-2:] == ["AppointmentBooked", "SlotOfferAccepted"]
+    trail = [e["action"] for e in ADMIN_INTAKE.on("GET", clinic.patients[1], "/audit")["json"]["items"]]
+    assert {"waitlist.create", "waitlist.offer", "patient.notify", "appointment.book"} <= set(trail)
 
 
 def test_an_offer_nobody_takes_passes_to_the_next_patient_after_the_hold(
