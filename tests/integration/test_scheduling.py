@@ -308,8 +308,10 @@ def test_a_stale_if_match_is_refused(clinic: Clinic) -> None:
 
 def test_cancel_records_who_and_why_and_frees_the_slot(aws: dict, clinic: Clinic) -> None:
     appt = clinic.staff.book(clinic.patients[0], clinic.provider_id)["json"]
-    response = clinic.staff.act(appt["id"], "cancel", {"reason": "patient", "note": "car broke down"})
+    with count_calls() as calls:
+        response = clinic.staff.act(appt["id"], "cancel", {"reason": "patient", "note": "car broke down"})
     assert response["statusCode"] == 200
+    assert calls == {"GetItem": 1, "Query": 1, "TransactWriteItems": 1}
     cancellation = response["json"]["cancellation"]
     assert cancellation["by"] == "coord-1" and cancellation["by_role"] == "coordinator"
     assert cancellation["reason"] == "patient" and cancellation["at"] == "2026-11-23T14:00:00Z"
