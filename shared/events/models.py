@@ -61,7 +61,7 @@ def _field_allowed(name: str, tp: Any) -> bool:
 class DomainEvent(BaseModel):
     """Base of every domain event. Subclasses set ``detail_type`` (past tense) and ``source``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     detail_type: ClassVar[str]
     source: ClassVar[str]
