@@ -32,7 +32,6 @@ from shared.domain.scheduling import (
     timing_problem,
 )
 from shared.errors import Conflict, Forbidden
-from shared.events.scheduling import APPOINTMENT_EVENTS
 from shared.http.auth import STAFF, Principal, Role, allow
 from shared.http.caller import audited_read, caller
 from shared.http.idempotency import idempotent
@@ -128,6 +127,8 @@ def move(
         held = []
     appointment = repo.appointment_item(org, record, item.GSI3PK or "", held)
     change.put("appointment", appointment)
+    from shared.events.scheduling import APPOINTMENT_EVENTS
+
     change.audit.append((current.patient_id, f"appointment.{action}"))
     fields: dict[str, Any] = {}
     if record.cancellation is not None:
@@ -323,6 +324,8 @@ def reschedule(
         "appointment",
         repo.appointment_item(org, record, repo.org_day_pk(org, start, ctx.calendar.zone), new_units),
     )
+    from shared.events.scheduling import APPOINTMENT_EVENTS
+
     change.audit.append((current.patient_id, "appointment.reschedule"))
     change.events.append(
         APPOINTMENT_EVENTS["reschedule"](

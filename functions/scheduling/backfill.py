@@ -21,7 +21,6 @@ from shared.data.patients import Actor, Patient
 from shared.data.tx import Cancelled
 from shared.domain.referrals import OfferOut, OfferStatus, WaitlistOut, WaitlistStatus
 from shared.domain.scheduling import units_for
-from shared.events.scheduling import SlotOfferDeclined, SlotOffered, SlotOfferExpired
 from shared.logs import get_logger
 from shared.notify.channels import choose_channel, in_quiet_hours
 
@@ -113,6 +112,8 @@ def offer_next(org: str, provider_id: str, start: datetime, end: datetime, now: 
                 {*(entry.offered_slots or set()), key},
             ),
         )
+        from shared.events.scheduling import SlotOffered
+
         change.audit.append((wanted.patient_id, "waitlist.offer"))
         change.events.append(
             SlotOffered(
@@ -173,6 +174,8 @@ def close_offer(
                 entry.offered_slots,
             ),
         )
+    from shared.events.scheduling import SlotOfferDeclined, SlotOfferExpired
+
     change.audit.append((offer.patient_id, f"offer.{outcome}"))
     event = SlotOfferDeclined if outcome == "declined" else SlotOfferExpired
     change.events.append(

@@ -5,6 +5,9 @@ patient, referral), checks it with the pure rules in ``shared.domain.scheduling`
 transaction: the appointment, one item per unit of the provider's time it holds (each on condition
 that nobody holds it), a check that the patient is still active, the referral it schedules, its
 audit entry and its events. Two requests for one slot: DynamoDB lets exactly one transaction in.
+
+Scheduling's event classes (~50 ms of pydantic class building) are imported by the writes that raise
+them, here and across ``functions/scheduling``, so reads such as ``GET /availability`` never pay it.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from shared.domain.scheduling import (
     within_booking_horizon,
 )
 from shared.errors import Conflict, NotFound
-from shared.events.scheduling import REFERRAL_EVENTS, AppointmentBooked, DomainEvent
+from shared.events.models import DomainEvent
 from shared.http.auth import Principal
 from shared.http.caller import invalid
 
@@ -133,6 +136,8 @@ def referral_change(
     status_reason: str | None = None,
 ) -> ReferralOut:
     """Move the referral an appointment fulfils along with it, in the same transaction."""
+    from shared.events.scheduling import REFERRAL_EVENTS
+
     current = referral.record()
     target = next_referral_status(current.status, action)
     if not isinstance(target, ReferralStatus):
@@ -185,6 +190,8 @@ def booking_change(
     repo.active_patient(change, org, record.patient_id)
     if ctx.referral is not None:
         referral_change(change, org, ctx.referral, "schedule", record.id)
+    from shared.events.scheduling import AppointmentBooked
+
     change.audit.append((record.patient_id, audit_action))
     change.events.append(
         AppointmentBooked(

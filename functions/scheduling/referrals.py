@@ -26,7 +26,6 @@ from shared.domain.referrals import (
     ReferralStatus,
 )
 from shared.errors import Conflict, NotFound
-from shared.events.scheduling import ReferralCreated, ReferralSent
 from shared.http.auth import STAFF, Role, allow
 from shared.http.caller import audited_read, caller, invalid
 from shared.http.idempotency import idempotent
@@ -90,6 +89,8 @@ def create(body: ReferralIn) -> Response[ReferralOut]:
     change = repo.Change(actor, now)
     change.put("referral", repo.referral_item(org, record))
     repo.active_patient(change, org, record.patient_id)
+    from shared.events.scheduling import ReferralCreated, ReferralSent
+
     change.audit.append((record.patient_id, "referral.create"))
     common = {
         "organization_id": org,

@@ -19,7 +19,6 @@ from shared.data.tx import Cancelled
 from shared.domain.referrals import OPEN
 from shared.domain.scheduling import NO_SHOW_AFTER, AppointmentStatus
 from shared.errors import Conflict
-from shared.events.scheduling import ReferralOverdue
 from shared.http.auth import Principal
 from shared.logs import get_logger, phi_safe_errors
 
@@ -77,6 +76,8 @@ def referral_overdue(org: str, referral_id: str) -> str:
             org, record.model_copy(update={"overdue_since": today, "version": record.version + 1})
         ),
     )
+    from shared.events.scheduling import ReferralOverdue
+
     change.audit.append((record.patient_id, "referral.overdue"))
     change.events.append(
         ReferralOverdue(

@@ -18,7 +18,6 @@ from shared.data.tx import Cancelled
 from shared.domain.referrals import OfferOut, OfferStatus, WaitlistIn, WaitlistOut, WaitlistStatus
 from shared.domain.scheduling import AppointmentOut, Code, Ulid
 from shared.errors import Conflict
-from shared.events.scheduling import PatientWaitlisted, SlotOfferAccepted, WaitlistEntryRemoved
 from shared.http.auth import STAFF, Role, allow
 from shared.http.caller import audited_read, caller, invalid
 from shared.http.idempotency import idempotent
@@ -65,6 +64,8 @@ def join(body: WaitlistIn) -> Response[WaitlistOut]:
     change = repo.Change(actor, now)
     change.put("entry", repo.waitlist_item(org, record, None))
     repo.active_patient(change, org, record.patient_id)
+    from shared.events.scheduling import PatientWaitlisted
+
     change.audit.append((record.patient_id, "waitlist.create"))
     change.events.append(
         PatientWaitlisted(
@@ -132,6 +133,8 @@ def leave(entry_id: UlidPath) -> WaitlistOut:
     record = current.model_copy(update={"status": WaitlistStatus.REMOVED, "version": current.version + 1})
     change = repo.Change(actor, now)
     change.put("entry", repo.waitlist_item(org, record, item.offered_slots))
+    from shared.events.scheduling import WaitlistEntryRemoved
+
     change.audit.append((current.patient_id, "waitlist.remove"))
     change.events.append(
         WaitlistEntryRemoved(
@@ -178,6 +181,8 @@ def accept(offer_id: UlidPath) -> Response[AppointmentOut]:
     record = booking.new_appointment(
         ctx, principal, offer.appointment_type, offer.start, now, offer_id=offer.id
     )
+    from shared.events.scheduling import SlotOfferAccepted
+
     accepted = SlotOfferAccepted(
         organization_id=org,
         entry_id=offer.entry_id,
