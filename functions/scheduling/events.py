@@ -12,6 +12,7 @@ offer id, and offers are guarded by their transactions' conditions (see ``backfi
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -89,7 +90,7 @@ def offer_message(start: datetime, expires: datetime, provider: Any, zone: str) 
     from zoneinfo import ZoneInfo
 
     local = start.astimezone(ZoneInfo(zone))
-    minutes = max(1, int((expires - clock.now()).total_seconds() // 60))
+    minutes = max(1, math.ceil((expires - clock.now()).total_seconds() / 60))
     when = f"{local:%a %b} {local.day} at {local:%H:%M}"
     return Message(
         subject="An earlier appointment is available",
