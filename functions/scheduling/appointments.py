@@ -105,6 +105,8 @@ def move(
 ) -> AppointmentOut:
     """Apply a status move (the transition table decides), releasing the slot on a cancel and moving
     a linked referral along: one transaction."""
+    from shared.events.scheduling import APPOINTMENT_EVENTS
+
     current = item.record()
     if if_match is not None and not matches(if_match, item.version):
         raise Conflict(
@@ -127,8 +129,6 @@ def move(
         held = []
     appointment = repo.appointment_item(org, record, item.GSI3PK or "", held)
     change.put("appointment", appointment)
-    from shared.events.scheduling import APPOINTMENT_EVENTS
-
     change.audit.append((current.patient_id, f"appointment.{action}"))
     fields: dict[str, Any] = {}
     if record.cancellation is not None:
@@ -279,8 +279,11 @@ def cancel(appointment_id: UlidPath, body: CancelIn, if_match: IfMatch = None) -
 def reschedule(
     appointment_id: UlidPath, body: RescheduleIn, if_match: IfMatch = None
 ) -> Response[AppointmentOut]:
+    from shared.events.scheduling import APPOINTMENT_EVENTS
+
     principal, actor = caller(router)
     item = appointment_for(principal, appointment_id)
+
     current = item.record()
     if if_match is not None and not matches(if_match, item.version):
         raise Conflict(
@@ -324,8 +327,6 @@ def reschedule(
         "appointment",
         repo.appointment_item(org, record, repo.org_day_pk(org, start, ctx.calendar.zone), new_units),
     )
-    from shared.events.scheduling import APPOINTMENT_EVENTS
-
     change.audit.append((current.patient_id, "appointment.reschedule"))
     change.events.append(
         APPOINTMENT_EVENTS["reschedule"](

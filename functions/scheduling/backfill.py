@@ -19,7 +19,7 @@ from shared.data import keys
 from shared.data import scheduling as repo
 from shared.data.patients import Actor, Patient
 from shared.data.tx import Cancelled
-from shared.domain.referrals import OfferOut, OfferStatus, WaitlistOut, WaitlistStatus
+from shared.domain.referrals import OfferOut, OfferStatus, WaitlistStatus
 from shared.domain.scheduling import units_for
 from shared.logs import get_logger
 from shared.notify.channels import choose_channel, in_quiet_hours
@@ -37,6 +37,8 @@ def offer_next(org: str, provider_id: str, start: datetime, end: datetime, now: 
     """Offer freed time ``[start, end)`` with ``provider_id`` to the first matching waitlist entry,
     first come first served across the provider's queue and their specialty's. ``None`` if nobody
     matches, the slot is closer than the organization's minimum notice, or it is no longer free."""
+    from shared.events.scheduling import SlotOffered
+
     log = get_logger()
     found = repo.get_many([repo.calendar_key(org), repo.provider_key(org, provider_id)])
     calendar = repo.calendar_of(found.get(repo.calendar_key(org)))
@@ -98,22 +100,7 @@ def offer_next(org: str, provider_id: str, start: datetime, end: datetime, now: 
         change = repo.Change(Actor(org, SYSTEM, None, None), now)
         repo.hold_units(change, org, provider_id, units, now, offer_id=offer.id, hold_until=expires)
         change.put("offer", repo.offer_item(org, offer, units))
-        change.put(
-            "entry",
-            repo.waitlist_item(
-                org,
-                wanted.model_copy(
-                    update={
-                        "status": WaitlistStatus.OFFERED,
-                        "offer_id": offer.id,
-                        "version": wanted.version + 1,
-                    }
-                ),
-                {*(entry.offered_slots or set()), key},
-            ),
-        )
-        from shared.events.scheduling import SlotOffered
-
+        change.put("entry", repo.moved_entry(org, entry, WaitlistStatus.OFFERED, offer.id, key))
         change.audit.append((wanted.patient_id, "waitlist.offer"))
         change.events.append(
             SlotOffered(
@@ -142,8 +129,11 @@ def close_offer(
 ) -> OfferOut:
     """End a held offer: release its hold, put the entry back in the queue, and say so (the event
     brings the next offer). Raises :class:`Cancelled` if the offer is no longer held."""
+    from shared.events.scheduling import SlotOfferDeclined, SlotOfferExpired
+
     offer = item.record()
     closed = offer.model_copy(update={"status": OfferStatus(outcome)})
+
     change = repo.Change(actor, now)
     change.put(
         "offer",
@@ -159,23 +149,7 @@ def close_offer(
     repo.release_units(change, org, offer.provider_id, mine, offer_id=offer.id)
     entry = repo.get_item(repo.WaitlistEntry, (keys.waitlist_pk(org, offer.entry_id), keys.WAITLIST_SK))
     if entry is not None and entry.status == WaitlistStatus.OFFERED and entry.record().offer_id == offer.id:
-        waiting: WaitlistOut = entry.record()
-        change.put(
-            "entry",
-            repo.waitlist_item(
-                org,
-                waiting.model_copy(
-                    update={
-                        "status": WaitlistStatus.WAITING,
-                        "offer_id": None,
-                        "version": waiting.version + 1,
-                    }
-                ),
-                entry.offered_slots,
-            ),
-        )
-    from shared.events.scheduling import SlotOfferDeclined, SlotOfferExpired
-
+        change.put("entry", repo.moved_entry(org, entry, WaitlistStatus.WAITING, None))
     change.audit.append((offer.patient_id, f"offer.{outcome}"))
     event = SlotOfferDeclined if outcome == "declined" else SlotOfferExpired
     change.events.append(

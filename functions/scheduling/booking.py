@@ -178,6 +178,8 @@ def booking_change(
     events: list[DomainEvent] | None = None,
 ) -> repo.Change:
     """The transaction that books ``record`` holding ``held`` (empty for an overbooking)."""
+    from shared.events.scheduling import AppointmentBooked
+
     change = repo.Change(actor, now)
     org = ctx.org
     change.put(
@@ -190,8 +192,6 @@ def booking_change(
     repo.active_patient(change, org, record.patient_id)
     if ctx.referral is not None:
         referral_change(change, org, ctx.referral, "schedule", record.id)
-    from shared.events.scheduling import AppointmentBooked
-
     change.audit.append((record.patient_id, audit_action))
     change.events.append(
         AppointmentBooked(

@@ -58,6 +58,8 @@ def _view(item: repo.Referral, today: date) -> ReferralOut:
 @allow(STAFF)
 @idempotent(router)
 def create(body: ReferralIn) -> Response[ReferralOut]:
+    from shared.events.scheduling import ReferralCreated, ReferralSent
+
     principal, actor = caller(router)
     org = principal.organization_id
     now = clock.now()
@@ -89,8 +91,6 @@ def create(body: ReferralIn) -> Response[ReferralOut]:
     change = repo.Change(actor, now)
     change.put("referral", repo.referral_item(org, record))
     repo.active_patient(change, org, record.patient_id)
-    from shared.events.scheduling import ReferralCreated, ReferralSent
-
     change.audit.append((record.patient_id, "referral.create"))
     common = {
         "organization_id": org,

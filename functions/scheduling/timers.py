@@ -58,6 +58,8 @@ def offer_expiry(org: str, offer_id: str) -> str:
 
 
 def referral_overdue(org: str, referral_id: str) -> str:
+    from shared.events.scheduling import ReferralOverdue
+
     key = (keys.referral_pk(org, referral_id), keys.REFERRAL_SK)
     found = repo.get_many([key, repo.calendar_key(org)])
     item, now = found.get(key), clock.now()
@@ -76,8 +78,6 @@ def referral_overdue(org: str, referral_id: str) -> str:
             org, record.model_copy(update={"overdue_since": today, "version": record.version + 1})
         ),
     )
-    from shared.events.scheduling import ReferralOverdue
-
     change.audit.append((record.patient_id, "referral.overdue"))
     change.events.append(
         ReferralOverdue(

@@ -40,6 +40,8 @@ class WaitlistPage(BaseModel):
 @allow(STAFF, Role.PATIENT)
 @idempotent(router)
 def join(body: WaitlistIn) -> Response[WaitlistOut]:
+    from shared.events.scheduling import PatientWaitlisted
+
     principal, actor = caller(router)
     org = principal.organization_id
     if principal.is_patient:
@@ -64,8 +66,6 @@ def join(body: WaitlistIn) -> Response[WaitlistOut]:
     change = repo.Change(actor, now)
     change.put("entry", repo.waitlist_item(org, record, None))
     repo.active_patient(change, org, record.patient_id)
-    from shared.events.scheduling import PatientWaitlisted
-
     change.audit.append((record.patient_id, "waitlist.create"))
     change.events.append(
         PatientWaitlisted(
@@ -119,8 +119,11 @@ def patient_entries(patient_id: UlidPath, limit: Limit = 25, cursor: Cursor = No
 @router.delete("/waitlist/<entry_id>", summary="Leave the waitlist", tags=["waitlist"])
 @allow(STAFF, Role.PATIENT)
 def leave(entry_id: UlidPath) -> WaitlistOut:
+    from shared.events.scheduling import WaitlistEntryRemoved
+
     principal, actor = caller(router)
     org = principal.organization_id
+
     item = entry_for(principal, entry_id)
     current = item.record()
     if current.status != WaitlistStatus.WAITING:
@@ -130,11 +133,9 @@ def leave(entry_id: UlidPath) -> WaitlistOut:
             current_status=current.status.value,
         )
     now = clock.now()
-    record = current.model_copy(update={"status": WaitlistStatus.REMOVED, "version": current.version + 1})
+    entry = repo.moved_entry(org, item, WaitlistStatus.REMOVED, None)
     change = repo.Change(actor, now)
-    change.put("entry", repo.waitlist_item(org, record, item.offered_slots))
-    from shared.events.scheduling import WaitlistEntryRemoved
-
+    change.put("entry", entry)
     change.audit.append((current.patient_id, "waitlist.remove"))
     change.events.append(
         WaitlistEntryRemoved(
@@ -142,7 +143,7 @@ def leave(entry_id: UlidPath) -> WaitlistOut:
         )
     )
     commit(change)
-    return record
+    return entry.record()
 
 
 # ---------------------------------------------------------------- offers
@@ -166,10 +167,13 @@ def read_offer(offer_id: UlidPath) -> OfferOut:
 @allow(STAFF, Role.PATIENT)
 @idempotent(router)
 def accept(offer_id: UlidPath) -> Response[AppointmentOut]:
+    from shared.events.scheduling import SlotOfferAccepted
+
     principal, actor = caller(router)
     org = principal.organization_id
     item = offer_for(principal, offer_id)
     offer = item.record()
+
     now = clock.now()
     if offer.status != OfferStatus.HELD or now >= offer.expires_at:
         raise Conflict(
@@ -181,8 +185,6 @@ def accept(offer_id: UlidPath) -> Response[AppointmentOut]:
     record = booking.new_appointment(
         ctx, principal, offer.appointment_type, offer.start, now, offer_id=offer.id
     )
-    from shared.events.scheduling import SlotOfferAccepted
-
     accepted = SlotOfferAccepted(
         organization_id=org,
         entry_id=offer.entry_id,
@@ -208,21 +210,7 @@ def accept(offer_id: UlidPath) -> Response[AppointmentOut]:
     )
     entry = repo.get_item(repo.WaitlistEntry, (keys.waitlist_pk(org, offer.entry_id), keys.WAITLIST_SK))
     if entry is not None:
-        waiting = entry.record()
-        change.put(
-            "entry",
-            repo.waitlist_item(
-                org,
-                waiting.model_copy(
-                    update={
-                        "status": WaitlistStatus.BOOKED,
-                        "offer_id": offer.id,
-                        "version": waiting.version + 1,
-                    }
-                ),
-                entry.offered_slots,
-            ),
-        )
+        change.put("entry", repo.moved_entry(org, entry, WaitlistStatus.BOOKED, offer.id))
     commit(change)
     return Response(201, "application/json", record, headers={"Location": f"/appointments/{record.id}"})
 

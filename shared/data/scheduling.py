@@ -340,6 +340,20 @@ def waitlist_item(org: str, record: WaitlistOut, offered_slots: set[str] | None)
     return item
 
 
+def moved_entry(
+    org: str,
+    item: WaitlistEntry,
+    status: WaitlistStatus,
+    offer_id: str | None,
+    offered_slot: str | None = None,
+) -> WaitlistEntry:
+    """A waitlist entry in its next state (over its stored version), remembering a slot offered."""
+    record = item.record()
+    slots = set(item.offered_slots or ()) | ({offered_slot} if offered_slot else set())
+    moved = record.model_copy(update={"status": status, "offer_id": offer_id, "version": record.version + 1})
+    return waitlist_item(org, moved, slots)
+
+
 def offer_item(
     org: str, record: OfferOut, units: Sequence[datetime], version: int | None = None
 ) -> SlotOffer:
