@@ -24,34 +24,17 @@ from shared.notify.send import (
     Undeliverable,
     send,
 )
+from tests.support.intake import GRANTED, patient_record
 from tests.support.phi import PhiCanary
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 ORG = "acme"
-GRANTED = {"granted": True, "at": "2026-11-20T15:00:00Z", "method": "verbal"}
 PHONE, EMAIL = "+15555550123", "jane.roe@example.com"
 OFFER = Message(subject="A sooner appointment for Jane", text="Jane Roe, a slot opened Tue 10:00. Reply YES.")
 
 
 def patient(**changes: Any) -> PatientOut:
-    body: dict[str, Any] = {
-        "id": "01JD0000000000000000000000",
-        "version": 1,
-        "status": "active",
-        "name": {"given": ["Jane"], "family": "Roe"},
-        "birth_date": "1961-04-12",
-        "sex": "female",
-        "contact": {"phone": PHONE, "email": EMAIL},
-        "preferred_language": "en",
-        "time_zone": "America/Chicago",
-        "preferred_channels": ["sms", "email"],
-        "consent": {"sms": GRANTED, "email": GRANTED},
-        "quiet_hours": {"start": "21:00", "end": "09:00"},
-        "created_at": "2026-11-20T15:00:00Z",
-        "updated_at": "2026-11-20T15:00:00Z",
-    }
-    body.update(changes)
-    return PatientOut.model_validate(body)
+    return patient_record(**changes)  # type: ignore[no-any-return]
 
 
 @pytest.fixture

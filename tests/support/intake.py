@@ -41,6 +41,28 @@ NEGATIVE_SCREEN: dict[str, Any] = {
 }
 
 
+GRANTED = {"granted": True, "at": "2026-11-20T15:00:00Z", "method": "verbal"}
+
+
+def patient_record(**changes: Any) -> Any:
+    """JANE as stored (a ``PatientOut``), reachable by SMS and e-mail, with ``changes`` applied."""
+    from shared.domain.patients import PatientOut
+
+    body: dict[str, Any] = {
+        **copy.deepcopy(JANE),
+        "id": "01JD0000000000000000000000",
+        "version": 1,
+        "status": "active",
+        "contact": {"phone": JANE["contact"]["phone"], "email": JANE["contact"]["email"]},
+        "consent": {"sms": GRANTED, "email": GRANTED},
+        "quiet_hours": {"start": "21:00", "end": "09:00"},
+        "created_at": "2026-11-20T15:00:00Z",
+        "updated_at": "2026-11-20T15:00:00Z",
+    }
+    body.update(changes)
+    return PatientOut.model_validate(body)
+
+
 def patient(**changes: Any) -> dict[str, Any]:
     body = copy.deepcopy(JANE)
     body.update(changes)

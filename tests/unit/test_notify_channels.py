@@ -9,30 +9,13 @@ import pytest
 
 from shared.domain.patients import Channel, PatientOut
 from shared.notify.channels import address_of, choose_channel, in_quiet_hours, next_send_time
+from tests.support.intake import GRANTED, patient_record
 
-GRANTED = {"granted": True, "at": "2026-11-20T15:00:00Z", "method": "verbal"}
 WITHDRAWN = {"granted": False, "at": "2026-11-21T15:00:00Z", "method": "electronic"}
 
 
 def patient(**changes: Any) -> PatientOut:
-    body: dict[str, Any] = {
-        "id": "01JD0000000000000000000000",
-        "version": 1,
-        "status": "active",
-        "name": {"given": ["Jane"], "family": "Roe"},
-        "birth_date": "1961-04-12",
-        "sex": "female",
-        "contact": {"phone": "+15555550123", "email": "jane.roe@example.com"},
-        "preferred_language": "en",
-        "time_zone": "America/Chicago",
-        "preferred_channels": ["sms", "email"],
-        "consent": {"sms": GRANTED, "email": GRANTED},
-        "quiet_hours": {"start": "21:00", "end": "09:00"},
-        "created_at": "2026-11-20T15:00:00Z",
-        "updated_at": "2026-11-20T15:00:00Z",
-    }
-    body.update(changes)
-    return PatientOut.model_validate(body)
+    return patient_record(**changes)  # type: ignore[no-any-return]
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
