@@ -22,11 +22,13 @@ from shared.data.tx import Cancelled
 from shared.domain.calendar import Day
 from shared.domain.scheduling import (
     MAX_DURATION,
+    MAX_RESCHEDULES,
     AppointmentOut,
     AppointmentStatus,
     BookingIn,
     CancelIn,
     Cancellation,
+    Reschedule,
     RescheduleIn,
     next_status,
     timing_problem,
@@ -279,7 +281,7 @@ def cancel(appointment_id: UlidPath, body: CancelIn, if_match: IfMatch = None) -
 def reschedule(
     appointment_id: UlidPath, body: RescheduleIn, if_match: IfMatch = None
 ) -> Response[AppointmentOut]:
-    from shared.events.scheduling import APPOINTMENT_EVENTS
+    from shared.events.scheduling import AppointmentRescheduled
 
     principal, actor = caller(router)
     item = appointment_for(principal, appointment_id)
@@ -308,8 +310,16 @@ def reschedule(
             "status": AppointmentStatus.BOOKED if principal.is_patient else AppointmentStatus.PENDING,
             "confirmed_at": now if principal.is_patient else None,
             "rescheduled_count": current.rescheduled_count + 1,
-            "previous_start": current.start,
-            "previous_end": current.end,
+            "reschedules": [
+                *current.reschedules,
+                Reschedule(
+                    start=current.start,
+                    end=current.end,
+                    at=now,
+                    by=principal.subject,
+                    version=current.version + 1,
+                ),
+            ][-MAX_RESCHEDULES:],
         }
     )
     org = principal.organization_id
@@ -329,12 +339,13 @@ def reschedule(
     )
     change.audit.append((current.patient_id, "appointment.reschedule"))
     change.events.append(
-        APPOINTMENT_EVENTS["reschedule"](
+        AppointmentRescheduled(
             organization_id=org,
             appointment_id=current.id,
             patient_id=current.patient_id,
             provider_id=current.provider_id,
             status=record.status,
+            version=record.version,
             occurred_at=now,
         )
     )

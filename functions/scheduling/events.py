@@ -47,8 +47,9 @@ def on_appointment(kind: str, org: str, detail: dict[str, Any], now: datetime) -
     freed = None
     if kind == "AppointmentCancelled":  # if an overbooking took the time over, the offer's hold fails
         freed = (record.start, record.end)
-    elif kind == "AppointmentRescheduled" and record.previous_start and record.previous_end:
-        freed = (record.previous_start, record.previous_end)
+    elif kind == "AppointmentRescheduled":
+        moved = [r for r in record.reschedules if r.version == detail.get("version")]
+        freed = (moved[0].start, moved[0].end) if moved else None
     if freed and freed[0] > now:
         backfill.offer_next(org, record.provider_id, freed[0], freed[1], now)
 

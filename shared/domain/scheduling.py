@@ -361,6 +361,19 @@ class Cancellation(Model):
     at: datetime
 
 
+MAX_RESCHEDULES = 10
+
+
+class Reschedule(Model):
+    """A time the appointment was moved away from; ``version`` is the one the move created."""
+
+    start: datetime
+    end: datetime
+    at: datetime
+    by: str
+    version: int
+
+
 class AppointmentOut(Model):
     """FHIR Appointment, flattened: one patient, one provider."""
 
@@ -385,8 +398,9 @@ class AppointmentOut(Model):
     completed_at: datetime | None = None
     cancellation: Cancellation | None = None
     rescheduled_count: int = 0
-    previous_start: datetime | None = Field(None, description="before the last reschedule")
-    previous_end: datetime | None = None
+    reschedules: list[Reschedule] = Field(
+        default_factory=list, description=f"the times it was moved from, the last {MAX_RESCHEDULES}"
+    )
 
 
 def within_booking_horizon(start: datetime, now: datetime) -> str | None:

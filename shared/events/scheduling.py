@@ -56,7 +56,11 @@ class AppointmentCancelled(AppointmentEvent):
 
 
 class AppointmentRescheduled(AppointmentEvent):
+    """``version``: the appointment's version this move created (its entry in ``reschedules`` says
+    which time was freed, even if it has been moved again since)."""
+
     detail_type = "AppointmentRescheduled"
+    version: int
 
 
 APPOINTMENT_EVENTS: dict[str, type[AppointmentEvent]] = {
@@ -66,7 +70,6 @@ APPOINTMENT_EVENTS: dict[str, type[AppointmentEvent]] = {
     "complete": AppointmentFulfilled,
     "no-show": AppointmentNoShow,
     "cancel": AppointmentCancelled,
-    "reschedule": AppointmentRescheduled,
 }
 
 

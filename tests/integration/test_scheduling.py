@@ -335,7 +335,10 @@ def test_reschedule_frees_the_old_slot_only_if_the_new_one_is_taken(aws: dict, c
         moved = clinic.staff.act(mine["id"], "reschedule", {"start": start})
         assert moved["statusCode"] == 200, moved["body"]
         assert moved["json"]["rescheduled_count"] == n and moved["json"]["start"] == start
-    assert moved["json"]["previous_start"] == "2026-11-24T15:15:00Z"
+    assert [(r["start"], r["version"]) for r in moved["json"]["reschedules"]] == [
+        (TUESDAY_9AM, 2),
+        ("2026-11-24T15:15:00Z", 3),
+    ]
     assert moved["json"]["status"] == "pending"  # moved by staff: the patient confirms the new time
     free = starts(clinic.staff.availability(provider_id=clinic.provider_id))
     assert free[0] == TUESDAY_9AM and "2026-11-24T15:15:00Z" not in free

@@ -334,6 +334,22 @@ def test_a_declined_offer_goes_to_the_next_and_the_decliner_keeps_waiting(
     assert {e["id"]: e["status"] for e in queue} == {first["id"]: "waiting", second["id"]: "offered"}
 
 
+def test_each_time_a_visit_was_moved_from_is_offered_even_after_two_quick_moves(
+    aws: dict, clinic: Clinic, worker: Worker, daytime: clock.FixedClock
+) -> None:
+    waitlist(clinic, 1)
+    waitlist(clinic, 2)
+    appt = clinic.staff.book(clinic.patients[0], clinic.provider_id)["json"]
+    for start in ("2026-11-24T16:00:00Z", "2026-11-24T17:00:00Z"):  # before the consumer runs
+        assert clinic.staff.act(appt["id"], "reschedule", {"start": start})["statusCode"] == 200
+    worker.drain()
+    offers = [e["detail"]["offer_id"] for e in outbox(aws) if e["detail-type"] == "SlotOffered"]
+    starts = sorted(
+        clinic.staff.req("GET", "/offers/{offer_id}", offer_id=o)["json"]["start"] for o in offers
+    )
+    assert starts == [TUESDAY_9AM, "2026-11-24T16:00:00Z"]
+
+
 def test_no_automatic_offer_inside_the_minimum_notice(
     aws: dict, clinic: Clinic, worker: Worker, frozen_clock: clock.FixedClock
 ) -> None:
