@@ -38,7 +38,7 @@ from shared.notify.channels import address_of, reachable
 DEFAULT_EMAIL_FROM = "no-reply@careloop.example"
 RETENTION = timedelta(days=90)
 PREPARATION, COMPLETED = "preparation", "completed"
-_SENT = {Channel.SMS: "notification sent by sms", Channel.EMAIL: "notification sent by email"}
+SUPPORTED = frozenset({Channel.SMS, Channel.EMAIL})
 
 
 class Undeliverable(ValueError):
@@ -117,13 +117,13 @@ def send(
     in ``preparation``, so the caller's retry sends. Quiet hours are the caller's to respect
     (:func:`shared.notify.channels.next_send_time`).
     """
-    if channel not in _SENT:
+    if channel not in SUPPORTED:
         raise Undeliverable(f"channel {channel.value} is not supported")
     if not reachable(patient, channel):
         raise Undeliverable(f"no consent or no address for channel {channel.value}")
     address = address_of(patient, channel)
     logger = get_logger()
-    log_ids = {"organization_id": organization_id, "patient_id": patient.id}
+    log_ids = {"organization_id": organization_id, "patient_id": patient.id, "channel": channel.value}
 
     now = clock.now()
     when = clock.isoformat(now)
@@ -163,5 +163,5 @@ def send(
             Communication.updated_at.set(clock.isoformat(clock.now())),
         ]
     )
-    logger.info(_SENT[channel], extra={**log_ids, "message_id": message_id})
+    logger.info("notification sent", extra={**log_ids, "message_id": message_id})
     return Delivery(channel, message_id, sent=True, duplicate=False)
