@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel
 
 from functions.intake.common import audited_read, caller, invalid, patient_for
 from shared import clock, ids
@@ -29,16 +28,14 @@ from shared.errors import Conflict, Forbidden, PreconditionRequired, Unprocessab
 from shared.events.intake import PatientRegistered
 from shared.http.auth import STAFF, Principal, Role, allow
 from shared.http.idempotency import idempotent
-from shared.http.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.http.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 
 router = APIGatewayHttpRouter()
 PatientId = Annotated[str, Path(min_length=26, max_length=26, pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
 SELF_SERVICE_FIELDS = frozenset(PatientSelfUpdate.model_fields)
 
 
-class PatientPage(BaseModel):
-    items: list[PatientSummary]
-    next_cursor: str | None = None
+PatientPage = Page[PatientSummary]
 
 
 def _etag(version: int) -> dict[str, str]:

@@ -29,14 +29,12 @@ from shared.events.intake import AssessmentRecorded, SafetyConcernIdentified, So
 from shared.events.models import DomainEvent
 from shared.http.auth import STAFF, allow
 from shared.http.idempotency import idempotent
-from shared.http.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.http.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 
 router = APIGatewayHttpRouter()
 
 
-class AssessmentPage(BaseModel):
-    items: list[AssessmentOut]
-    next_cursor: str | None = None
+AssessmentPage = Page[AssessmentOut]
 
 
 class CoverageList(BaseModel):

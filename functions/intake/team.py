@@ -15,7 +15,7 @@ from shared.data import keys
 from shared.data import patients as repo
 from shared.domain.patients import CareTeam, PatientOut
 from shared.http.auth import STAFF, Role, allow
-from shared.http.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.http.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 
 router = APIGatewayHttpRouter()
 
@@ -27,9 +27,7 @@ class AuditRow(BaseModel):
     request_id: str | None = None
 
 
-class AuditPage(BaseModel):
-    items: list[AuditRow]
-    next_cursor: str | None = None
+AuditPage = Page[AuditRow]
 
 
 @router.put(

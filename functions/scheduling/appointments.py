@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel
 
 from functions.scheduling import booking
 from functions.scheduling.common import UlidPath, appointment_for, commit, conflict
@@ -37,15 +36,13 @@ from shared.errors import Conflict, Forbidden
 from shared.http.auth import STAFF, Principal, Role, allow
 from shared.http.caller import audited_read, caller
 from shared.http.idempotency import idempotent
-from shared.http.pagination import Cursor, Limit, cursor_list, decode_cursor, encode_cursor
+from shared.http.pagination import Cursor, Limit, Page, cursor_list, decode_cursor, encode_cursor
 
 router = APIGatewayHttpRouter()
 INDEX_ATTRS = {n: (f"GSI{n}PK", f"GSI{n}SK", "PK", "SK") for n in (1, 2, 3)}
 
 
-class AppointmentPage(BaseModel):
-    items: list[AppointmentOut]
-    next_cursor: str | None = None
+AppointmentPage = Page[AppointmentOut]
 
 
 def _created(record: AppointmentOut) -> Response[AppointmentOut]:

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel
 
 from shared import clock
 from shared.data import scheduling as repo
@@ -18,7 +17,7 @@ from shared.domain.scheduling import MAX_RANGE_DAYS, Code, Slot, Ulid, free_slot
 from shared.errors import BadRequest, NotFound
 from shared.http.auth import EVERYONE, allow, principal_of
 from shared.http.caller import invalid
-from shared.http.pagination import Cursor, decode_cursor, encode_cursor
+from shared.http.pagination import Cursor, Page, decode_cursor, encode_cursor
 
 router = APIGatewayHttpRouter()
 MAX_PROVIDERS = 50
@@ -35,9 +34,7 @@ def _instant(value: str) -> datetime:
     return at
 
 
-class SlotPage(BaseModel):
-    items: list[Slot]
-    next_cursor: str | None = None
+SlotPage = Page[Slot]
 
 
 @router.get(

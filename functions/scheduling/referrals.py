@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal, get_args
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel
 
 from functions.scheduling.booking import referral_change
 from functions.scheduling.common import UlidPath, commit
@@ -29,16 +28,14 @@ from shared.errors import Conflict, NotFound
 from shared.http.auth import STAFF, Role, allow
 from shared.http.caller import audited_read, caller, invalid
 from shared.http.idempotency import idempotent
-from shared.http.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.http.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 
 router = APIGatewayHttpRouter()
 Action = Literal["send", "accept", "reject", "complete", "close", "cancel"]
 assert set(MANUAL_ACTIONS) == set(get_args(Action))  # noqa: S101 - a definition-time guard
 
 
-class ReferralPage(BaseModel):
-    items: list[ReferralOut]
-    next_cursor: str | None = None
+ReferralPage = Page[ReferralOut]
 
 
 def _overdue(record: ReferralOut, today: date) -> ReferralOut:

@@ -19,15 +19,13 @@ from shared.domain.scheduling import AppointmentTypeIn, AppointmentTypeOut, Code
 from shared.errors import Conflict, PreconditionRequired
 from shared.http.auth import EVERYONE, STAFF, Role, allow, principal_of
 from shared.http.idempotency import idempotent
-from shared.http.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.http.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 
 router = APIGatewayHttpRouter()
 IfMatch = Annotated[str | None, Header(alias="if-match", description='the ETag you read, e.g. "3"')]
 
 
-class ProviderPage(BaseModel):
-    items: list[ProviderOut]
-    next_cursor: str | None = None
+ProviderPage = Page[ProviderOut]
 
 
 class AppointmentTypeList(BaseModel):

@@ -7,7 +7,6 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel
 
 from functions.scheduling import backfill, booking
 from functions.scheduling.common import UlidPath, commit, conflict, entry_for, offer_for
@@ -21,14 +20,12 @@ from shared.errors import Conflict
 from shared.http.auth import STAFF, Role, allow
 from shared.http.caller import audited_read, caller, invalid
 from shared.http.idempotency import idempotent
-from shared.http.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.http.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 
 router = APIGatewayHttpRouter()
 
 
-class WaitlistPage(BaseModel):
-    items: list[WaitlistOut]
-    next_cursor: str | None = None
+WaitlistPage = Page[WaitlistOut]
 
 
 @router.post(
