@@ -14,14 +14,13 @@ from datetime import datetime
 from typing import Any
 
 from pynamodb.attributes import BooleanAttribute, UnicodeAttribute, VersionAttribute
-from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
 
 from shared import ids
 from shared.clock import isoformat
 from shared.data import keys
 from shared.data.table import CareModel
+from shared.data.tx import Cancelled, Tx
 from shared.domain.patients import PatientOut, duplicate_signatures, search_name
 from shared.errors import Conflict, NotFound
 from shared.events.models import DomainEvent
@@ -86,12 +85,6 @@ class Actor:
 
 class ProbableDuplicate(Conflict):
     pass
-
-
-def _connection() -> Connection:
-    from shared.data.tx import connection
-
-    return connection()
 
 
 def _digest(signature: str) -> str:
@@ -165,24 +158,25 @@ def register(
     org = actor.organization_id
     with_sigs = not allow_duplicate
     try:
-        with TransactWrite(connection=_connection()) as tx:
-            tx.save(_patient_item(org, record, with_sigs), condition=Patient.PK.does_not_exist())
+        with Tx() as tx:
+            tx.put("patient", _patient_item(org, record, with_sigs), Patient.PK.does_not_exist())
             if record.contact.phone:
-                tx.save(
+                tx.put(
+                    "phone",
                     PatientPhone(
                         keys.patients_by_phone_pk(org, record.contact.phone),
                         keys.patient_sk(record.id),
                         patient_id=record.id,
-                    )
+                    ),
                 )
             if with_sigs:
                 for sig in _signatures(org, record).values():
-                    tx.save(sig, condition=DuplicateSignature.PK.does_not_exist(), return_values="ALL_OLD")
-            tx.save(audit_entry(actor, record.id, "patient.create", at))
+                    tx.put("signature", sig, DuplicateSignature.PK.does_not_exist(), return_values="ALL_OLD")
+            tx.put("audit", audit_entry(actor, record.id, "patient.create", at))
             for event in events:
-                tx.save(event.to_outbox())
-    except TransactWriteError as error:
-        existing = _existing_duplicate(error)
+                tx.put("event", event.to_outbox())
+    except Cancelled as cancelled:
+        existing = _existing_duplicate(cancelled.error)
         if existing:
             raise ProbableDuplicate(
                 "A patient with the same birth date and name, or the same phone and birth date, is already "
@@ -190,7 +184,9 @@ def register(
                 existing_patient_id=existing,
                 existing_patient=f"/patients/{existing}",
             ) from None
-        raise
+        raise Conflict(
+            "Someone registered this patient at the same moment; search before retrying."
+        ) from None
 
 
 def get(org: str, patient_id: str) -> Patient | None:
@@ -218,56 +214,57 @@ def update(
     item = _patient_item(org, new, holds, version=old.version)
     old_sigs, new_sigs = (_signatures(org, before), _signatures(org, new)) if holds else ({}, {})
     try:
-        with TransactWrite(connection=_connection()) as tx:
-            tx.save(item)  # first, so its version condition is cancellation reason 0
+        with Tx() as tx:
+            tx.put("patient", item)  # on its version: a stale read fails this condition
             if before.contact.phone != new.contact.phone:
                 if before.contact.phone:
                     tx.delete(
+                        "phone",
                         PatientPhone(
                             keys.patients_by_phone_pk(org, before.contact.phone), keys.patient_sk(new.id)
-                        )
+                        ),
                     )
                 if new.contact.phone:
-                    tx.save(
+                    tx.put(
+                        "phone",
                         PatientPhone(
                             keys.patients_by_phone_pk(org, new.contact.phone),
                             keys.patient_sk(new.id),
                             patient_id=new.id,
-                        )
+                        ),
                     )
             for kind in set(old_sigs) | set(new_sigs):
                 was, now = old_sigs.get(kind), new_sigs.get(kind)
                 if was is not None and now is not None and was.PK == now.PK:
                     continue
                 if was is not None:
-                    tx.delete(was, condition=DuplicateSignature.patient_id == new.id)
+                    tx.delete("signature", was, DuplicateSignature.patient_id == new.id)
                 if now is not None:
-                    tx.save(now, condition=DuplicateSignature.PK.does_not_exist(), return_values="ALL_OLD")
+                    tx.put("signature", now, DuplicateSignature.PK.does_not_exist(), return_values="ALL_OLD")
             if panel is not None:
                 left, joined = panel
                 for staff in left:
-                    tx.delete(PanelEntry(keys.panel_pk(org, staff), keys.patient_sk(new.id)))
+                    tx.delete("panel", PanelEntry(keys.panel_pk(org, staff), keys.patient_sk(new.id)))
                 for staff, role in joined.items():
-                    tx.save(
+                    tx.put(
+                        "panel",
                         PanelEntry(
                             keys.panel_pk(org, staff), keys.patient_sk(new.id), patient_id=new.id, role=role
-                        )
+                        ),
                     )
-            tx.save(audit_entry(actor, new.id, action, at))
-    except TransactWriteError as error:
-        reasons = error.cancellation_reasons or []
-        if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
-            raise Conflict(
-                "The patient changed since you read it; read it again and re-apply your change."
-            ) from None
-        existing = _existing_duplicate(error)
+            tx.put("audit", audit_entry(actor, new.id, action, at))
+    except Cancelled as cancelled:
+        stale = Conflict("The patient changed since you read it; read it again and re-apply your change.")
+        if "patient" in cancelled.failed:
+            raise stale from None
+        existing = _existing_duplicate(cancelled.error)
         if existing:
             raise ProbableDuplicate(
                 "This change would make the record a probable duplicate of another patient.",
                 existing_patient_id=existing,
                 existing_patient=f"/patients/{existing}",
             ) from None
-        raise
+        raise stale from None
     item.version = (old.version or 0) + 1
     return item
 
@@ -285,19 +282,18 @@ def add_history(
     transaction that also checks the patient exists (404 otherwise)."""
     model = type(item)
     try:
-        with TransactWrite(connection=_connection()) as tx:
-            tx.condition_check(
-                Patient, keys.patient_pk(org, patient_id), keys.PROFILE_SK, condition=Patient.PK.exists()
+        with Tx() as tx:
+            tx.check(
+                "patient", Patient, keys.patient_pk(org, patient_id), keys.PROFILE_SK, Patient.PK.exists()
             )
-            tx.save(item, condition=model.PK.does_not_exist())
-            tx.save(audit_entry(actor, patient_id, action, at))
+            tx.put("entry", item, model.PK.does_not_exist())
+            tx.put("audit", audit_entry(actor, patient_id, action, at))
             for event in events:
-                tx.save(event.to_outbox())
-    except TransactWriteError as error:
-        reasons = error.cancellation_reasons or []
-        if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+                tx.put("event", event.to_outbox())
+    except Cancelled as cancelled:
+        if "patient" in cancelled.failed:
             raise NotFound("No patient with this id.") from None
-        raise
+        raise Conflict("This entry was written at the same moment by another request; retry.") from None
 
 
 def all_history(model: type[Coverage], org: str, patient_id: str, prefix: str) -> list[Coverage]:

@@ -57,9 +57,13 @@ class Tx:
         self._labels["delete"].append(label)
         self._tx.delete(item, condition=condition)
 
-    def put(self, label: str, item: Model, condition: Condition | None = None) -> None:
+    def put(
+        self, label: str, item: Model, condition: Condition | None = None, return_values: str | None = None
+    ) -> None:
+        """``return_values="ALL_OLD"``: a failed condition hands back the item it found (read it from
+        :attr:`Cancelled.error`)."""
         self._labels["put"].append(label)
-        self._tx.save(item, condition=condition)
+        self._tx.save(item, condition=condition, return_values=return_values)
 
     def __enter__(self) -> Tx:
         return self

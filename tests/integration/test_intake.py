@@ -598,3 +598,25 @@ def test_active_coverage_looks_at_every_entry(aws: dict) -> None:
         )
     active = COORD.on("GET", pid, "/coverage", query={"on": "2020-06-01"})["json"]["active"]
     assert active["primary"]["payer"] == "First"
+
+
+def test_a_write_that_lost_the_race_is_a_409_even_when_it_moves_the_phone(aws: dict) -> None:
+    """Two PATCHes read version 1; the second's transaction also moves the phone lookup (a delete,
+    which DynamoDB lists before the record's put): its failed version condition is still the 409."""
+    from shared import clock
+    from shared.data import patients as repo
+    from shared.errors import Conflict
+
+    pid = COORD.register()["json"]["id"]
+    first_read = repo.get("acme", pid)
+    assert (
+        COORD.on("PATCH", pid, body={"preferred_language": "es"}, headers={"If-Match": '"1"'})["statusCode"]
+        == 200
+    )
+    moved = first_read.record().model_copy(
+        update={"contact": first_read.record().contact.model_copy(update={"phone": "+15555550999"})}
+    )
+    actor = repo.Actor("acme", "coord-2", None, None)
+    with pytest.raises(Conflict, match="changed since you read it"):
+        repo.update(first_read, moved, actor, clock.now(), "patient.update")
+    assert COORD.call("GET", "/patients", query={"phone": "+15555550999"})["json"]["items"] == []
