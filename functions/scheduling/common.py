@@ -42,41 +42,32 @@ def commit(change: repo.Change) -> None:
         raise conflict(cancelled) from None
 
 
-def _get(model: type[Any], key: tuple[str, str]) -> Any:
-    try:
-        return repo.get_item(model, key)
-    except ValueError:  # an id that cannot be a key
-        return None
+def _visible(principal: Principal, model: type[Any], key: tuple[str, str], what: str) -> Any:
+    """The item if the caller may see it (staff: their organization's, which the key holds; a
+    patient: their own), else 404: another patient's does not exist for them."""
+    item = repo.get_item(model, key)
+    if item is None or (principal.is_patient and item.patient_id != principal.patient_id):
+        raise NotFound(f"No {what} with this id.")
+    return item
 
 
 def appointment_for(principal: Principal, appointment_id: str) -> repo.Appointment:
-    """The appointment if the caller may see it (staff: their organization's; a patient: their own),
-    else 404: another patient's appointment does not exist for them."""
-    org = principal.organization_id
-    item = _get(repo.Appointment, (repo.keys.appointment_pk(org, appointment_id), repo.keys.APPOINTMENT_SK))
-    if item is None or (principal.is_patient and item.patient_id != principal.patient_id):
-        raise NotFound("No appointment with this id.")
-    return item
-
-
-def provider_for(org: str, provider_id: str) -> repo.Provider:
-    item = _get(repo.Provider, repo.provider_key(org, provider_id))
-    if item is None:
-        raise NotFound("No provider with this id in your organization.")
-    return item
+    key = (repo.keys.appointment_pk(principal.organization_id, appointment_id), repo.keys.APPOINTMENT_SK)
+    return _visible(principal, repo.Appointment, key, "appointment")
 
 
 def entry_for(principal: Principal, entry_id: str) -> repo.WaitlistEntry:
-    org = principal.organization_id
-    item = _get(repo.WaitlistEntry, (repo.keys.waitlist_pk(org, entry_id), repo.keys.WAITLIST_SK))
-    if item is None or (principal.is_patient and item.patient_id != principal.patient_id):
-        raise NotFound("No waitlist entry with this id.")
-    return item
+    key = (repo.keys.waitlist_pk(principal.organization_id, entry_id), repo.keys.WAITLIST_SK)
+    return _visible(principal, repo.WaitlistEntry, key, "waitlist entry")
 
 
 def offer_for(principal: Principal, offer_id: str) -> repo.SlotOffer:
-    org = principal.organization_id
-    item = _get(repo.SlotOffer, (repo.keys.offer_pk(org, offer_id), repo.keys.OFFER_SK))
-    if item is None or (principal.is_patient and item.record().patient_id != principal.patient_id):
-        raise NotFound("No offer with this id.")
+    key = (repo.keys.offer_pk(principal.organization_id, offer_id), repo.keys.OFFER_SK)
+    return _visible(principal, repo.SlotOffer, key, "offer")
+
+
+def provider_for(org: str, provider_id: str) -> repo.Provider:
+    item = repo.get_item(repo.Provider, repo.provider_key(org, provider_id))
+    if item is None:
+        raise NotFound("No provider with this id in your organization.")
     return item

@@ -130,6 +130,7 @@ class WaitlistEntry(CareModel, discriminator="WaitlistEntry"):
 
 class SlotOffer(CareModel, discriminator="SlotOffer"):
     offer_id = UnicodeAttribute()
+    patient_id = UnicodeAttribute()
     status = UnicodeAttribute()
     expires_at = UnicodeAttribute()
     units = ListAttribute(of=UnicodeAttribute, null=True)  # the busy units its hold covers
@@ -361,6 +362,7 @@ def offer_item(
         keys.offer_pk(org, record.id),
         keys.OFFER_SK,
         offer_id=record.id,
+        patient_id=record.patient_id,
         status=record.status.value,
         expires_at=isoformat(record.expires_at),
         units=[isoformat(u) for u in units] or None,
