@@ -457,3 +457,48 @@ def test_a_provider_with_bookings_keeps_their_grid_and_zone(clinic: Clinic) -> N
     assert change(time_zone="America/New_York")["statusCode"] == 409
     renamed = change(location="Main St Clinic, suite 9")
     assert renamed["statusCode"] == 200 and renamed["headers"]["ETag"] == '"2"'
+
+
+@pytest.mark.parametrize(
+    ("route", "body"),
+    [
+        (
+            "/appointments",
+            lambda c: {
+                "patient_id": c.patients[0],
+                "provider_id": c.provider_id,
+                "appointment_type": "follow-up",
+                "start": TUESDAY_9AM,
+            },
+        ),
+        (
+            "/referrals",
+            lambda c: {
+                "patient_id": c.patients[0],
+                "specialty": "cardiology",
+                "reason": "x",
+                "due_date": "2026-11-30",
+            },
+        ),
+        (
+            "/waitlist",
+            lambda c: {
+                "patient_id": c.patients[0],
+                "provider_id": c.provider_id,
+                "appointment_type": "follow-up",
+                "earliest": "2026-11-24",
+                "latest": "2026-11-30",
+            },
+        ),
+    ],
+)
+def test_creates_honour_idempotency_keys(aws: dict, clinic: Clinic, route: str, body: Any) -> None:
+    key = {"Idempotency-Key": f"retry-{route.strip('/')}"}
+    first = clinic.staff.req("POST", route, body(clinic), headers=key)
+    events = len(outbox(aws))
+    again = clinic.staff.req("POST", route, body(clinic), headers=key)
+    assert first["statusCode"] == again["statusCode"] == 201, again["body"]
+    assert again["json"] == first["json"] and again["headers"]["Idempotent-Replayed"] == "true"
+    assert len(outbox(aws)) == events  # nothing written twice
+    other = clinic.staff.req("POST", route, {**body(clinic), "patient_id": clinic.patients[1]}, headers=key)
+    assert other["statusCode"] == 422
