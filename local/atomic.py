@@ -23,6 +23,8 @@ from __future__ import annotations
 import copy
 import functools
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 _lock = threading.RLock()
@@ -40,6 +42,14 @@ _DYNAMODB = (
     "transact_get_items",
 )
 _STREAMS = ("get_records", "get_shard_iterator", "describe_stream")
+
+
+@contextmanager
+def holding() -> Iterator[None]:
+    """Hold the lock every DynamoDB call takes: moto's tables, read in this process meanwhile, stand
+    at one point in time (used to snapshot the table; never make a DynamoDB call while holding it)."""
+    with _lock:
+        yield
 
 
 class _Flag(threading.local):

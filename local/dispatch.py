@@ -81,6 +81,7 @@ class Dispatcher:
         self._finished_shards: set[str] = set()
         self._schedule_details: dict[tuple[str, str, Any], dict[str, Any]] = {}
         self.fired_once: set[tuple[str, str, str]] = set()
+        self.moved = 0  # everything settle() ever moved: the runtime saves a snapshot when it grows
         self._recurring: dict[tuple[str, str, str], datetime | None] = {}
         self._seen_email = 0
         self._seen_sms: set[str] = set()
@@ -147,6 +148,7 @@ class Dispatcher:
                 total += moved
                 if not moved:
                     break
+            self.moved += total
         return total
 
     def _pump_stream(self) -> int:
@@ -319,7 +321,7 @@ class Dispatcher:
 
     # ------------------------------------------------------------ time
 
-    def _scheduler_schedules(self) -> list[dict[str, Any]]:
+    def scheduler_schedules(self) -> list[dict[str, Any]]:
         """Every schedule code created through EventBridge Scheduler, its details fetched once per
         modification (a list call per pass, not a get per schedule)."""
         current: dict[tuple[str, str, Any], dict[str, Any]] = {}
@@ -336,7 +338,7 @@ class Dispatcher:
     def _scheduler_due(self, until: datetime) -> list[tuple[datetime, str, Any]]:
         """One-time and recurring Scheduler schedules due by ``until``."""
         due: list[tuple[datetime, str, Any]] = []
-        for detail in self._scheduler_schedules():
+        for detail in self.scheduler_schedules():
             if detail.get("State", "ENABLED") != "ENABLED":
                 continue
             key = (detail.get("GroupName", "default"), detail["Name"], detail["ScheduleExpression"])
@@ -448,7 +450,7 @@ class Dispatcher:
             }
             for r, s in self._once
         ]
-        for detail in self._scheduler_schedules():
+        for detail in self.scheduler_schedules():
             schedule = Schedule(detail["ScheduleExpression"], detail.get("ScheduleExpressionTimezone"))
             key = (detail.get("GroupName", "default"), detail["Name"], detail["ScheduleExpression"])
             nxt = (

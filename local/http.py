@@ -313,8 +313,18 @@ class HttpApi:
                 )
             if body.set is not None and body.set.tzinfo is None:
                 return _json(400, {"message": "'set' needs a time zone, e.g. 2026-11-24T09:00:00Z"})
-            target = rt.clock.now() + body.advance if body.advance is not None else body.set
-            fired = rt.advance_to(target) if target is not None else []
+            now = rt.clock.now()
+            target = now + body.advance if body.advance is not None else body.set
+            if target is None or target < now:  # timers already fired, records already written
+                return _json(
+                    409,
+                    {
+                        "message": "the clock only moves forward: "
+                        f"{isoformat(target or now)} is before the runtime's now",
+                        "now": isoformat(now),
+                    },
+                )
+            fired = rt.advance_to(target)
             return _json(200, {"now": isoformat(rt.clock.now()), "fired": [f.as_dict() for f in fired]})
         if route == ("GET", "/outbox"):
             rt.dispatcher.settle()

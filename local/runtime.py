@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ SENDER_DOMAIN = "careloop.local"
 IDLE_SECONDS = 1.0
 STOP_TIMEOUT_SECONDS = 30
 MIN_GAP_SECONDS = 0.1
+SNAPSHOT_SECONDS = 1.0  # --data-dir: a snapshot at most this often, and this soon after a change
 
 
 class _Session:
@@ -79,7 +80,11 @@ class Runtime:
         self.token_key = token_key
         self.clock = OffsetClock()
         self._wake = threading.Event()
+        self._changed = threading.Event()
         self._stopping = threading.Event()
+        self._save_lock = threading.Lock()
+        self._saved: tuple[Any, ...] | None = None  # what _changes() was at the last snapshot
+        self.saved_at: datetime | None = None
         self._template_mtime = template_path.stat().st_mtime_ns
         self._template_warned = False
         self._openapi: tuple[Any, dict[str, Any]] | None = None
@@ -141,6 +146,8 @@ class Runtime:
         if self.warm:
             for pool in self.pools.values():
                 threading.Thread(target=pool.warm, daemon=True).start()
+        if self.data_dir:
+            threading.Thread(target=self._snapshots, name="snapshots", daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -150,9 +157,7 @@ class Runtime:
         self._wake.set()
         self.server.shutdown()
         if self.data_dir:
-            with self.dispatcher.lock:
-                self.dispatcher.settle()  # publish what the last requests wrote before saving
-                state.save(self, self.data_dir)
+            self.save(force=True)
         for pool in self.pools.values():
             pool.shutdown()
         self.moto.stop()
@@ -185,12 +190,67 @@ class Runtime:
                 traceback.print_exc()
 
     def wake(self) -> None:
+        """An invocation finished: deliver what it produced, and save it (--data-dir)."""
         self._wake.set()
+        self._changed.set()
 
     def advance_to(self, target: datetime) -> list[Fired]:
         """Move the clock to ``target``, running everything due on the way, in time order."""
         self.dispatcher.settle()
-        return self.dispatcher.run_due(target)
+        try:
+            return self.dispatcher.run_due(target)
+        finally:
+            self._changed.set()
+
+    # ------------------------------------------------------------ --data-dir
+
+    def _changes(self) -> tuple[Any, ...]:
+        """Grows or moves whenever saved state may have: a function ran (only functions write the
+        table and Scheduler), the stream or the bus moved (a write from outside), the clock was set, a
+        one-time schedule fired."""
+        return (
+            sum(pool.invocations for pool in self.pools.values()),
+            self.dispatcher.moved,
+            self.clock.offset,
+            len(self.dispatcher.fired_once),
+        )
+
+    @property
+    def unsaved(self) -> bool:
+        return self._changes() != self._saved
+
+    def save(self, *, force: bool = False) -> bool:
+        """Snapshot the state into --data-dir if it changed since the last snapshot (or ``force``)."""
+        if self.data_dir is None:
+            return False
+        with self._save_lock:
+            if not force and not self.unsaved:
+                return False
+            with self.dispatcher.lock:
+                self.dispatcher.settle()  # publish what the table holds before saving it
+                changes = self._changes()
+                state.save(self, self.data_dir)
+            self._saved, self.saved_at = changes, datetime.now(UTC)
+            return True
+
+    def _snapshots(self) -> None:
+        """Save soon after a change, at most once every SNAPSHOT_SECONDS: a crash loses at most about
+        the last second. Also looks every IDLE_SECONDS for changes nothing announced (timers)."""
+        last = -SNAPSHOT_SECONDS
+        while not self._stopping.is_set():
+            self._changed.wait(IDLE_SECONDS)
+            self._changed.clear()
+            pause = last + SNAPSHOT_SECONDS - time.monotonic()
+            if (pause > 0 and self._stopping.wait(pause)) or self._stopping.is_set():
+                return
+            try:
+                if self.save():
+                    last = time.monotonic()
+            except Exception:  # keep the runtime up; say why the snapshot failed
+                import traceback
+
+                traceback.print_exc()
+                self.say(f"could not save to {self.data_dir}; will try again")
 
     # ------------------------------------------------------------ developer aids
 
@@ -231,6 +291,13 @@ class Runtime:
             or self.tpl.path.stat().st_mtime_ns != self._template_mtime,
             "functions": sorted(self.pools),
             "routes": [r.key for r in self.tpl.routes],
+            "data_dir": None
+            if self.data_dir is None
+            else {
+                "path": str(self.data_dir),
+                "saved_at": isoformat(self.saved_at) if self.saved_at else None,
+                "unsaved_changes": self.unsaved,
+            },
         }
 
     def say(self, text: str) -> None:
@@ -243,7 +310,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
     parser.add_argument("--seed", action="store_true", help="load a demo organization")
-    parser.add_argument("--data-dir", type=Path, help="save state here on shutdown, restore it on start")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="keep state here (saved within a second of a change and on exit), restore it on start",
+    )
     parser.add_argument("--template", type=Path, default=TEMPLATE)
     parser.add_argument(
         "--reload-package",
@@ -278,7 +349,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     rt.say("  local:   /_local/clock /_local/outbox /_local/events /_local/schedules /_local/dlq")
     if args.data_dir:
-        rt.say(f"  state is saved to {args.data_dir} on exit")
+        rt.say(f"  state is saved to {args.data_dir} within a second of each change, and on exit")
     rt.say("Ctrl-C to stop.")
     # Wait in short slices: a signal can be delivered to any thread, and CPython runs its handler only
     # when the main thread next runs bytecode; a main thread parked in one long wait may never do so.

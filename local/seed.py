@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import date
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from local.apigw import claims, http_event
 from shared.data import keys
@@ -69,19 +71,24 @@ DEMO_SCREENING = {
 }
 
 Api = Callable[..., dict[str, Any]]  # api(method, path, body, role="coordinator")
-DEMO_CALENDAR = {
-    "time_zone": "America/Chicago",
-    "holidays": [
-        {"date": "2026-11-26", "name": "Thanksgiving Day"},
-        {"date": "2026-12-25", "name": "Christmas Day"},
-        {"date": "2027-01-01", "name": "New Year's Day"},
-    ],
-}
+DEMO_TIME_ZONE = "America/Chicago"
 DEMO_TYPES = {"follow-up": ("Follow-up visit", 30), "new-patient": ("New patient visit", 60)}
 DEMO_PROVIDERS = [
     {"name": "Dr. Ana Ruiz", "specialty": "cardiology", "location": "Main St Clinic, suite 2"},
     {"name": "Dr. Sam Lee", "specialty": "primary-care", "location": "Main St Clinic, suite 1"},
 ]
+
+
+def demo_calendar(today: date) -> dict[str, Any]:
+    """The demo organization's calendar: US federal holidays (with the weekdays they are observed on)
+    of ``today``'s year and the next, so the demo closes on the right days whenever it is run."""
+    import holidays
+
+    days = holidays.country_holidays("US", years=(today.year, today.year + 1))
+    return {
+        "time_zone": DEMO_TIME_ZONE,
+        "holidays": [{"date": day.isoformat(), "name": name[:80]} for day, name in sorted(days.items())],
+    }
 
 
 def _organization(rt: Runtime, api: Api) -> None:
@@ -92,7 +99,7 @@ def _organization(rt: Runtime, api: Api) -> None:
             "SK": {"S": keys.ORG_PROFILE_SK},
             "entity": {"S": "OrganizationProfile"},
             "name": {"S": "Demo Health"},
-            "time_zone": {"S": "America/Chicago"},
+            "time_zone": {"S": DEMO_TIME_ZONE},
         },
     )
 
@@ -125,7 +132,8 @@ def _scheduling(rt: Runtime, api: Api) -> None:
     """A calendar with US holidays, two appointment types, and two providers working weekdays."""
     if "SchedulingFunction" not in rt.pools:
         return
-    api("PUT", "/organization/calendar", DEMO_CALENDAR, role="admin")
+    today = rt.clock.now().astimezone(ZoneInfo(DEMO_TIME_ZONE)).date()  # the runtime's clock, not the host's
+    api("PUT", "/organization/calendar", demo_calendar(today), role="admin")
     for code, (display, minutes) in DEMO_TYPES.items():
         api(
             "PUT",
@@ -137,7 +145,7 @@ def _scheduling(rt: Runtime, api: Api) -> None:
     for provider in DEMO_PROVIDERS:
         body = {
             **provider,
-            "time_zone": "America/Chicago",
+            "time_zone": DEMO_TIME_ZONE,
             "appointment_types": list(DEMO_TYPES),
             "availability": [{"weekday": d, "start": a, "end": b} for d, a, b in week],
         }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 import time
 import traceback
@@ -66,7 +67,11 @@ def _own(module: str, packages: tuple[str, ...]) -> bool:
 
 def _worker_main(conn: Connection, env: dict[str, str], handler_path: str, packages: tuple[str, ...]) -> None:
     """A worker's life: import the handler (init), then one invocation per message. Before each, a
-    changed source file means re-importing Careloop's own modules (a warm re-init, milliseconds)."""
+    changed source file means re-importing Careloop's own modules (a warm re-init, milliseconds).
+
+    Ctrl-C in a terminal signals the whole process group: a worker ignores it (a KeyboardInterrupt
+    traceback per worker otherwise) and is stopped by the runtime, which kills it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     import importlib
     import sys
     from datetime import timedelta
@@ -187,6 +192,7 @@ class FunctionPool:
         self.timeout, self.memory = timeout, memory
         self._idle: list[_Worker] = []
         self._all: list[_Worker] = []
+        self.invocations = 0  # the runtime saves a snapshot (--data-dir) when any pool's count grows
         self._lock = threading.Lock()
         self._free = threading.Condition(self._lock)
 
@@ -203,8 +209,9 @@ class FunctionPool:
                     return worker, True
                 self._free.wait()
 
-    def _release(self, worker: _Worker) -> None:
+    def _release(self, worker: _Worker, *, invoked: bool = False) -> None:
         with self._free:
+            self.invocations += invoked
             if worker.alive:
                 self._idle.append(worker)
             self._free.notify()
@@ -225,7 +232,7 @@ class FunctionPool:
             }
             return worker.invoke(message, self.timeout)
         finally:
-            self._release(worker)
+            self._release(worker, invoked=True)
 
     def warm(self) -> None:
         """Start one worker and initialise its handler now, so the first request finds it warm."""

@@ -200,3 +200,19 @@ def test_a_function_that_overruns_its_timeout_is_a_500_and_its_worker_replaced(m
     assert after.json()["pid"] != first.json()["pid"]  # the overrunning worker was killed
     assert machinery.post("/sleep").status_code == 401  # ANY /sleep is not public
     assert machinery.post("/sleep", machinery.token()).json()["routeKey"] == "ANY /sleep"
+
+
+def test_the_clock_only_moves_forward(machinery: Client) -> None:
+    from datetime import datetime, timedelta
+
+    def now() -> datetime:
+        return datetime.fromisoformat(machinery.get("/_local/clock").json()["now"].replace("Z", "+00:00"))
+
+    before = now()
+    for body in ({"set": (before - timedelta(hours=1)).isoformat()}, {"advance": "-PT1H"}):
+        refused = machinery.post("/_local/clock", json=body)
+        assert refused.status_code == 409, body
+        assert "only moves forward" in refused.json()["message"]
+    assert before <= now() < before + timedelta(minutes=1)  # not moved back, nor anywhere else
+    assert machinery.post("/_local/clock", json={"advance": "PT1M"}).status_code == 200
+    assert now() >= before + timedelta(minutes=1)
