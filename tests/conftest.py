@@ -36,18 +36,25 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     import boto3
     from moto import mock_aws
 
-    from local.stack import provision
+    from local.stack import function_environment, provision
+    from local.template import Template
+    from shared.http.pagination import SECRET_ENV, reset_keys
 
     monkeypatch.setenv("TABLE_NAME", "careloop-test")
     monkeypatch.setenv("EVENT_BUS_NAME", "careloop-test")
     with mock_aws():
         shared_aws.reset()
         reset_connections()
+        reset_keys()
         bind()
         stack = provision(boto3.Session(), table_name="careloop-test", bus_name="careloop-test")
+        # the cursor key's secret, as the template passes it to the functions that list things
+        env = function_environment(Template.default(), "IntakeFunction", stack.names)
+        monkeypatch.setenv(SECRET_ENV, env[SECRET_ENV])
         yield stack.as_dict()
     shared_aws.reset()
     reset_connections()
+    reset_keys()
 
 
 @pytest.fixture(autouse=True)

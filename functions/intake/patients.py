@@ -199,7 +199,9 @@ def search(
         birth_date=birth_date.isoformat() if birth_date else None,
         phone=phone,
         limit=limit,
-        start=decode_cursor(cursor, list_id, partition, key_attrs),
+        start=decode_cursor(cursor, list_id, partition, key_attrs, tenant=org),
     )
     audited_read(router, [p.patient_id for p in found], "patient.search")
-    return PatientPage(items=[_summary(p) for p in found], next_cursor=encode_cursor(list_id, last))
+    return PatientPage(
+        items=[_summary(p) for p in found], next_cursor=encode_cursor(list_id, last, tenant=org)
+    )

@@ -117,12 +117,12 @@ def list_assessments(patient_id: PatientId, limit: Limit = 25, cursor: Cursor = 
         patient_id,
         keys.ASSESSMENT_PREFIX,
         limit,
-        decode_cursor(cursor, "assessments", {"PK": pk}, ("PK", "SK")),
+        decode_cursor(cursor, "assessments", {"PK": pk}, ("PK", "SK"), tenant=principal.organization_id),
     )
     audited_read(router, [patient_id], "assessment.read")
     return AssessmentPage(
         items=[AssessmentOut.model_validate(json.loads(i.body)) for i in items],
-        next_cursor=encode_cursor("assessments", last),
+        next_cursor=encode_cursor("assessments", last, tenant=principal.organization_id),
     )
 
 

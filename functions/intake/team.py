@@ -63,10 +63,13 @@ def my_panel(limit: Limit = 25, cursor: Cursor = None) -> PatientPage:
         principal.organization_id,
         principal.subject,
         limit,
-        decode_cursor(cursor, "panel", partition, ("PK", "SK")),
+        decode_cursor(cursor, "panel", partition, ("PK", "SK"), tenant=principal.organization_id),
     )
     audited_read(router, [p.patient_id for p in found], "panel.read")
-    return PatientPage(items=[_summary(p) for p in found], next_cursor=encode_cursor("panel", last))
+    return PatientPage(
+        items=[_summary(p) for p in found],
+        next_cursor=encode_cursor("panel", last, tenant=principal.organization_id),
+    )
 
 
 @router.get(
@@ -76,14 +79,15 @@ def my_panel(limit: Limit = 25, cursor: Cursor = None) -> PatientPage:
 def audit_trail(patient_id: PatientId, limit: Limit = 50, cursor: Cursor = None) -> AuditPage:
     principal, _ = caller(router)
     patient_for(principal, patient_id)
-    partition = {"PK": keys.audit_pk(principal.organization_id, patient_id)}
+    org = principal.organization_id
+    partition = {"PK": keys.audit_pk(org, patient_id)}
     entries, last = repo.audit_trail(
-        principal.organization_id, patient_id, limit, decode_cursor(cursor, "audit", partition, ("PK", "SK"))
+        org, patient_id, limit, decode_cursor(cursor, "audit", partition, ("PK", "SK"), tenant=org)
     )
     audited_read(router, [patient_id], "audit.read")
     return AuditPage(
         items=[
             AuditRow(at=e.at, actor_id=e.actor_id, action=e.action, request_id=e.request_id) for e in entries
         ],
-        next_cursor=encode_cursor("audit", last),
+        next_cursor=encode_cursor("audit", last, tenant=org),
     )

@@ -354,11 +354,18 @@ def reschedule(
 
 
 def _page(
-    index: Any, n: int, partition: str, list_id: str, limit: int, cursor: str | None, **bounds: Any
+    org: str,
+    index: Any,
+    n: int,
+    partition: str,
+    list_id: str,
+    limit: int,
+    cursor: str | None,
+    **bounds: Any,
 ) -> tuple[list[repo.Appointment], str | None]:
-    start = decode_cursor(cursor, list_id, {f"GSI{n}PK": partition}, INDEX_ATTRS[n])
+    start = decode_cursor(cursor, list_id, {f"GSI{n}PK": partition}, INDEX_ATTRS[n], tenant=org)
     items, last = repo.by_time(index, partition, limit=limit, start=start, **bounds)
-    return [i for i in items if isinstance(i, repo.Appointment)], encode_cursor(list_id, last)
+    return [i for i in items if isinstance(i, repo.Appointment)], encode_cursor(list_id, last, tenant=org)
 
 
 @router.get(
@@ -382,7 +389,7 @@ def patient_appointments(
     # the first page fixes the bound (a visit can't have started more than MAX_DURATION ago and not
     # ended); later pages carry it in their cursor, so a page boundary never falls outside it
     prefix = f"patient-appointments:{when}:"
-    issued = cursor_list(cursor) or ""
+    issued = cursor_list(cursor, tenant=org) or ""
     bound = issued.removeprefix(prefix) if issued.startswith(prefix) else None
     bound = bound or clock.isoformat(now - MAX_DURATION if upcoming else now)
     partition = keys.patient_appointments_pk(org, patient_id)
@@ -392,6 +399,7 @@ def patient_appointments(
         {"GSI1PK": partition},
         INDEX_ATTRS[1],
         within=lambda key: (key["GSI1SK"]["S"] >= bound) == upcoming,
+        tenant=org,
     )
     found, last = repo.by_time(
         repo.CareModel.gsi1,
@@ -402,7 +410,7 @@ def patient_appointments(
     )
     records = [i.record() for i in found if isinstance(i, repo.Appointment)]
     items = [r for r in records if (r.end > now) == upcoming]
-    next_cursor = encode_cursor(prefix + bound, last)
+    next_cursor = encode_cursor(prefix + bound, last, tenant=org)
     audited_read(router, [patient_id] if items else [], "appointment.read")
     return AppointmentPage(items=items, next_cursor=next_cursor)
 
@@ -418,7 +426,7 @@ def provider_day(
     org = caller(router)[0].organization_id
     partition = keys.provider_day_pk(org, provider_id, day.isoformat())
     items, next_cursor = _page(
-        repo.CareModel.gsi2, 2, partition, f"provider-day:{provider_id}:{day}", limit, cursor
+        org, repo.CareModel.gsi2, 2, partition, f"provider-day:{provider_id}:{day}", limit, cursor
     )
     audited_read(router, [i.patient_id for i in items], "schedule.read")
     return AppointmentPage(items=[i.record() for i in items], next_cursor=next_cursor)
@@ -433,6 +441,6 @@ def organization_day(
 ) -> AppointmentPage:
     org = caller(router)[0].organization_id
     partition = keys.organization_day_pk(org, day.isoformat())
-    items, next_cursor = _page(repo.CareModel.gsi3, 3, partition, f"org-day:{day}", limit, cursor)
+    items, next_cursor = _page(org, repo.CareModel.gsi3, 3, partition, f"org-day:{day}", limit, cursor)
     audited_read(router, [i.patient_id for i in items], "schedule.read")
     return AppointmentPage(items=[i.record() for i in items], next_cursor=next_cursor)

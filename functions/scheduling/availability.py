@@ -62,7 +62,7 @@ def availability(
     if (to - from_).days >= MAX_RANGE_DAYS:
         raise invalid("to", f"a search covers at most {MAX_RANGE_DAYS} days", "query")
     list_id = f"availability:{provider_id or ''}:{specialty or ''}:{appointment_type}:{from_}:{to}"
-    after = decode_cursor(cursor, list_id, {}, ("start", "provider_id"))
+    after = decode_cursor(cursor, list_id, {}, ("start", "provider_id"), tenant=org)
 
     wanted = [repo.calendar_key(org), repo.type_key(org, appointment_type)]
     if provider_id:
@@ -119,4 +119,4 @@ def availability(
         if more and page
         else None
     )
-    return SlotPage(items=page, next_cursor=encode_cursor(list_id, next_key))
+    return SlotPage(items=page, next_cursor=encode_cursor(list_id, next_key, tenant=org))

@@ -178,12 +178,15 @@ def search(
         {f"GSI{n}PK": partition},
         attrs,
         within=lambda key: not overdue or key[f"GSI{n}SK"]["S"] < before,
+        tenant=org,
     )
     bounds: dict[str, Any] = {"before": before} if overdue else {}
     items, last = repo.by_time(index, partition, limit=limit, start=start, **bounds)
     found = [i for i in items if isinstance(i, repo.Referral)]
     audited_read(router, [i.patient_id for i in found], "referral.read")
-    return ReferralPage(items=[_view(i, today) for i in found], next_cursor=encode_cursor(list_id, last))
+    return ReferralPage(
+        items=[_view(i, today) for i in found], next_cursor=encode_cursor(list_id, last, tenant=org)
+    )
 
 
 @router.get(
@@ -196,9 +199,13 @@ def patient_referrals(patient_id: UlidPath, limit: Limit = 25, cursor: Cursor = 
     org = principal.organization_id
     partition = keys.patient_referrals_pk(org, patient_id)
     list_id = "patient-referrals"
-    start = decode_cursor(cursor, list_id, {"GSI3PK": partition}, ("GSI3PK", "GSI3SK", "PK", "SK"))
+    start = decode_cursor(
+        cursor, list_id, {"GSI3PK": partition}, ("GSI3PK", "GSI3SK", "PK", "SK"), tenant=org
+    )
     items, last = repo.by_time(repo.CareModel.gsi3, partition, forward=False, limit=limit, start=start)
     found = [i for i in items if isinstance(i, repo.Referral)]
     audited_read(router, [patient_id] if found else [], "referral.read")
     today = repo.calendar_of(repo.get_item(repo.OrgCalendar, repo.calendar_key(org))).local_date(clock.now())
-    return ReferralPage(items=[_view(i, today) for i in found], next_cursor=encode_cursor(list_id, last))
+    return ReferralPage(
+        items=[_view(i, today) for i in found], next_cursor=encode_cursor(list_id, last, tenant=org)
+    )

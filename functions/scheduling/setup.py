@@ -132,8 +132,12 @@ def list_providers(
     else:
         partition, attrs = {"GSI2PK": keys.providers_pk(org)}, ("GSI2PK", "GSI2SK", "PK", "SK")
     list_id = f"providers:{specialty or ''}"
-    found, last = repo.providers(org, specialty, limit, decode_cursor(cursor, list_id, partition, attrs))
-    return ProviderPage(items=[p.record() for p in found], next_cursor=encode_cursor(list_id, last))
+    found, last = repo.providers(
+        org, specialty, limit, decode_cursor(cursor, list_id, partition, attrs, tenant=org)
+    )
+    return ProviderPage(
+        items=[p.record() for p in found], next_cursor=encode_cursor(list_id, last, tenant=org)
+    )
 
 
 @router.get(

@@ -88,11 +88,15 @@ def queue(
         raise invalid("provider_id", "give either provider_id or specialty", "query")
     partition = keys.waitlist_queue_pk(org, provider_id, specialty)
     list_id = f"waitlist:{provider_id or ''}:{specialty or ''}"
-    start = decode_cursor(cursor, list_id, {"GSI1PK": partition}, ("GSI1PK", "GSI1SK", "PK", "SK"))
+    start = decode_cursor(
+        cursor, list_id, {"GSI1PK": partition}, ("GSI1PK", "GSI1SK", "PK", "SK"), tenant=org
+    )
     items, last = repo.by_time(repo.CareModel.gsi1, partition, limit=limit, start=start)
     found = [i for i in items if isinstance(i, repo.WaitlistEntry)]
     audited_read(router, [i.patient_id for i in found], "waitlist.read")
-    return WaitlistPage(items=[i.record() for i in found], next_cursor=encode_cursor(list_id, last))
+    return WaitlistPage(
+        items=[i.record() for i in found], next_cursor=encode_cursor(list_id, last, tenant=org)
+    )
 
 
 @router.get(
@@ -104,13 +108,18 @@ def queue(
 def patient_entries(patient_id: UlidPath, limit: Limit = 25, cursor: Cursor = None) -> WaitlistPage:
     principal, _ = caller(router)
     principal.require_patient(patient_id)
-    partition = keys.patient_waitlist_pk(principal.organization_id, patient_id)
+    org = principal.organization_id
+    partition = keys.patient_waitlist_pk(org, patient_id)
     list_id = "patient-waitlist"
-    start = decode_cursor(cursor, list_id, {"GSI3PK": partition}, ("GSI3PK", "GSI3SK", "PK", "SK"))
+    start = decode_cursor(
+        cursor, list_id, {"GSI3PK": partition}, ("GSI3PK", "GSI3SK", "PK", "SK"), tenant=org
+    )
     items, last = repo.by_time(repo.CareModel.gsi3, partition, forward=False, limit=limit, start=start)
     found = [i for i in items if isinstance(i, repo.WaitlistEntry)]
     audited_read(router, [patient_id] if found else [], "waitlist.read")
-    return WaitlistPage(items=[i.record() for i in found], next_cursor=encode_cursor(list_id, last))
+    return WaitlistPage(
+        items=[i.record() for i in found], next_cursor=encode_cursor(list_id, last, tenant=org)
+    )
 
 
 @router.delete("/waitlist/<entry_id>", summary="Leave the waitlist", tags=["waitlist"])

@@ -77,7 +77,8 @@ def test_availability_pages_with_a_cursor_bound_to_its_query(clinic: Clinic) -> 
 
     list_id = f"availability:{clinic.provider_id}::follow-up:2026-11-24:2026-11-24"
     for start in ("x", "2026-11-24T15:00:00"):  # hand-made: not an instant, or one without an offset
-        forged = encode_cursor(list_id, {"start": {"S": start}, "provider_id": {"S": clinic.provider_id}})
+        key = {"start": {"S": start}, "provider_id": {"S": clinic.provider_id}}
+        forged = encode_cursor(list_id, key, tenant="acme")
         assert clinic.staff.availability(provider_id=clinic.provider_id, cursor=forged)["statusCode"] == 400
 
 
