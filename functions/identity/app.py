@@ -31,13 +31,23 @@ class Me(BaseModel):
     patient_id: str | None = None
 
 
-@router.get("/health", summary="Liveness", tags=["identity"])
+@router.get(
+    "/health",
+    summary="Liveness",
+    tags=["identity"],
+    operation_id="getHealth",
+)
 @public
 def health() -> Health:
     return Health()
 
 
-@router.get("/me", summary="Who the caller is", tags=["identity"])
+@router.get(
+    "/me",
+    summary="Who the caller is",
+    tags=["identity"],
+    operation_id="getMe",
+)
 @allow(EVERYONE)
 def me() -> Me:
     principal = principal_of(router)

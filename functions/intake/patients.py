@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions.intake.common import audited_read, caller, invalid, patient_for
@@ -27,6 +27,7 @@ from shared.domain.patients import (
 from shared.errors import Conflict, Forbidden, PreconditionRequired, Unprocessable
 from shared.events.intake import PatientRegistered
 from shared.http.auth import STAFF, Principal, Role, allow
+from shared.http.contract import IfMatch, etag, matches, responses
 from shared.http.idempotency import idempotent
 from shared.http.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 
@@ -38,10 +39,6 @@ SELF_SERVICE_FIELDS = frozenset(PatientSelfUpdate.model_fields)
 PatientPage = Page[PatientSummary]
 
 
-def _etag(version: int) -> dict[str, str]:
-    return {"ETag": f'"{version}"'}
-
-
 def _summary(item: repo.Patient) -> PatientSummary:
     record = item.record()
     return PatientSummary(id=record.id, name=record.name, birth_date=record.birth_date, status=record.status)
@@ -51,7 +48,13 @@ def _summary(item: repo.Patient) -> PatientSummary:
     "/patients",
     summary="Register a patient",
     tags=["patients"],
-    responses={201: {"description": "Registered"}, 409: {"description": "A probable duplicate exists"}},
+    operation_id="registerPatient",
+    responses=responses(
+        201,
+        "Registered",
+        headers=["Location", "ETag"],
+        errors={409: "A probable duplicate exists (staff see its id in `existing_patient_id`)"},
+    ),
 )
 @allow(STAFF)
 @idempotent(router, on_replay=lambda body: audited_read(router, [body["id"]], "patient.read"))
@@ -83,11 +86,17 @@ def register(
         audited_read(router, [duplicate.extra["existing_patient_id"]], "patient.match")
         raise
     return Response(
-        201, "application/json", record, headers={"Location": f"/patients/{patient_id}", **_etag(1)}
+        201, "application/json", record, headers={"Location": f"/patients/{patient_id}", **etag(1)}
     )
 
 
-@router.get("/patients/<patient_id>", summary="Read a patient", tags=["patients"])
+@router.get(
+    "/patients/<patient_id>",
+    summary="Read a patient",
+    tags=["patients"],
+    operation_id="getPatient",
+    responses=responses(headers=["ETag"]),
+)
 @allow(STAFF, Role.PATIENT)
 def read(patient_id: PatientId) -> Response[PatientOut | PatientSelfView]:
     """Staff read the whole record; a patient reads what they may change (contact, language, channels,
@@ -95,9 +104,7 @@ def read(patient_id: PatientId) -> Response[PatientOut | PatientSelfView]:
     principal, _ = caller(router)
     item = patient_for(principal, patient_id)
     audited_read(router, [patient_id], "patient.read")
-    return Response(
-        200, "application/json", _view(principal, item.record()), headers=_etag(item.version or 1)
-    )
+    return Response(200, "application/json", _view(principal, item.record()), headers=etag(item.version or 1))
 
 
 def _view(principal: Principal, record: PatientOut) -> PatientOut | PatientSelfView:
@@ -123,15 +130,20 @@ def _merge(current: PatientOut, change: PatientUpdate, now: Any) -> PatientOut:
 
 
 @router.patch(
-    "/patients/<patient_id>", summary="Change a patient (If-Match: the ETag you read)", tags=["patients"]
+    "/patients/<patient_id>",
+    summary="Change a patient (If-Match: the ETag you read)",
+    tags=["patients"],
+    operation_id="updatePatient",
+    responses=responses(
+        headers=["ETag"],
+        errors={409: "If-Match is stale, or the change makes a probable duplicate", 428: "Send If-Match"},
+    ),
 )
 @allow(STAFF, Role.PATIENT)
 def update(
     patient_id: PatientId,
     body: PatientUpdate,
-    if_match: Annotated[
-        str | None, Header(alias="if-match", description='the ETag you read, e.g. "3"')
-    ] = None,
+    if_match: IfMatch = None,
 ) -> Response[PatientOut | PatientSelfView]:
     principal, actor = caller(router)
     if principal.is_patient and not body.model_fields_set <= SELF_SERVICE_FIELDS:
@@ -143,7 +155,7 @@ def update(
     if if_match is None:
         raise PreconditionRequired("Send If-Match with the ETag of the version you read.")
     item = patient_for(principal, patient_id)
-    if if_match.strip().strip("W/").strip('"') != str(item.version):
+    if not matches(if_match, item.version):
         raise Conflict(
             "The patient changed since you read it; read it again and re-apply your change.",
             current_version=item.version,
@@ -160,11 +172,16 @@ def update(
             raise Conflict("This change could not be saved; please contact your care team.") from None
         raise
     return Response(
-        200, "application/json", _view(principal, updated.record()), headers=_etag(updated.version or 1)
+        200, "application/json", _view(principal, updated.record()), headers=etag(updated.version or 1)
     )
 
 
-@router.get("/patients", summary="Find patients by name prefix, birth date and/or phone", tags=["patients"])
+@router.get(
+    "/patients",
+    summary="Find patients by name prefix, birth date and/or phone",
+    tags=["patients"],
+    operation_id="searchPatients",
+)
 @allow(STAFF)
 def search(
     name: Annotated[

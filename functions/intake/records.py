@@ -28,6 +28,7 @@ from shared.domain.screening import Domain, score
 from shared.events.intake import AssessmentRecorded, SafetyConcernIdentified, SocialNeedIdentified
 from shared.events.models import DomainEvent
 from shared.http.auth import STAFF, allow
+from shared.http.contract import responses
 from shared.http.idempotency import idempotent
 from shared.http.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 
@@ -62,7 +63,8 @@ def _events(org: str, assessment: AssessmentOut) -> list[DomainEvent]:
     "/patients/<patient_id>/assessments",
     summary="Record an intake assessment",
     tags=["assessments"],
-    responses={201: {"description": "Recorded and scored"}},
+    operation_id="recordAssessment",
+    responses=responses(201, "Recorded and scored"),
 )
 @allow(STAFF)
 @idempotent(router, on_replay=lambda body: audited_read(router, [body["patient_id"]], "assessment.read"))
@@ -105,6 +107,7 @@ def record_assessment(patient_id: PatientId, body: AssessmentIn) -> Response[Ass
     "/patients/<patient_id>/assessments",
     summary="A patient's assessments, newest first",
     tags=["assessments"],
+    operation_id="listAssessments",
 )
 @allow(STAFF)
 def list_assessments(patient_id: PatientId, limit: Limit = 25, cursor: Cursor = None) -> AssessmentPage:
@@ -130,7 +133,8 @@ def list_assessments(patient_id: PatientId, limit: Limit = 25, cursor: Cursor = 
     "/patients/<patient_id>/coverage",
     summary="Add insurance coverage",
     tags=["coverage"],
-    responses={201: {"description": "Recorded"}},
+    operation_id="addCoverage",
+    responses=responses(201, "Recorded"),
 )
 @allow(STAFF)
 @idempotent(router, on_replay=lambda body: audited_read(router, [body["patient_id"]], "coverage.read"))
@@ -153,6 +157,7 @@ def add_coverage(patient_id: PatientId, body: CoverageIn) -> Response[CoverageOu
     "/patients/<patient_id>/coverage",
     summary="Coverage on file, and what is active on a date",
     tags=["coverage"],
+    operation_id="listCoverage",
 )
 @allow(STAFF)
 def list_coverage(

@@ -14,7 +14,9 @@ from shared import clock
 from shared.data import keys
 from shared.data import patients as repo
 from shared.domain.patients import CareTeam, PatientOut
+from shared.errors import Conflict
 from shared.http.auth import STAFF, Role, allow
+from shared.http.contract import IfMatch, etag, matches, responses
 from shared.http.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 
 router = APIGatewayHttpRouter()
@@ -34,11 +36,19 @@ AuditPage = Page[AuditRow]
     "/patients/<patient_id>/care-team",
     summary="Assign the patient's coordinator, nurse, physician",
     tags=["care team"],
+    operation_id="assignCareTeam",
+    responses=responses(headers=["ETag"], errors={409: "If-Match is stale"}),
 )
 @allow(Role.COORDINATOR, Role.ADMIN)
-def assign(patient_id: PatientId, body: CareTeam) -> Response[PatientOut]:
+def assign(patient_id: PatientId, body: CareTeam, if_match: IfMatch = None) -> Response[PatientOut]:
+    """``If-Match`` (the patient's ETag) is checked when sent: a stale one is a 409."""
     principal, actor = caller(router)
     item = patient_for(principal, patient_id)
+    if if_match is not None and not matches(if_match, item.version):
+        raise Conflict(
+            "The patient changed since you read it; read it again and re-apply your change.",
+            current_version=item.version,
+        )
     current = item.record()
     before = current.care_team.members() if current.care_team else {}
     after = body.members()
@@ -51,10 +61,15 @@ def assign(patient_id: PatientId, body: CareTeam) -> Response[PatientOut]:
     now = clock.now()
     updated_record = current.model_copy(update={"care_team": body, "updated_at": now})
     updated = repo.update(item, updated_record, actor, now, "care_team.update", panel=(left, joined))
-    return Response(200, "application/json", updated.record(), headers={"ETag": f'"{updated.version}"'})
+    return Response(200, "application/json", updated.record(), headers=etag(updated.version))
 
 
-@router.get("/panel", summary="My panel: patients whose care team I am on", tags=["care team"])
+@router.get(
+    "/panel",
+    summary="My panel: patients whose care team I am on",
+    tags=["care team"],
+    operation_id="getPanel",
+)
 @allow(STAFF)
 def my_panel(limit: Limit = 25, cursor: Cursor = None) -> PatientPage:
     principal, _ = caller(router)
@@ -73,7 +88,10 @@ def my_panel(limit: Limit = 25, cursor: Cursor = None) -> PatientPage:
 
 
 @router.get(
-    "/patients/<patient_id>/audit", summary="Who read or changed this patient's record", tags=["audit"]
+    "/patients/<patient_id>/audit",
+    summary="Who read or changed this patient's record",
+    tags=["audit"],
+    operation_id="getAuditTrail",
 )
 @allow(Role.ADMIN)
 def audit_trail(patient_id: PatientId, limit: Limit = 50, cursor: Cursor = None) -> AuditPage:

@@ -12,7 +12,6 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions.scheduling import booking
 from functions.scheduling.common import UlidPath, appointment_for, commit, conflict
-from functions.scheduling.setup import IfMatch, etag, matches
 from shared import clock
 from shared.data import keys
 from shared.data import scheduling as repo
@@ -35,6 +34,7 @@ from shared.domain.scheduling import (
 from shared.errors import Conflict, Forbidden
 from shared.http.auth import STAFF, Principal, Role, allow
 from shared.http.caller import audited_read, caller
+from shared.http.contract import IfMatch, etag, matches, responses, status_move
 from shared.http.idempotency import idempotent
 from shared.http.pagination import Cursor, Limit, Page, cursor_list, decode_cursor, encode_cursor
 
@@ -54,7 +54,13 @@ def _created(record: AppointmentOut) -> Response[AppointmentOut]:
     "/appointments",
     summary="Book a slot for a patient",
     tags=["appointments"],
-    responses={201: {"description": "Booked"}, 409: {"description": "The slot is taken"}},
+    operation_id="bookAppointment",
+    responses=responses(
+        201,
+        "Booked",
+        headers=["Location", "ETag"],
+        errors={409: "The slot is taken (`conflict: slot`), or the patient or referral changed"},
+    ),
 )
 @allow(STAFF, Role.PATIENT)
 @idempotent(router)
@@ -79,7 +85,13 @@ def book(body: BookingIn) -> Response[AppointmentOut]:
     return _created(record)
 
 
-@router.get("/appointments/<appointment_id>", summary="An appointment", tags=["appointments"])
+@router.get(
+    "/appointments/<appointment_id>",
+    summary="An appointment",
+    tags=["appointments"],
+    operation_id="getAppointment",
+    responses=responses(headers=["ETag"]),
+)
 @allow(STAFF, Role.PATIENT)
 def read(appointment_id: UlidPath) -> Response[AppointmentOut]:
     principal, _ = caller(router)
@@ -220,7 +232,11 @@ def _move(appointment_id: str, action: str, if_match: str | None, **update: Any)
 
 
 @router.post(
-    "/appointments/<appointment_id>/confirm", summary="Confirm (patient or staff)", tags=["appointments"]
+    "/appointments/<appointment_id>/confirm",
+    summary="Confirm (patient or staff)",
+    tags=["appointments"],
+    operation_id="confirmAppointment",
+    responses=status_move(),
 )
 @allow(STAFF, Role.PATIENT)
 def confirm(appointment_id: UlidPath, if_match: IfMatch = None) -> Response[AppointmentOut]:
@@ -228,27 +244,47 @@ def confirm(appointment_id: UlidPath, if_match: IfMatch = None) -> Response[Appo
 
 
 @router.post(
-    "/appointments/<appointment_id>/arrive", summary="The patient has arrived", tags=["appointments"]
+    "/appointments/<appointment_id>/arrive",
+    summary="The patient has arrived",
+    tags=["appointments"],
+    operation_id="markArrived",
+    responses=status_move(),
 )
 @allow(STAFF)
 def arrive(appointment_id: UlidPath, if_match: IfMatch = None) -> Response[AppointmentOut]:
     return _move(appointment_id, "arrive", if_match)
 
 
-@router.post("/appointments/<appointment_id>/check-in", summary="Check the patient in", tags=["appointments"])
+@router.post(
+    "/appointments/<appointment_id>/check-in",
+    summary="Check the patient in",
+    tags=["appointments"],
+    operation_id="checkIn",
+    responses=status_move(),
+)
 @allow(STAFF)
 def check_in(appointment_id: UlidPath, if_match: IfMatch = None) -> Response[AppointmentOut]:
     return _move(appointment_id, "check-in", if_match)
 
 
-@router.post("/appointments/<appointment_id>/complete", summary="The visit took place", tags=["appointments"])
+@router.post(
+    "/appointments/<appointment_id>/complete",
+    summary="The visit took place",
+    tags=["appointments"],
+    operation_id="completeAppointment",
+    responses=status_move(),
+)
 @allow(STAFF)
 def complete(appointment_id: UlidPath, if_match: IfMatch = None) -> Response[AppointmentOut]:
     return _move(appointment_id, "complete", if_match)
 
 
 @router.post(
-    "/appointments/<appointment_id>/no-show", summary="The patient did not come", tags=["appointments"]
+    "/appointments/<appointment_id>/no-show",
+    summary="The patient did not come",
+    tags=["appointments"],
+    operation_id="markNoShow",
+    responses=status_move(),
 )
 @allow(STAFF)
 def no_show(appointment_id: UlidPath, if_match: IfMatch = None) -> Response[AppointmentOut]:
@@ -256,7 +292,11 @@ def no_show(appointment_id: UlidPath, if_match: IfMatch = None) -> Response[Appo
 
 
 @router.post(
-    "/appointments/<appointment_id>/cancel", summary="Cancel, saying who and why", tags=["appointments"]
+    "/appointments/<appointment_id>/cancel",
+    summary="Cancel, saying who and why",
+    tags=["appointments"],
+    operation_id="cancelAppointment",
+    responses=status_move(),
 )
 @allow(STAFF, Role.PATIENT)
 def cancel(appointment_id: UlidPath, body: CancelIn, if_match: IfMatch = None) -> Response[AppointmentOut]:
@@ -273,6 +313,11 @@ def cancel(appointment_id: UlidPath, body: CancelIn, if_match: IfMatch = None) -
     summary="Move to another time with the same provider (the old slot is freed only if the new one is "
     "taken); moved by staff, it waits for the patient's confirmation again",
     tags=["appointments"],
+    operation_id="rescheduleAppointment",
+    responses=responses(
+        headers=["ETag"],
+        errors={409: "The new slot is taken (`conflict: slot`), the status forbids it, or If-Match is stale"},
+    ),
 )
 @allow(STAFF, Role.PATIENT)
 def reschedule(
@@ -372,6 +417,7 @@ def _page(
     "/patients/<patient_id>/appointments",
     summary="A patient's appointments, upcoming or past",
     tags=["appointments"],
+    operation_id="listPatientAppointments",
 )
 @allow(STAFF, Role.PATIENT)
 def patient_appointments(
@@ -415,7 +461,12 @@ def patient_appointments(
     return AppointmentPage(items=items, next_cursor=next_cursor)
 
 
-@router.get("/providers/<provider_id>/appointments", summary="A provider's day", tags=["appointments"])
+@router.get(
+    "/providers/<provider_id>/appointments",
+    summary="A provider's day",
+    tags=["appointments"],
+    operation_id="getProviderDay",
+)
 @allow(STAFF)
 def provider_day(
     provider_id: UlidPath,
@@ -432,7 +483,12 @@ def provider_day(
     return AppointmentPage(items=[i.record() for i in items], next_cursor=next_cursor)
 
 
-@router.get("/appointments", summary="The organization's day, every provider", tags=["appointments"])
+@router.get(
+    "/appointments",
+    summary="The organization's day, every provider",
+    tags=["appointments"],
+    operation_id="getOrganizationDay",
+)
 @allow(STAFF)
 def organization_day(
     day: Annotated[Day, Query(alias="date", description="a date in the organization's time zone")],

@@ -11,7 +11,6 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions.scheduling.booking import referral_change
 from functions.scheduling.common import UlidPath, commit
-from functions.scheduling.setup import IfMatch, etag, matches
 from shared import clock, ids
 from shared.data import keys
 from shared.data import scheduling as repo
@@ -27,6 +26,7 @@ from shared.domain.referrals import (
 from shared.errors import Conflict, NotFound
 from shared.http.auth import STAFF, Role, allow
 from shared.http.caller import audited_read, caller, invalid
+from shared.http.contract import IfMatch, etag, matches, responses, status_move
 from shared.http.idempotency import idempotent
 from shared.http.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 
@@ -50,7 +50,8 @@ def _view(item: repo.Referral, today: date) -> ReferralOut:
     "/referrals",
     summary="Refer a patient to a specialty or a provider",
     tags=["referrals"],
-    responses={201: {"description": "Created"}},
+    operation_id="createReferral",
+    responses=responses(201, "Created", headers=["Location", "ETag"]),
 )
 @allow(STAFF)
 @idempotent(router)
@@ -112,7 +113,13 @@ def _referral_and_today(org: str, referral_id: str) -> tuple[repo.Referral, date
     return found[key], repo.calendar_of(found.get(repo.calendar_key(org))).local_date(clock.now())
 
 
-@router.get("/referrals/<referral_id>", summary="A referral", tags=["referrals"])
+@router.get(
+    "/referrals/<referral_id>",
+    summary="A referral",
+    tags=["referrals"],
+    operation_id="getReferral",
+    responses=responses(headers=["ETag"]),
+)
 @allow(STAFF)
 def read(referral_id: UlidPath) -> Response[ReferralOut]:
     org = caller(router)[0].organization_id
@@ -122,7 +129,11 @@ def read(referral_id: UlidPath) -> Response[ReferralOut]:
 
 
 @router.post(
-    "/referrals/<referral_id>/<action>", summary="Move a referral along its loop", tags=["referrals"]
+    "/referrals/<referral_id>/<action>",
+    summary="Move a referral along its loop",
+    tags=["referrals"],
+    operation_id="moveReferral",
+    responses=status_move(),
 )
 @allow(STAFF)
 def act(
@@ -151,6 +162,7 @@ def act(
     "/referrals",
     summary="Referrals by status; status=open&overdue=true is the chase list",
     tags=["referrals"],
+    operation_id="searchReferrals",
 )
 @allow(STAFF)
 def search(
@@ -190,7 +202,10 @@ def search(
 
 
 @router.get(
-    "/patients/<patient_id>/referrals", summary="A patient's referrals, newest first", tags=["referrals"]
+    "/patients/<patient_id>/referrals",
+    summary="A patient's referrals, newest first",
+    tags=["referrals"],
+    operation_id="listPatientReferrals",
 )
 @allow(STAFF, Role.PATIENT)
 def patient_referrals(patient_id: UlidPath, limit: Limit = 25, cursor: Cursor = None) -> ReferralPage:

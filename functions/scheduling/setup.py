@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
 
@@ -18,11 +18,11 @@ from shared.domain.calendar import Calendar
 from shared.domain.scheduling import AppointmentTypeIn, AppointmentTypeOut, Code, ProviderIn, ProviderOut
 from shared.errors import Conflict, PreconditionRequired
 from shared.http.auth import EVERYONE, STAFF, Role, allow, principal_of
+from shared.http.contract import IfMatch, etag, matches, responses
 from shared.http.idempotency import idempotent
 from shared.http.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 
 router = APIGatewayHttpRouter()
-IfMatch = Annotated[str | None, Header(alias="if-match", description='the ETag you read, e.g. "3"')]
 
 
 ProviderPage = Page[ProviderOut]
@@ -32,14 +32,6 @@ class AppointmentTypeList(BaseModel):
     items: list[AppointmentTypeOut]
 
 
-def etag(version: int | None) -> dict[str, str]:
-    return {"ETag": f'"{version or 0}"'}
-
-
-def matches(if_match: str | None, version: int | None) -> bool:
-    return if_match is not None and if_match.strip().removeprefix("W/").strip('"') == str(version or 0)
-
-
 # ---------------------------------------------------------------- calendar
 
 
@@ -47,6 +39,8 @@ def matches(if_match: str | None, version: int | None) -> bool:
     "/organization/calendar",
     summary="The organization's hours, holidays and waitlist policy",
     tags=["organization"],
+    operation_id="getCalendar",
+    responses=responses(headers=["ETag"]),
 )
 @allow(STAFF)
 def read_calendar() -> Response[Calendar]:
@@ -61,6 +55,8 @@ def read_calendar() -> Response[Calendar]:
     "/organization/calendar",
     summary="Replace the organization's calendar (If-Match once it exists)",
     tags=["organization"],
+    operation_id="putCalendar",
+    responses=responses(headers=["ETag"], errors={428: "The calendar exists: send If-Match"}),
 )
 @allow(Role.ADMIN)
 def write_calendar(body: Calendar, if_match: IfMatch = None) -> Response[Calendar]:
@@ -85,14 +81,24 @@ def write_calendar(body: Calendar, if_match: IfMatch = None) -> Response[Calenda
 # ---------------------------------------------------------------- appointment types
 
 
-@router.get("/appointment-types", summary="Appointment types and their durations", tags=["providers"])
+@router.get(
+    "/appointment-types",
+    summary="Appointment types and their durations",
+    tags=["providers"],
+    operation_id="listAppointmentTypes",
+)
 @allow(EVERYONE)
 def list_types() -> AppointmentTypeList:
     org = principal_of(router).organization_id
     return AppointmentTypeList(items=[t.record() for t in repo.appointment_types(org)])
 
 
-@router.put("/appointment-types/<code>", summary="Create or change an appointment type", tags=["providers"])
+@router.put(
+    "/appointment-types/<code>",
+    summary="Create or change an appointment type",
+    tags=["providers"],
+    operation_id="putAppointmentType",
+)
 @allow(Role.ADMIN)
 def put_type(code: Annotated[Code, Path()], body: AppointmentTypeIn) -> AppointmentTypeOut:
     org = principal_of(router).organization_id
@@ -107,7 +113,11 @@ def put_type(code: Annotated[Code, Path()], body: AppointmentTypeIn) -> Appointm
 
 
 @router.post(
-    "/providers", summary="Add a provider", tags=["providers"], responses={201: {"description": "Created"}}
+    "/providers",
+    summary="Add a provider",
+    tags=["providers"],
+    operation_id="createProvider",
+    responses=responses(201, "Created", headers=["Location", "ETag"]),
 )
 @allow(Role.ADMIN)
 @idempotent(router)
@@ -120,7 +130,12 @@ def create_provider(body: ProviderIn) -> Response[ProviderOut]:
     )
 
 
-@router.get("/providers", summary="Providers, optionally of one specialty", tags=["providers"])
+@router.get(
+    "/providers",
+    summary="Providers, optionally of one specialty",
+    tags=["providers"],
+    operation_id="listProviders",
+)
 @allow(EVERYONE)
 def list_providers(
     specialty: Annotated[Code | None, Query()] = None, limit: Limit = 25, cursor: Cursor = None
@@ -141,7 +156,11 @@ def list_providers(
 
 
 @router.get(
-    "/providers/<provider_id>", summary="A provider, with their weekly hours and time off", tags=["providers"]
+    "/providers/<provider_id>",
+    summary="A provider, with their weekly hours and time off",
+    tags=["providers"],
+    operation_id="getProvider",
+    responses=responses(headers=["ETag"]),
 )
 @allow(EVERYONE)
 def read_provider(provider_id: UlidPath) -> Response[ProviderOut]:
@@ -153,6 +172,11 @@ def read_provider(provider_id: UlidPath) -> Response[ProviderOut]:
     "/providers/<provider_id>",
     summary="Replace a provider's profile, hours and time off (If-Match)",
     tags=["providers"],
+    operation_id="putProvider",
+    responses=responses(
+        headers=["ETag"],
+        errors={428: "Send If-Match", 409: "Stale If-Match, or a grid or zone change under bookings ahead"},
+    ),
 )
 @allow(Role.ADMIN)
 def update_provider(

@@ -19,6 +19,7 @@ from shared.domain.scheduling import AppointmentOut, Code, Ulid
 from shared.errors import Conflict
 from shared.http.auth import STAFF, Role, allow
 from shared.http.caller import audited_read, caller, invalid
+from shared.http.contract import responses
 from shared.http.idempotency import idempotent
 from shared.http.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 
@@ -32,7 +33,8 @@ WaitlistPage = Page[WaitlistOut]
     "/waitlist",
     summary="Wait for an earlier slot with a provider or a specialty",
     tags=["waitlist"],
-    responses={201: {"description": "Waitlisted"}},
+    operation_id="joinWaitlist",
+    responses=responses(201, "Waitlisted", headers=["Location"]),
 )
 @allow(STAFF, Role.PATIENT)
 @idempotent(router)
@@ -74,7 +76,10 @@ def join(body: WaitlistIn) -> Response[WaitlistOut]:
 
 
 @router.get(
-    "/waitlist", summary="Who waits for a provider or a specialty, first come first served", tags=["waitlist"]
+    "/waitlist",
+    summary="Who waits for a provider or a specialty, first come first served",
+    tags=["waitlist"],
+    operation_id="getWaitlistQueue",
 )
 @allow(STAFF)
 def queue(
@@ -103,6 +108,7 @@ def queue(
     "/patients/<patient_id>/waitlist",
     summary="A patient's waitlist entries, newest first, with any offer they hold",
     tags=["waitlist"],
+    operation_id="listPatientWaitlist",
 )
 @allow(STAFF, Role.PATIENT)
 def patient_entries(patient_id: UlidPath, limit: Limit = 25, cursor: Cursor = None) -> WaitlistPage:
@@ -122,7 +128,13 @@ def patient_entries(patient_id: UlidPath, limit: Limit = 25, cursor: Cursor = No
     )
 
 
-@router.delete("/waitlist/<entry_id>", summary="Leave the waitlist", tags=["waitlist"])
+@router.delete(
+    "/waitlist/<entry_id>",
+    summary="Leave the waitlist",
+    tags=["waitlist"],
+    operation_id="leaveWaitlist",
+    responses=responses(errors={409: "The entry is no longer waiting"}),
+)
 @allow(STAFF, Role.PATIENT)
 def leave(entry_id: UlidPath) -> WaitlistOut:
     from shared.events.scheduling import WaitlistEntryRemoved
@@ -155,7 +167,12 @@ def leave(entry_id: UlidPath) -> WaitlistOut:
 # ---------------------------------------------------------------- offers
 
 
-@router.get("/offers/<offer_id>", summary="A slot offered from the waitlist", tags=["waitlist"])
+@router.get(
+    "/offers/<offer_id>",
+    summary="A slot offered from the waitlist",
+    tags=["waitlist"],
+    operation_id="getOffer",
+)
 @allow(STAFF, Role.PATIENT)
 def read_offer(offer_id: UlidPath) -> OfferOut:
     principal, _ = caller(router)
@@ -168,7 +185,10 @@ def read_offer(offer_id: UlidPath) -> OfferOut:
     "/offers/<offer_id>/accept",
     summary="Take the offered slot: books it",
     tags=["waitlist"],
-    responses={201: {"description": "Booked"}},
+    operation_id="acceptOffer",
+    responses=responses(
+        201, "Booked", headers=["Location"], errors={409: "The offer is no longer open (`conflict: offer`)"}
+    ),
 )
 @allow(STAFF, Role.PATIENT)
 @idempotent(router)
@@ -222,7 +242,11 @@ def accept(offer_id: UlidPath) -> Response[AppointmentOut]:
 
 
 @router.post(
-    "/offers/<offer_id>/decline", summary="Leave the offered slot for the next patient", tags=["waitlist"]
+    "/offers/<offer_id>/decline",
+    summary="Leave the offered slot for the next patient",
+    tags=["waitlist"],
+    operation_id="declineOffer",
+    responses=responses(errors={409: "The offer is no longer open (`conflict: offer`)"}),
 )
 @allow(STAFF, Role.PATIENT)
 def decline(offer_id: UlidPath) -> OfferOut:

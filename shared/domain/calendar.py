@@ -12,9 +12,9 @@ from enum import IntEnum
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, AwareDatetime, Field, PlainSerializer, WithJsonSchema, model_validator
+from pydantic import AfterValidator, AwareDatetime, Field, model_validator
 
-from shared.domain.base import Strict
+from shared.domain.base import Strict, WallTime
 from shared.domain.patients import TimeZone
 
 MAX_HOLIDAYS = 400
@@ -36,14 +36,6 @@ def _sane_instant(value: datetime) -> datetime:
 # Dates and instants a calendar can hold (arithmetic on 9999-12-31 overflows); instants in UTC.
 Day = Annotated[date, AfterValidator(_sane_day)]
 Instant = Annotated[AwareDatetime, AfterValidator(_sane_instant)]
-
-# A local wall-clock time, "HH:MM" on the wire (OpenAPI's "time" format demands an offset, which a
-# weekly opening hour does not have).
-WallTime = Annotated[
-    time,
-    PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str),
-    WithJsonSchema({"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$", "examples": ["09:00"]}),
-]
 
 
 class Weekday(IntEnum):

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, Field, field_validator, model_validator
 
-from shared.domain.base import Model, Strict
+from shared.domain.base import Model, Strict, WallTime
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 # WHATWG's definition of a valid e-mail address (what browsers' <input type=email> accept)
@@ -114,8 +114,8 @@ class Consent(Strict):
 class QuietHours(Strict):
     """Local times between which nothing but urgent contact is sent (wraps past midnight)."""
 
-    start: time = time(21, 0)
-    end: time = time(9, 0)
+    start: WallTime = time(21, 0)
+    end: WallTime = time(9, 0)
 
 
 class _Preferences(Strict):

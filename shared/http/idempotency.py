@@ -17,10 +17,11 @@ import functools
 import inspect
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.encoders import jsonable_encoder
+from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from shared.aws import client
@@ -33,6 +34,22 @@ HEADER = "idempotency-key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 EXPIRES_AFTER_SECONDS = 24 * 3600
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+# Declared on every keyed route so the OpenAPI document (and a client generated from it) shows it; the
+# wrapper reads and checks it itself (400 for a malformed key), the route function never sees it.
+_KEY_PARAM = inspect.Parameter(
+    "idempotency_key",
+    inspect.Parameter.KEYWORD_ONLY,
+    default=None,
+    annotation=Annotated[
+        str | None,
+        Header(
+            alias=HEADER,
+            description="Any unique string (a UUID) of 1 to 255 visible ASCII characters: a retry with the "
+            "same key and body returns the first response (Idempotent-Replayed: true) and runs nothing; "
+            "kept 24 h",
+        ),
+    ],
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,6 +81,7 @@ def idempotent(
     def decorator(fn: F) -> F:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            kwargs.pop(_KEY_PARAM.name, None)
             event = router.current_event
             key = (event.headers or {}).get(HEADER)
             if key is None:
@@ -139,7 +157,10 @@ def idempotent(
 
         # Powertools reads the route's parameters from its signature and resolves string annotations
         # in the function's module: give it the wrapped function's, already resolved.
-        wrapper.__signature__ = inspect.signature(fn, eval_str=True)  # type: ignore[attr-defined]
+        signature = inspect.signature(fn, eval_str=True)
+        wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[*signature.parameters.values(), _KEY_PARAM]
+        )
         return wrapper  # type: ignore[return-value]
 
     return decorator

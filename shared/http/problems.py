@@ -7,6 +7,7 @@ a problem can't leak PHI back into a proxy log or a browser console.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -46,6 +47,23 @@ class Problem(BaseModel):
     detail: str = Field(description="What happened and what to do about it")
     errors: list[ValidationIssue] | None = None
     request_id: str | None = Field(None, description="Quote this when reporting a problem")
+    # Extension members some problems carry (RFC 9457 section 3.2), declared so a typed client reads them
+    conflict: str | None = Field(
+        None,
+        description="On a 409, what was taken or changed: slot, patient, appointment, referral, offer...",
+    )
+    current_status: str | None = Field(None, description="On a 409 for a status move: the status now")
+    current_version: int | None = Field(None, description="On a 409 for a stale If-Match: the version now")
+    existing_patient_id: str | None = Field(
+        None, description="On a 409 for a probable duplicate (staff only): the record it duplicates"
+    )
+
+
+class GatewayMessage(BaseModel):
+    """What API Gateway itself answers before any function runs: no or an invalid token (401), an
+    unknown route (404), a body over 10 MB (413), throttling (429)."""
+
+    message: str = Field(examples=["Unauthorized"])
 
 
 def problem_body(
@@ -90,12 +108,48 @@ def raw_problem(status: int, slug: str, title: str, detail: str, **kwargs: Any) 
     }
 
 
+# A location step the API itself names: a field, parameter or enum value ("body", "consent", "sms",
+# "if-match"). Anything else in a location came from the caller (a dict key, an unknown field's name).
+_OUR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+KEY, UNKNOWN = "[key]", "[unknown]"
+
+
+def _safe_loc(loc: Iterable[Any], error_type: str, bad_keys: set[tuple[Any, ...]]) -> list[str | int]:
+    """``loc`` without caller-supplied text: an invalid dict key (and the path under it) becomes
+    ``[key]``, an unknown field's name, or any other step that is not one of our names, ``[unknown]``."""
+    steps = list(loc)
+    out: list[str | int] = []
+    for i, step in enumerate(steps):
+        if step == KEY or tuple(steps[: i + 1]) in bad_keys:
+            if step != KEY or not out or out[-1] != KEY:
+                out.append(KEY)
+        elif isinstance(step, int):
+            out.append(step)
+        elif (i == len(steps) - 1 and error_type == "extra_forbidden") or not _OUR_NAME.fullmatch(str(step)):
+            out.append(UNKNOWN)
+        else:
+            out.append(str(step))
+    return out
+
+
 def validation_errors(raw: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Powertools/pydantic errors as ``{loc, msg, type}``: no ``input``, no ``ctx``."""
+    """Powertools/pydantic errors as ``{loc, msg, type}``: no ``input``, no ``ctx``, and no step of
+    ``loc`` the caller wrote (a body ``{"consent": {"<a name and phone>": ...}}`` is reported at
+    ``["body", "consent", "[key]"]``)."""
+    errors = list(raw)
+    # pydantic reports a bad key at (..., key, "[key]") and its value's errors at (..., key, field)
+    bad_keys = {
+        tuple(loc[:i])
+        for loc in (list(e.get("loc", ())) for e in errors)
+        for i, step in enumerate(loc)
+        if step == KEY
+    }
     out = []
-    for err in raw:
-        msg = err.get("msg") or str(err.get("type", "invalid")).replace("_", " ")
-        out.append({"loc": list(err.get("loc", ())), "msg": msg, "type": err.get("type", "invalid")})
+    for err in errors:
+        error_type = str(err.get("type", "invalid"))
+        msg = err.get("msg") or error_type.replace("_", " ")
+        loc = _safe_loc(err.get("loc", ()), error_type, bad_keys)
+        out.append({"loc": loc, "msg": msg, "type": error_type})
     return out
 
 

@@ -67,7 +67,7 @@ def test_registration_is_one_transaction_with_its_event_and_audit(aws: dict) -> 
     assert response["headers"]["Location"] == f"/patients/{body['id']}"
     assert response["headers"]["ETag"] == '"1"'
     assert body["status"] == "active" and body["version"] == 1
-    assert body["quiet_hours"] == {"start": "21:00:00", "end": "09:00:00"}  # the default
+    assert body["quiet_hours"] == {"start": "21:00", "end": "09:00"}  # the default
     events = outbox_events(aws)
     assert [e["type"] for e in events] == ["PatientRegistered"]
     assert events[0]["detail"]["patient_id"] == body["id"]
