@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from shared.domain.base import Model, Strict
+from shared.domain.base import MULTILINE, Model, Strict
 from shared.domain.screening import Score, Screening
 
 MAX_ASSESSMENT_BYTES = 200_000
@@ -35,7 +35,7 @@ class AssessmentIn(Strict):
     conditions: list[Condition] = Field(default_factory=list, max_length=100)
     medications: list[Medication] = Field(default_factory=list, max_length=100)
     allergies: list[Allergy] = Field(default_factory=list, max_length=100)
-    psychosocial_notes: str | None = Field(None, max_length=4000)
+    psychosocial_notes: str | None = Field(None, max_length=4000, json_schema_extra=MULTILINE)
     screening: Screening
 
     @model_validator(mode="after")

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, Field, model_validator
 
-from shared.domain.base import Model, Strict
+from shared.domain.base import MULTILINE, Model, Strict
 from shared.domain.calendar import Day
 from shared.domain.scheduling import Code, Ulid
 
@@ -79,7 +79,12 @@ class ReferralIn(Strict):
     patient_id: Ulid
     specialty: Code | None = None
     provider_id: Ulid | None = None
-    reason: str = Field(min_length=1, max_length=1000, description="clinical reason (PHI: never in events)")
+    reason: str = Field(
+        min_length=1,
+        max_length=1000,
+        description="clinical reason (PHI: never in events)",
+        json_schema_extra=MULTILINE,
+    )
     urgency: Urgency = Urgency.ROUTINE
     due_date: Day = Field(description="the date by which the patient should have been seen")
     send: bool = Field(False, description="send at once instead of saving a draft")
@@ -92,7 +97,9 @@ class ReferralIn(Strict):
 
 
 class ReferralActionIn(Strict):
-    reason: str | None = Field(None, max_length=500, description="why (rejections, cancellations)")
+    reason: str | None = Field(
+        None, max_length=500, description="why (rejections, cancellations)", json_schema_extra=MULTILINE
+    )
 
 
 class ReferralOut(Model):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +19,8 @@ from shared.logs import get_logger
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
+# No model of this API nests deeper than a few levels; a body nested deeper is a 400 before the resolver
+MAX_DEPTH = 32
 _JSON_TYPE = re.compile(r"application/json\s*(?:;.*)?", re.IGNORECASE)
 
 
@@ -61,12 +64,37 @@ def unreadable_body(event: dict[str, Any]) -> dict[str, Any] | None:
         if not _JSON_TYPE.fullmatch(content_type):
             return _unreadable(event, "This API accepts JSON only: send 'Content-Type: application/json'.")
         headers[name] = content_type.lower()
+    text = body
     if event.get("isBase64Encoded"):
         try:
-            base64.b64decode(body, validate=True).decode("utf-8")
+            text = base64.b64decode(body, validate=True).decode("utf-8")
         except ValueError:
             return _unreadable(event, "The body is not UTF-8 JSON.")
+    if _too_deep(text):
+        return _unreadable(event, f"The body nests objects or arrays more than {MAX_DEPTH} deep.")
     return None
+
+
+def _too_deep(text: str) -> bool:
+    """Is the JSON in ``text`` nested deeper than :data:`MAX_DEPTH`? (Python's parser, and pydantic
+    after it, would raise ``RecursionError`` at about 1,000.) Text that is not JSON is left to the
+    resolver, which answers it with its own 400."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        return True
+    except ValueError:
+        return False
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth >= MAX_DEPTH:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _unreadable(event: dict[str, Any], detail: str) -> dict[str, Any]:
