@@ -44,6 +44,7 @@ bench: install
 	$(PY) -m bench.cold_start
 	$(PY) -m bench.intake_calls
 	$(PY) -m bench.scheduling
+	$(PY) -m bench.availability
 	$(PY) -m bench.runtime
 
 openapi: install

@@ -121,7 +121,11 @@ class HttpApi:
     def api(self, request: Request) -> Response:
         origin = request.headers.get("Origin")
         if request.method == "OPTIONS" and origin and request.headers.get("Access-Control-Request-Method"):
-            return self.preflight(origin)
+            return self.preflight(
+                origin,
+                request.headers.get("Access-Control-Request-Method"),
+                request.headers.get("Access-Control-Request-Headers"),
+            )
         match = None
         for matcher in self.matchers:
             if matcher.route.method in (request.method, "ANY") and (m := matcher.regex.match(request.path)):
@@ -238,8 +242,17 @@ class HttpApi:
         headers["Date"] = formatdate(time.time(), usegmt=True)
         return Response(data, status=int(value["statusCode"]), headers=headers)
 
-    def preflight(self, origin: str) -> Response:
+    def preflight(self, origin: str, method: str | None = None, headers: str | None = None) -> Response:
+        """A CORS preflight as API Gateway answers it: the allowed lists for an allowed origin asking
+        for an allowed method and allowed headers; otherwise no CORS headers, and the browser refuses."""
         if origin not in self.cors_origins:
+            return Response(status=204)
+        allowed_methods = {m.upper() for m in self.cors.get("AllowMethods", [])}
+        allowed_headers = {h.lower() for h in self.cors.get("AllowHeaders", [])}
+        asked = {h.strip().lower() for h in (headers or "").split(",") if h.strip()}
+        if (method and "*" not in allowed_methods and method.upper() not in allowed_methods) or (
+            "*" not in allowed_headers and not asked <= allowed_headers
+        ):
             return Response(status=204)
         return Response(
             status=204,
@@ -330,8 +343,10 @@ class HttpApi:
             rt.dispatcher.settle()
             return _json(200, {"messages": rt.dispatcher.views.outbox})
         if route == ("GET", "/events"):
+            rt.dispatcher.settle()  # what the last request produced is listed, not a tick later
             return _json(200, {"events": list(rt.dispatcher.views.events)})
         if route == ("GET", "/schedules"):
+            rt.dispatcher.settle()  # a timer the last request's events set is listed
             return _json(200, {"now": isoformat(rt.clock.now()), "schedules": rt.dispatcher.schedules()})
         if route == ("GET", "/dlq"):
             return _json(200, {"failures": list(rt.dispatcher.views.dlq)})

@@ -1,9 +1,20 @@
 """``GET /availability``: free slots, from each provider's weekly hours minus holidays, time off,
-bookings and live holds. One BatchGetItem, then one Query per provider over the range asked."""
+bookings and live holds.
+
+The work is proportional to the page, not the range: each provider's slots are generated lazily in
+start order and merged (:func:`shared.domain.scheduling.first_slots`), stopping at ``limit + 1``; a
+cursor carries the last ``(start, provider_id)`` and the next page starts generating there. One call
+examines at most :data:`~shared.domain.scheduling.MAX_UNITS_PER_CALL` units (plus each provider's
+first day): when that runs out first, the page is what was found, possibly short or empty, with a
+``next_cursor`` that means "continue".
+
+DynamoDB: one BatchGetItem (calendar, type, provider), for a specialty one Query of its providers,
+then per provider one Query of the time held over the first day generation needs, and a further Query
+for the next 2, 4, 8... days only if the page runs on past them."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -13,7 +24,17 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from shared import clock
 from shared.data import scheduling as repo
 from shared.domain.calendar import Day
-from shared.domain.scheduling import MAX_RANGE_DAYS, Code, Slot, Ulid, free_slots, local_instant
+from shared.domain.scheduling import (
+    MAX_RANGE_DAYS,
+    Budget,
+    Code,
+    Held,
+    Slot,
+    Ulid,
+    first_slots,
+    local_instant,
+    provider_slots,
+)
 from shared.errors import BadRequest, NotFound
 from shared.http.auth import EVERYONE, allow, principal_of
 from shared.http.caller import invalid
@@ -81,22 +102,17 @@ def availability(
         candidates, _ = repo.providers(org, specialty, MAX_PROVIDERS, None)
 
     now = clock.now()
-    after_start = _instant(after["start"]["S"]) if after else None
-    slots: list[Slot] = []
+    mark = (_instant(after["start"]["S"]), after["provider_id"]["S"]) if after else None
+    budget = Budget()
+    streams = []
     for item in candidates:
         record = item.record()
         if not record.active or appointment_type not in record.appointment_types:
             continue
         zone = ZoneInfo(record.time_zone)
         first = local_instant(from_, datetime.min.time(), zone)
-        if after_start is not None:
-            first = max(first, after_start)
-        last = local_instant(to + timedelta(days=1), datetime.min.time(), zone)
-        if first >= last:  # a later page has moved past this provider's range
-            continue
-        busy = repo.busy_units(org, record.id, first, last, now)
-        slots.extend(
-            free_slots(
+        streams.append(
+            provider_slots(
                 record,
                 record.id,
                 appointment_type,
@@ -104,19 +120,16 @@ def availability(
                 calendar,
                 from_,
                 to,
-                busy,
-                max(now, first),
+                _held(org, record.id, now),
+                max(now, first, mark[0]) if mark else max(now, first),
+                budget,
+                after=mark,
             )
         )
-    slots.sort(key=lambda s: (s.start, s.provider_id))
-    if after is not None:
-        mark = (after_start, after["provider_id"]["S"])
-        slots = [s for s in slots if (s.start, s.provider_id) > mark]
-    page = slots[:limit]
-    more = len(slots) > limit
-    next_key = (
-        {"start": {"S": page[-1].start.isoformat()}, "provider_id": {"S": page[-1].provider_id}}
-        if more and page
-        else None
-    )
+    page, resume = first_slots(streams, limit)
+    next_key = {"start": {"S": resume[0].isoformat()}, "provider_id": {"S": resume[1]}} if resume else None
     return SlotPage(items=page, next_cursor=encode_cursor(list_id, next_key, tenant=org))
+
+
+def _held(org: str, provider_id: str, now: datetime) -> Held:
+    return lambda first, last: set(repo.busy_units(org, provider_id, first, last, now))

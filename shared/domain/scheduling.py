@@ -13,11 +13,13 @@ Pure: no I/O, no clock reads (``now`` is an argument). Time model:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import heapq
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from itertools import pairwise
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, model_validator
@@ -236,6 +238,111 @@ def free_slots(
                     )
                 )
     return out
+
+
+# A search's work is bounded: units examined per call, counted a day at a time. Sized so the worst
+# search (50 providers on a 5-minute grid, 20 hours a day) still fills a page from one or two days.
+MAX_UNITS_PER_CALL = 20_000
+
+
+@dataclass
+class Budget:
+    """The units one search may still examine. Each provider's first day is always examined (so every
+    call moves forward), later days only while some budget is left."""
+
+    units: int = MAX_UNITS_PER_CALL
+    examined: int = 0
+
+    def spend(self, n: int) -> None:
+        self.units -= n
+        self.examined += n
+
+
+class Stop(NamedTuple):
+    """Where a provider's generation stopped when the budget ran out: nothing of theirs before
+    ``start`` is left unseen. Orders before any slot at the same instant (``provider_id`` is empty)."""
+
+    start: datetime
+    provider_id: str = ""
+
+
+Held = Callable[[datetime, datetime], Collection[datetime]]
+
+
+def provider_slots(
+    provider: ProviderIn,
+    provider_id: str,
+    appointment_type: str,
+    duration: timedelta,
+    calendar: Calendar,
+    first: date,
+    last: date,
+    held: Held,
+    not_before: datetime,
+    budget: Budget,
+    after: tuple[datetime, str] | None = None,
+) -> Iterator[Slot | Stop]:
+    """The slots :func:`free_slots` gives, lazily, in start order, from the local day of
+    ``not_before`` on and after ``after`` (a ``(start, provider_id)`` a previous page ended on).
+    ``held(a, b)`` gives the unit starts held in ``[a, b)``; it is asked for a day's span only when
+    generation reaches a day with working units, for 1, 2, 4, ... days at a time, so a page that
+    ends early asks for little. Once ``budget`` is spent, yields a :class:`Stop` at the next day's
+    local midnight and ends."""
+    step = timedelta(minutes=provider.slot_minutes)
+    if duration % step or duration <= timedelta(0):
+        return
+    need = duration // step
+    zone = ZoneInfo(provider.time_zone)
+    day = max(first, not_before.astimezone(zone).date())
+    midnight = time(0)
+    busy: Collection[datetime] = ()
+    known_until: datetime | None = None
+    span = 1
+    started = day
+    while day <= last:
+        if day > started and budget.units <= 0:
+            yield Stop(local_instant(day, midnight, zone))
+            return
+        runs = units_on(provider, calendar, day)
+        budget.spend(sum(len(run) for run in runs))
+        if runs and (known_until is None or runs[-1][-1] >= known_until):
+            known_until = local_instant(
+                min(day + timedelta(days=span), last + timedelta(days=1)), midnight, zone
+            )
+            busy = held(max(local_instant(day, midnight, zone), not_before), known_until)
+            span *= 2
+        for run in runs:
+            for i in range(len(run) - need + 1):
+                start = run[i]
+                if start < not_before or (after is not None and (start, provider_id) <= after):
+                    continue
+                if any(u in busy for u in run[i : i + need]):
+                    continue
+                yield Slot(
+                    provider_id=provider_id,
+                    appointment_type=appointment_type,
+                    start=start,
+                    end=start + duration,
+                    local_start=start.astimezone(zone).isoformat(),
+                )
+        day += timedelta(days=1)
+
+
+def first_slots(
+    streams: Iterable[Iterator[Slot | Stop]], limit: int
+) -> tuple[list[Slot], tuple[datetime, str] | None]:
+    """Up to ``limit`` slots merged from per-provider ``streams`` (each in start order), ordered by
+    start then provider, and where the next page resumes: after the last slot when there are more,
+    at a :class:`Stop` when the budget ran out first (the page may then be short, even empty), or
+    ``None`` at the end of the range."""
+    page: list[Slot] = []
+    for item in heapq.merge(*streams, key=lambda s: (s.start, s.provider_id)):
+        if isinstance(item, Stop):
+            return page, (item.start, item.provider_id)
+        if len(page) == limit:
+            return page, (page[-1].start, page[-1].provider_id)
+        page.append(item)
+    return page, None
 
 
 def units_for(

@@ -78,6 +78,57 @@ def test_cors_allows_the_configured_front_end_only(careloop: Client) -> None:
     assert "Access-Control-Allow-Origin" not in other.headers
 
 
+def test_a_browser_may_send_every_header_a_write_route_declares_and_read_every_one_it_returns(
+    careloop: Client,
+) -> None:
+    """Each write route, preflighted as a browser would with the headers its operation declares
+    (If-Match, Idempotency-Key) besides the token and the JSON body; and every response header the
+    document declares (ETag, Location, Idempotent-Replayed) exposed to the page's script."""
+    origin = "http://localhost:5173"
+    doc = careloop.get("/openapi.json").json()
+    checked, returned = 0, set()
+    for path, operations in doc["paths"].items():
+        for method, op in operations.items():
+            returned |= {h.lower() for r in op["responses"].values() for h in r.get("headers", {})}
+            if method not in ("post", "put", "patch", "delete"):
+                continue
+            declared = [p["name"] for p in op.get("parameters", []) if p["in"] == "header"]
+            asked = ["authorization", "content-type", *declared]
+            preflight = careloop.request(
+                "OPTIONS",
+                path.replace("{", "").replace("}", ""),
+                headers={
+                    "Origin": origin,
+                    "Access-Control-Request-Method": method.upper(),
+                    "Access-Control-Request-Headers": ",".join(asked),
+                },
+            )
+            assert preflight.headers.get("Access-Control-Allow-Origin") == origin, (method, path, asked)
+            allowed = {
+                h.strip().lower() for h in preflight.headers["Access-Control-Allow-Headers"].split(",")
+            }
+            assert set(asked) <= allowed, (method, path)
+            assert method.upper() in preflight.headers["Access-Control-Allow-Methods"].split(",")
+            checked += 1
+    assert checked >= 20 and {"etag", "location", "idempotent-replayed"} <= returned
+    response = careloop.get("/health", headers={"Origin": origin})
+    exposed = {h.strip().lower() for h in response.headers["Access-Control-Expose-Headers"].split(",")}
+    assert returned <= exposed
+
+
+def test_a_preflight_for_a_header_cors_does_not_allow_gets_no_cors_answer(careloop: Client) -> None:
+    preflight = careloop.request(
+        "OPTIONS",
+        "/patients",
+        headers={
+            "Origin": "http://localhost:5173",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,x-not-allowed",
+        },
+    )
+    assert "Access-Control-Allow-Origin" not in preflight.headers
+
+
 def test_openapi_and_swagger_ui_are_served(careloop: Client) -> None:
     doc = careloop.get("/openapi.json").json()
     assert {"/health", "/me"} <= set(doc["paths"])
