@@ -114,6 +114,45 @@ def test_every_function_has_its_own_role_and_a_log_group_with_retention() -> Non
         assert groups[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
 
 
+def test_every_function_has_reserved_concurrency_and_the_account_keeps_an_unreserved_pool() -> None:
+    """A burst on one route is throttled at its function's share instead of starving the audit writer
+    and the outbox relay (AWS refuses to reserve the last 100 of an account's 1,000)."""
+    reserved = {
+        logical_id: fn["Properties"].get("ReservedConcurrentExecutions")
+        for logical_id, fn in template.resources("AWS::Serverless::Function").items()
+    }
+    assert all(isinstance(n, int) and n >= 1 for n in reserved.values()), reserved
+    assert sum(reserved.values()) <= 1000 - 100
+    assert reserved["AuditWriterFunction"] >= 10 and reserved["OutboxRelayFunction"] >= 10
+
+
+def test_only_the_functions_that_list_things_can_read_the_cursor_key() -> None:
+    """The functions serving a route with a ``cursor`` parameter get the secret's ARN and may read
+    that secret, and only that one; no other function gets either."""
+    paged = {
+        (method.upper(), path)
+        for path, ops in document()["paths"].items()
+        for method, op in ops.items()
+        if any(p["name"] == "cursor" for p in op.get("parameters", []))
+    }
+    listing = {r.function_id for r in template.routes() if (r.method, r.path) in paged}
+    assert listing == {"IntakeFunction", "SchedulingFunction"}
+    secret = {"Ref": "CursorKeySecret"}
+    for fn in template.functions():
+        props = template.resources()[fn.logical_id]["Properties"]
+        statements = [s for p in props["Policies"] for s in p["Statement"]]
+        reads = [s for s in statements if "secretsmanager:GetSecretValue" in s["Action"]]
+        if fn.logical_id in listing:
+            assert fn.environment["CURSOR_KEY_SECRET_ARN"] == secret
+            assert reads == [
+                {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": secret}
+            ]
+        else:
+            assert "CURSOR_KEY_SECRET_ARN" not in fn.environment and reads == []
+    generated = template.resources("AWS::SecretsManager::Secret")["CursorKeySecret"]["Properties"]
+    assert generated["GenerateSecretString"]["PasswordLength"] >= 43  # >= 256 bits of [A-Za-z0-9]
+
+
 def test_cors_names_origins_and_never_a_wildcard() -> None:
     cors = template.resources()["HttpApi"]["Properties"]["CorsConfiguration"]
     assert cors["AllowOrigins"] == {"Ref": "FrontendOrigins"}
