@@ -20,7 +20,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
 
 from local.template import Template
-from shared.http.contract import HEADERS, PROBLEM_CONTENT_TYPE, PROBLEM_REF, problem_response
+from shared.http.contract import HEADERS, problem_response
 from shared.http.problems import GatewayMessage, Problem
 
 SECURITY_SCHEME = "CognitoJwt"
@@ -102,9 +102,9 @@ def _shared_responses(op: dict[str, Any], *, public: bool) -> None:
         op["security"] = []
     else:
         op["security"] = [{SECURITY_SCHEME: []}]
+        # API Gateway's JWT authorizer answers every 401; a token it accepts without the claims this
+        # API needs is a 403 problem (shared.http.auth.principal_from_claims)
         responses["401"] = _gateway_response("No token, or one API Gateway does not accept")
-        responses["401"]["content"][PROBLEM_CONTENT_TYPE] = {"schema": {"$ref": PROBLEM_REF}}
-        responses["401"]["description"] += " (a token without the claims this API needs: a problem)"
         _add_problem(responses, "403", "The caller's role may not call this route")
         responses["429"] = _gateway_response("Throttled: retry after a moment")
     if op.get("parameters") or op.get("requestBody"):

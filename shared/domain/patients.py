@@ -114,8 +114,9 @@ class Consent(Strict):
 class QuietHours(Strict):
     """Local times between which nothing but urgent contact is sent (wraps past midnight)."""
 
-    start: WallTime = time(21, 0)
-    end: WallTime = time(9, 0)
+    # the schema's defaults as they go on the wire (pydantic would write "21:00:00" into the input schema)
+    start: WallTime = Field(time(21, 0), json_schema_extra={"default": "21:00"})
+    end: WallTime = Field(time(9, 0), json_schema_extra={"default": "09:00"})
 
 
 class _Preferences(Strict):

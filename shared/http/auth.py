@@ -92,20 +92,22 @@ def parse_roles(value: Any) -> frozenset[Role]:
 
 
 def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
-    """Raise :class:`Unauthorized` unless the claims name a user, an organization and a role set that
-    makes sense (a patient user is only a patient, and is linked to a patient record)."""
+    """Raise :class:`Forbidden` unless the claims name a user, an organization and a role set that
+    makes sense (a patient user is only a patient, and is linked to a patient record). A 403, not a
+    401: API Gateway accepted the token, and only it answers 401 (``{"message": "Unauthorized"}``), so
+    a client has one 401 to handle; this account is signed in but not set up for Careloop."""
     subject, org = claims.get("sub"), claims.get(CLAIM_ORG)
     if not isinstance(subject, str) or not _TOKEN_ID.fullmatch(subject):
-        raise Unauthorized("The token has no valid subject.")
+        raise Forbidden("The token has no valid subject.")
     if not isinstance(org, str) or not _TOKEN_ID.fullmatch(org):
-        raise Unauthorized("The token names no valid organization.")
+        raise Forbidden("The token names no valid organization.")
     roles = parse_roles(claims.get(CLAIM_ROLES))
     patient_id = claims.get(CLAIM_PATIENT) or None
     if Role.PATIENT in roles:
         if roles != {Role.PATIENT}:
-            raise Unauthorized("A patient account cannot also hold staff roles.")
+            raise Forbidden("A patient account cannot also hold staff roles.")
         if not isinstance(patient_id, str) or not _TOKEN_ID.fullmatch(patient_id):
-            raise Unauthorized("This patient account is not linked to a patient record.")
+            raise Forbidden("This patient account is not linked to a patient record.")
     else:
         patient_id = None
     return Principal(subject=subject, organization_id=org, roles=roles, patient_id=patient_id)

@@ -65,9 +65,11 @@ def test_me_without_a_token_is_401_problem(aws: dict) -> None:
         {"custom:org": "acme", "cognito:groups": "[coordinator]"},  # no subject
     ],
 )
-def test_me_with_claims_that_make_no_sense_is_401(aws: dict, bad_claims: dict) -> None:
+def test_me_with_claims_that_make_no_sense_is_403(aws: dict, bad_claims: dict) -> None:
+    """API Gateway accepted the token; only it answers 401, so a client has one 401 shape to handle."""
     response = call(http_event("GET", "/me", claims=bad_claims))
-    assert response["statusCode"] == 401
+    assert response["statusCode"] == 403
+    assert body_of(response)["type"].endswith("/forbidden")
 
 
 def test_me_with_no_known_role_is_403(aws: dict) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.errors import NotFound, Unauthorized
+from shared.errors import Forbidden, NotFound
 from shared.http.auth import Role, allow, parse_roles, principal_from_claims
 
 
@@ -62,8 +62,8 @@ def test_a_patient_sees_only_their_own_record() -> None:
         },
     ],
 )
-def test_claims_that_do_not_add_up_are_unauthorized(claims: dict) -> None:
-    with pytest.raises(Unauthorized):
+def test_claims_that_do_not_add_up_are_forbidden(claims: dict) -> None:
+    with pytest.raises(Forbidden):
         principal_from_claims(claims)
 
 
