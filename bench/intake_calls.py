@@ -30,7 +30,14 @@ def main() -> None:
     with mock_aws():
         reset_connections()
         bind()
-        provision(boto3.Session(), table_name="careloop-bench", bus_name="careloop-bench")
+        stack = provision(boto3.Session(), table_name="careloop-bench", bus_name="careloop-bench")
+        # the cursor key's secret, as the template passes it to the function
+        from local.stack import function_environment
+        from local.template import Template
+        from shared.http.pagination import SECRET_ENV
+
+        env = function_environment(Template.default(), "IntakeFunction", stack.names)
+        os.environ[SECRET_ENV] = env[SECRET_ENV]
         rows = calls_per_route()
 
     print("DynamoDB calls per intake route (reads also publish one audit event to EventBridge)")

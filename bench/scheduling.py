@@ -36,7 +36,14 @@ def main() -> None:
     with mock_aws(), clock.use_clock(clock.FixedClock(datetime(2026, 11, 23, 14, tzinfo=UTC))):
         reset_connections()
         bind()
-        provision(boto3.Session(), table_name="careloop-bench", bus_name="careloop-bench")
+        stack = provision(boto3.Session(), table_name="careloop-bench", bus_name="careloop-bench")
+        # the cursor key's secret, as the template passes it to the function
+        from local.stack import function_environment
+        from local.template import Template
+        from shared.http.pagination import SECRET_ENV
+
+        env = function_environment(Template.default(), "SchedulingFunction", stack.names)
+        os.environ[SECRET_ENV] = env[SECRET_ENV]
         clinic = open_clinic(patients=3)
         with capacity() as booking:
             clinic.staff.book(clinic.patients[0], clinic.provider_id, start="2026-11-24T16:00:00Z")
