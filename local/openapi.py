@@ -151,7 +151,11 @@ def _links(doc: dict[str, Any]) -> None:
             for status, response in op.get("responses", {}).items():
                 if not status.startswith("2"):
                     continue
-                ref = response.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref")
+                schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+                # a route that answers staff and patients their own views: the first is the full one
+                ref = schema.get("$ref") or next(
+                    (s["$ref"] for s in schema.get("anyOf", []) if "$ref" in s), None
+                )
                 if not ref:
                     continue
                 fields = {_id_parameter(ref): "id"} | {
