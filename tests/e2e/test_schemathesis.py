@@ -1,5 +1,7 @@
 """Every route in the runtime's /openapi.json, fuzzed through the local runtime with a valid token:
-no 5xx, and every response matches its documented status code, content type and schema.
+no 5xx, and every response matches its documented status code, content type, headers and schema. Then
+stateful sequences that follow the document's links (create a patient, then read, change and book for
+it with the id it returned), so fuzzing reaches past the 404s random ids get.
 
 Schemathesis is driven as a library (its pytest plugin's lazy fixture loader does not work with
 pytest 9): one Hypothesis run per operation. Its ``positive_data_acceptance`` check is left out: the
@@ -9,9 +11,11 @@ schema-valid request can rightly be a 422. Every other check runs, ``negative_da
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from .conftest import Client
@@ -23,7 +27,7 @@ EXAMPLES_PER_ROUTE = 40
 @pytest.mark.parametrize("role", ["coordinator", "patient"])
 def test_every_route_conforms_to_the_openapi(careloop: Client, role: str) -> None:
     token = careloop.token(org="demo", roles=(role,), **({"patient_id": "P1"} if role == "patient" else {}))
-    schema = schemathesis.openapi.from_url(f"{careloop.url}/openapi.json")
+    schema = schemathesis.openapi.from_url(f"{careloop.url}/openapi.json", timeout=120)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {f"{op.method.upper()} {op.path}" for op in operations} == {r.key for r in careloop_routes()}
 
@@ -42,6 +46,41 @@ def test_every_route_conforms_to_the_openapi(careloop: Client, role: str) -> Non
             )
 
         conforms()
+
+
+STATEFUL_SCENARIOS = 60
+STATEFUL_STEPS = 6
+
+
+def test_sequences_that_follow_the_links_conform(careloop: Client) -> None:
+    token = careloop.token(org="fuzz-links", roles=("admin",), sub="admin-fuzz")
+    schema = schemathesis.openapi.from_url(f"{careloop.url}/openapi.json", timeout=120)
+    base = schema.as_state_machine()
+
+    class Sequences(base):  # type: ignore[misc, valid-type]
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            return {"headers": {"Authorization": f"Bearer {token}"}}
+
+        def validate_response(
+            self, response: Any, case: schemathesis.Case, additional_checks: Any = None, **kwargs: Any
+        ) -> None:
+            case.validate_response(
+                response,
+                excluded_checks=[positive_data_acceptance],
+                transport_kwargs=kwargs or None,
+                recorder=self.recorder,
+            )
+
+    Sequences.run(
+        settings=settings(
+            max_examples=STATEFUL_SCENARIOS,
+            stateful_step_count=STATEFUL_STEPS,
+            deadline=None,
+            database=None,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+    )
 
 
 def careloop_routes() -> list:
