@@ -226,10 +226,11 @@ class Runtime:
         with self._save_lock:
             if not force and not self.unsaved:
                 return False
-            with self.dispatcher.lock:
+            with self.dispatcher.lock:  # held for the capture only, not for the write
                 self.dispatcher.settle()  # publish what the table holds before saving it
                 changes = self._changes()
-                state.save(self, self.data_dir)
+                saved = state.capture(self)
+            state.write(saved, self.data_dir)
             self._saved, self.saved_at = changes, datetime.now(UTC)
             return True
 

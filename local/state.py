@@ -102,16 +102,19 @@ def _bytes(value: str | bytes) -> bytes:
     return value if isinstance(value, bytes) else base64.b64decode(value)
 
 
-def save(rt: Runtime, directory: Path) -> Path:
-    """Snapshot the runtime's state into ``directory`` (called with the dispatcher's lock held, after
-    it settled, so what the table says has been published)."""
+def capture(rt: Runtime) -> Saved:
+    """The runtime's state, in memory (call it holding the dispatcher's lock, after it settled, so what
+    the table holds has been published and the fired schedules agree with it)."""
     items = table_items(rt.stack.table_name)
     schedules = [
         {k: detail[k] for k in _SCHEDULE_FIELDS if k in detail}
         for detail in rt.dispatcher.scheduler_schedules()
     ]
     fired = [list(key) for key in sorted(rt.dispatcher.fired_once)]
-    saved = Saved(rt.tokens.key, rt.clock.offset.total_seconds(), items, schedules, fired)
+    return Saved(rt.tokens.key, rt.clock.offset.total_seconds(), items, schedules, fired)
+
+
+def write(saved: Saved, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / FILE
     write_atomically(path, json.dumps(saved.__dict__, default=_encode))
