@@ -1,4 +1,9 @@
-"""A patient's assessments (versioned history, scored) and coverage (insurance on file)."""
+"""A patient's assessments (versioned history, scored) and coverage (insurance on file).
+
+Their lists follow the rule every sub-collection follows: a patient who is not the caller's (missing,
+another organization's) is a 404, never an empty list. Entries found prove the patient (they share its
+partition and are written only with a check that it exists); only an empty first page costs one
+GetItem of the patient."""
 
 from __future__ import annotations
 
@@ -112,7 +117,7 @@ def record_assessment(patient_id: PatientId, body: AssessmentIn) -> Response[Ass
 @allow(STAFF)
 def list_assessments(patient_id: PatientId, limit: Limit = 25, cursor: Cursor = None) -> AssessmentPage:
     principal, _ = caller(router)
-    patient_for(principal, patient_id)
+    principal.require_patient(patient_id)
     pk = keys.patient_pk(principal.organization_id, patient_id)
     items, last = repo.history(
         repo.Assessment,
@@ -122,6 +127,8 @@ def list_assessments(patient_id: PatientId, limit: Limit = 25, cursor: Cursor = 
         limit,
         decode_cursor(cursor, "assessments", {"PK": pk}, ("PK", "SK"), tenant=principal.organization_id),
     )
+    if not items and not cursor:
+        patient_for(principal, patient_id)
     audited_read(router, [patient_id], "assessment.read")
     return AssessmentPage(
         items=[AssessmentOut.model_validate(json.loads(i.body)) for i in items],
@@ -167,8 +174,10 @@ def list_coverage(
     ] = None,
 ) -> CoverageList:
     principal, _ = caller(router)
-    patient_for(principal, patient_id)
+    principal.require_patient(patient_id)
     items = repo.all_history(repo.Coverage, principal.organization_id, patient_id, keys.COVERAGE_PREFIX)
+    if not items:
+        patient_for(principal, patient_id)
     coverages = [CoverageOut.model_validate(json.loads(i.body)) for i in items]
     audited_read(router, [patient_id], "coverage.read")
     return CoverageList(items=coverages, active=active_on(coverages, on or clock.now().date()))

@@ -11,7 +11,15 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions.scheduling import booking
-from functions.scheduling.common import UlidPath, appointment_for, commit, conflict
+from functions.scheduling.common import (
+    UlidPath,
+    appointment_for,
+    appointment_for_patients,
+    appointment_view,
+    commit,
+    conflict,
+    require_parent,
+)
 from shared import clock
 from shared.data import keys
 from shared.data import scheduling as repo
@@ -22,6 +30,7 @@ from shared.domain.scheduling import (
     MAX_DURATION,
     MAX_RESCHEDULES,
     AppointmentOut,
+    AppointmentPatientView,
     AppointmentStatus,
     BookingIn,
     CancelIn,
@@ -43,9 +52,11 @@ INDEX_ATTRS = {n: (f"GSI{n}PK", f"GSI{n}SK", "PK", "SK") for n in (1, 2, 3)}
 
 
 AppointmentPage = Page[AppointmentOut]
+AppointmentPatientPage = Page[AppointmentPatientView]
 
 
-def _created(record: AppointmentOut) -> Response[AppointmentOut]:
+def _created(record: AppointmentOut) -> Response[AppointmentOut | AppointmentPatientView]:
+    """The staff record: :func:`appointment_for_patients` gives a patient their view of it."""
     headers = {"Location": f"/appointments/{record.id}", **etag(record.version)}
     return Response(201, "application/json", record, headers=headers)
 
@@ -63,8 +74,9 @@ def _created(record: AppointmentOut) -> Response[AppointmentOut]:
     ),
 )
 @allow(STAFF, Role.PATIENT)
+@appointment_for_patients(router)
 @idempotent(router)
-def book(body: BookingIn) -> Response[AppointmentOut]:
+def book(body: BookingIn) -> Response[AppointmentOut | AppointmentPatientView]:
     """Staff bookings start ``pending`` until the patient confirms; a patient's own are ``booked``.
     ``allow_double_booking`` (staff only) books over a taken slot, and is audited as an overbooking."""
     principal, actor = caller(router)
@@ -93,11 +105,12 @@ def book(body: BookingIn) -> Response[AppointmentOut]:
     responses=responses(headers=["ETag"]),
 )
 @allow(STAFF, Role.PATIENT)
-def read(appointment_id: UlidPath) -> Response[AppointmentOut]:
+def read(appointment_id: UlidPath) -> Response[AppointmentOut | AppointmentPatientView]:
     principal, _ = caller(router)
     item = appointment_for(principal, appointment_id)
     audited_read(router, [item.patient_id], "appointment.read")
-    return Response(200, "application/json", item.record(), headers=etag(item.version))
+    view = appointment_view(principal, item.record())
+    return Response(200, "application/json", view, headers=etag(item.version))
 
 
 # ---------------------------------------------------------------- moves
@@ -215,7 +228,9 @@ def release(change: repo.Change, org: str, current: AppointmentOut, units: list[
     repo.release_units(change, org, current.provider_id, left, appointment_id=current.id)
 
 
-def _move(appointment_id: str, action: str, if_match: str | None, **update: Any) -> Response[AppointmentOut]:
+def _moved(
+    appointment_id: str, action: str, if_match: str | None, **update: Any
+) -> tuple[Principal, AppointmentOut]:
     principal, actor = caller(router)
     item = appointment_for(principal, appointment_id)
     now = clock.now()
@@ -227,8 +242,22 @@ def _move(appointment_id: str, action: str, if_match: str | None, **update: Any)
     }.get(action)
     if stamp:
         update[stamp] = now
-    record = move(principal, actor, item, action, now, if_match, **update)
+    return principal, move(principal, actor, item, action, now, if_match, **update)
+
+
+def _move(appointment_id: str, action: str, if_match: str | None, **update: Any) -> Response[AppointmentOut]:
+    _, record = _moved(appointment_id, action, if_match, **update)
     return Response(200, "application/json", record, headers=etag(record.version))
+
+
+def _move_seen(
+    appointment_id: str, action: str, if_match: str | None, **update: Any
+) -> Response[AppointmentOut | AppointmentPatientView]:
+    """A move a patient may make too: they get their view of the result."""
+    principal, record = _moved(appointment_id, action, if_match, **update)
+    return Response(
+        200, "application/json", appointment_view(principal, record), headers=etag(record.version)
+    )
 
 
 @router.post(
@@ -239,8 +268,10 @@ def _move(appointment_id: str, action: str, if_match: str | None, **update: Any)
     responses=status_move(),
 )
 @allow(STAFF, Role.PATIENT)
-def confirm(appointment_id: UlidPath, if_match: IfMatch = None) -> Response[AppointmentOut]:
-    return _move(appointment_id, "confirm", if_match)
+def confirm(
+    appointment_id: UlidPath, if_match: IfMatch = None
+) -> Response[AppointmentOut | AppointmentPatientView]:
+    return _move_seen(appointment_id, "confirm", if_match)
 
 
 @router.post(
@@ -299,13 +330,15 @@ def no_show(appointment_id: UlidPath, if_match: IfMatch = None) -> Response[Appo
     responses=status_move(),
 )
 @allow(STAFF, Role.PATIENT)
-def cancel(appointment_id: UlidPath, body: CancelIn, if_match: IfMatch = None) -> Response[AppointmentOut]:
+def cancel(
+    appointment_id: UlidPath, body: CancelIn, if_match: IfMatch = None
+) -> Response[AppointmentOut | AppointmentPatientView]:
     principal, _ = caller(router)
     role = "patient" if principal.is_patient else sorted(r.value for r in principal.roles)[0]
     cancellation = Cancellation(
         by=principal.subject, by_role=role, reason=body.reason, note=body.note, at=clock.now()
     )
-    return _move(appointment_id, "cancel", if_match, cancellation=cancellation)
+    return _move_seen(appointment_id, "cancel", if_match, cancellation=cancellation)
 
 
 @router.post(
@@ -322,7 +355,7 @@ def cancel(appointment_id: UlidPath, body: CancelIn, if_match: IfMatch = None) -
 @allow(STAFF, Role.PATIENT)
 def reschedule(
     appointment_id: UlidPath, body: RescheduleIn, if_match: IfMatch = None
-) -> Response[AppointmentOut]:
+) -> Response[AppointmentOut | AppointmentPatientView]:
     from shared.events.scheduling import AppointmentRescheduled
 
     principal, actor = caller(router)
@@ -392,7 +425,9 @@ def reschedule(
         )
     )
     commit(change)
-    return Response(200, "application/json", record, headers=etag(record.version))
+    return Response(
+        200, "application/json", appointment_view(principal, record), headers=etag(record.version)
+    )
 
 
 # ---------------------------------------------------------------- views
@@ -425,8 +460,9 @@ def patient_appointments(
     when: Annotated[Literal["upcoming", "past"], Query()] = "upcoming",
     limit: Limit = 25,
     cursor: Cursor = None,
-) -> AppointmentPage:
-    """Upcoming: soonest first, including visits under way. Past: those that have ended, latest first."""
+) -> AppointmentPage | AppointmentPatientPage:
+    """Upcoming: soonest first, including visits under way. Past: those that have ended, latest first.
+    A patient who is not the caller's (missing, another organization's or another patient's) is a 404."""
     principal, _ = caller(router)
     principal.require_patient(patient_id)
     org = principal.organization_id
@@ -454,10 +490,15 @@ def patient_appointments(
         start=start,
         **({"after": bound} if upcoming else {"before": bound, "forward": False}),
     )
+    require_parent(bool(found), cursor, repo.Patient, repo.patient_key(org, patient_id), "patient")
     records = [i.record() for i in found if isinstance(i, repo.Appointment)]
     items = [r for r in records if (r.end > now) == upcoming]
     next_cursor = encode_cursor(prefix + bound, last, tenant=org)
     audited_read(router, [patient_id] if items else [], "appointment.read")
+    if principal.is_patient:
+        return AppointmentPatientPage(
+            items=[AppointmentPatientView.of(r) for r in items], next_cursor=next_cursor
+        )
     return AppointmentPage(items=items, next_cursor=next_cursor)
 
 
@@ -479,6 +520,7 @@ def provider_day(
     items, next_cursor = _page(
         org, repo.CareModel.gsi2, 2, partition, f"provider-day:{provider_id}:{day}", limit, cursor
     )
+    require_parent(bool(items), cursor, repo.Provider, repo.provider_key(org, provider_id), "provider")
     audited_read(router, [i.patient_id for i in items], "schedule.read")
     return AppointmentPage(items=[i.record() for i in items], next_cursor=next_cursor)
 

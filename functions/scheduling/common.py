@@ -1,16 +1,22 @@
-"""What scheduling routes share: ids in paths, lookups that 404 across walls, and the one mapping from
-a cancelled transaction to the problem a caller can act on."""
+"""What scheduling routes share: ids in paths, lookups that 404 across walls, the one rule for a
+sub-collection's parent, what a patient reads of an appointment, and the one mapping from a cancelled
+transaction to the problem a caller can act on."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import functools
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from shared.data import scheduling as repo
 from shared.data.tx import Cancelled
+from shared.domain.scheduling import AppointmentOut, AppointmentPatientView
 from shared.errors import CareloopError, Conflict, NotFound
-from shared.http.auth import Principal
+from shared.http.auth import Principal, principal_of
 
 UlidPath = Annotated[str, Path(min_length=26, max_length=26, pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
 
@@ -71,3 +77,49 @@ def provider_for(org: str, provider_id: str) -> repo.Provider:
     if item is None:
         raise NotFound("No provider with this id in your organization.")
     return item
+
+
+def require_parent(
+    found: bool, cursor: str | None, model: type[Any], key: tuple[str, str], what: str
+) -> None:
+    """One rule for every sub-collection (a patient's appointments, referrals and waitlist entries, a
+    provider's day): a parent that is not the caller's (missing, another organization's, or for a
+    patient another patient's, which :meth:`Principal.require_patient` refuses before any read) is a
+    404, never an empty list. Items ``found`` prove the parent: they sit in a partition of the caller's
+    organization and are written only for a parent that exists there. So does a ``cursor``: sealed for
+    this tenant and this partition, it is issued only after a page of items. Only an empty first page
+    costs one GetItem of the parent."""
+    if found or cursor:
+        return
+    if repo.get_item(model, key) is None:
+        raise NotFound(f"No {what} with this id.")
+
+
+def appointment_view(principal: Principal, record: AppointmentOut) -> AppointmentOut | AppointmentPatientView:
+    """Staff read the whole appointment; a patient their own view of it."""
+    return AppointmentPatientView.of(record) if principal.is_patient else record
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def appointment_for_patients(router: APIGatewayHttpRouter) -> Callable[[F], F]:
+    """For a create that returns an appointment and honours ``Idempotency-Key``: stack it between
+    ``@allow`` and ``@idempotent``. The stored response is the staff record; a patient is given their
+    view of whatever comes out, first response or replay, so no replay can hand a patient a staff
+    view (whoever's request it replays)."""
+
+    def decorator(fn: F) -> F:
+        @functools.wraps(fn)  # keeps the signature Powertools reads (@idempotent's, with its header)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            response = fn(*args, **kwargs)
+            principal = principal_of(router)
+            if principal.is_patient and isinstance(response, Response):
+                body = response.body
+                record = body if isinstance(body, AppointmentOut) else AppointmentOut.model_validate(body)
+                response.body = AppointmentPatientView.of(record)
+            return response
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator

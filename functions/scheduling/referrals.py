@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions.scheduling.booking import referral_change
-from functions.scheduling.common import UlidPath, commit
+from functions.scheduling.common import UlidPath, commit, require_parent
 from shared import clock, ids
 from shared.data import keys
 from shared.data import scheduling as repo
@@ -21,6 +21,7 @@ from shared.domain.referrals import (
     ReferralActionIn,
     ReferralIn,
     ReferralOut,
+    ReferralPatientView,
     ReferralStatus,
 )
 from shared.errors import Conflict, NotFound
@@ -36,6 +37,7 @@ assert set(MANUAL_ACTIONS) == set(get_args(Action))  # noqa: S101 - a definition
 
 
 ReferralPage = Page[ReferralOut]
+ReferralPatientPage = Page[ReferralPatientView]
 
 
 def _overdue(record: ReferralOut, today: date) -> ReferralOut:
@@ -208,7 +210,12 @@ def search(
     operation_id="listPatientReferrals",
 )
 @allow(STAFF, Role.PATIENT)
-def patient_referrals(patient_id: UlidPath, limit: Limit = 25, cursor: Cursor = None) -> ReferralPage:
+def patient_referrals(
+    patient_id: UlidPath, limit: Limit = 25, cursor: Cursor = None
+) -> ReferralPage | ReferralPatientPage:
+    """A patient reads their own view of each, and no drafts (staff's work in progress). A patient who
+    is not the caller's is a 404: an empty first page costs the GetItem of the patient instead of
+    the calendar's (no referral to mark overdue), so it is one Query and one GetItem either way."""
     principal, _ = caller(router)
     principal.require_patient(patient_id)
     org = principal.organization_id
@@ -218,9 +225,18 @@ def patient_referrals(patient_id: UlidPath, limit: Limit = 25, cursor: Cursor = 
         cursor, list_id, {"GSI3PK": partition}, ("GSI3PK", "GSI3SK", "PK", "SK"), tenant=org
     )
     items, last = repo.by_time(repo.CareModel.gsi3, partition, forward=False, limit=limit, start=start)
+    require_parent(bool(items), cursor, repo.Patient, repo.patient_key(org, patient_id), "patient")
     found = [i for i in items if isinstance(i, repo.Referral)]
+    if principal.is_patient:
+        found = [i for i in found if i.status != ReferralStatus.DRAFT]
     audited_read(router, [patient_id] if found else [], "referral.read")
+    next_cursor = encode_cursor(list_id, last, tenant=org)
+    if not found:
+        return ReferralPage(items=[], next_cursor=next_cursor)
     today = repo.calendar_of(repo.get_item(repo.OrgCalendar, repo.calendar_key(org))).local_date(clock.now())
-    return ReferralPage(
-        items=[_view(i, today) for i in found], next_cursor=encode_cursor(list_id, last, tenant=org)
-    )
+    records = [_view(i, today) for i in found]
+    if principal.is_patient:
+        return ReferralPatientPage(
+            items=[ReferralPatientView.of(r) for r in records], next_cursor=next_cursor
+        )
+    return ReferralPage(items=records, next_cursor=next_cursor)

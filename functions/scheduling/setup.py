@@ -15,7 +15,14 @@ from shared.data import keys
 from shared.data import scheduling as repo
 from shared.data.tx import Cancelled, Tx
 from shared.domain.calendar import Calendar
-from shared.domain.scheduling import AppointmentTypeIn, AppointmentTypeOut, Code, ProviderIn, ProviderOut
+from shared.domain.scheduling import (
+    AppointmentTypeIn,
+    AppointmentTypeOut,
+    Code,
+    ProviderIn,
+    ProviderOut,
+    ProviderPatientView,
+)
 from shared.errors import Conflict, PreconditionRequired
 from shared.http.auth import EVERYONE, STAFF, Role, allow, principal_of
 from shared.http.contract import IfMatch, etag, matches, responses
@@ -26,6 +33,7 @@ router = APIGatewayHttpRouter()
 
 
 ProviderPage = Page[ProviderOut]
+ProviderPatientPage = Page[ProviderPatientView]
 
 
 class AppointmentTypeList(BaseModel):
@@ -139,8 +147,10 @@ def create_provider(body: ProviderIn) -> Response[ProviderOut]:
 @allow(EVERYONE)
 def list_providers(
     specialty: Annotated[Code | None, Query()] = None, limit: Limit = 25, cursor: Cursor = None
-) -> ProviderPage:
-    org = principal_of(router).organization_id
+) -> ProviderPage | ProviderPatientPage:
+    """Patients read the directory without time off (GET /availability gives them free time)."""
+    principal = principal_of(router)
+    org = principal.organization_id
     if specialty:
         partition = {"GSI1PK": keys.providers_by_specialty_pk(org, specialty)}
         attrs: tuple[str, ...] = ("GSI1PK", "GSI1SK", "PK", "SK")
@@ -150,9 +160,12 @@ def list_providers(
     found, last = repo.providers(
         org, specialty, limit, decode_cursor(cursor, list_id, partition, attrs, tenant=org)
     )
-    return ProviderPage(
-        items=[p.record() for p in found], next_cursor=encode_cursor(list_id, last, tenant=org)
-    )
+    next_cursor = encode_cursor(list_id, last, tenant=org)
+    if principal.is_patient:
+        return ProviderPatientPage(
+            items=[ProviderPatientView.of(p.record()) for p in found], next_cursor=next_cursor
+        )
+    return ProviderPage(items=[p.record() for p in found], next_cursor=next_cursor)
 
 
 @router.get(
@@ -163,9 +176,13 @@ def list_providers(
     responses=responses(headers=["ETag"]),
 )
 @allow(EVERYONE)
-def read_provider(provider_id: UlidPath) -> Response[ProviderOut]:
-    item = provider_for(principal_of(router).organization_id, provider_id)
-    return Response(200, "application/json", item.record(), headers=etag(item.version))
+def read_provider(provider_id: UlidPath) -> Response[ProviderOut | ProviderPatientView]:
+    """Patients read it without time off."""
+    principal = principal_of(router)
+    item = provider_for(principal.organization_id, provider_id)
+    record = item.record()
+    view = ProviderPatientView.of(record) if principal.is_patient else record
+    return Response(200, "application/json", view, headers=etag(item.version))
 
 
 @router.put(

@@ -9,13 +9,21 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions.scheduling import backfill, booking
-from functions.scheduling.common import UlidPath, commit, conflict, entry_for, offer_for
+from functions.scheduling.common import (
+    UlidPath,
+    appointment_for_patients,
+    commit,
+    conflict,
+    entry_for,
+    offer_for,
+    require_parent,
+)
 from shared import clock, ids
 from shared.data import keys
 from shared.data import scheduling as repo
 from shared.data.tx import Cancelled
 from shared.domain.referrals import OfferOut, OfferStatus, WaitlistIn, WaitlistOut, WaitlistStatus
-from shared.domain.scheduling import AppointmentOut, Code, Ulid
+from shared.domain.scheduling import AppointmentOut, AppointmentPatientView, Code, Ulid
 from shared.errors import Conflict
 from shared.http.auth import STAFF, Role, allow
 from shared.http.caller import audited_read, caller, invalid
@@ -121,6 +129,7 @@ def patient_entries(patient_id: UlidPath, limit: Limit = 25, cursor: Cursor = No
         cursor, list_id, {"GSI3PK": partition}, ("GSI3PK", "GSI3SK", "PK", "SK"), tenant=org
     )
     items, last = repo.by_time(repo.CareModel.gsi3, partition, forward=False, limit=limit, start=start)
+    require_parent(bool(items), cursor, repo.Patient, repo.patient_key(org, patient_id), "patient")
     found = [i for i in items if isinstance(i, repo.WaitlistEntry)]
     audited_read(router, [patient_id] if found else [], "waitlist.read")
     return WaitlistPage(
@@ -191,8 +200,9 @@ def read_offer(offer_id: UlidPath) -> OfferOut:
     ),
 )
 @allow(STAFF, Role.PATIENT)
+@appointment_for_patients(router)
 @idempotent(router)
-def accept(offer_id: UlidPath) -> Response[AppointmentOut]:
+def accept(offer_id: UlidPath) -> Response[AppointmentOut | AppointmentPatientView]:
     from shared.events.scheduling import SlotOfferAccepted
 
     principal, actor = caller(router)

@@ -122,6 +122,33 @@ class ReferralOut(Model):
     updated_at: datetime
 
 
+class ReferralPatientView(Model):
+    """What a patient reads of their own referral: where to, why (their own clinical reason), how
+    urgent, by when, where it stands and the appointment that fulfils it. Not who on staff wrote it
+    (``created_by``), not ``status_reason`` (free text staff wrote for staff when rejecting or
+    cancelling: the patient sees the status and asks their care team), not the escalation bookkeeping
+    (``overdue_since``). Drafts are not shown to patients at all: a draft is staff's work in progress,
+    not yet a referral."""
+
+    id: str
+    status: ReferralStatus
+    fhir_status: str
+    patient_id: str
+    specialty: str | None = None
+    provider_id: str | None = None
+    reason: str
+    urgency: Urgency
+    due_date: date
+    overdue: bool = False
+    appointment_id: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, record: ReferralOut) -> ReferralPatientView:
+        return cls.model_validate(record.model_dump(include=set(cls.model_fields)))
+
+
 # ---------------------------------------------------------------- waitlist
 
 

@@ -510,6 +510,94 @@ class AppointmentOut(Model):
     )
 
 
+# ---------------------------------------------------------------- what a patient reads
+# Staff-only, never in these: who on staff did something (user ids), notes staff wrote, what staff
+# recorded about staff (time off and its reasons), anything about other patients (an overbooking says
+# someone else holds the time).
+
+
+class PatientCancellation(Model):
+    """A cancellation as the patient reads it: why (a code), when, and whether it was them. Their own
+    note comes back to them; a note staff wrote stays with staff."""
+
+    reason: CancelReason
+    at: datetime
+    by_patient: bool
+    note: str | None = Field(None, description="only a note the patient wrote themselves")
+
+
+class PatientReschedule(Model):
+    start: datetime
+    end: datetime
+    at: datetime
+
+
+class AppointmentPatientView(Model):
+    """What a patient reads of their own appointment: when, with whom, for what, its status and their
+    own steps; not who on staff booked, moved or cancelled it, nor staff notes, nor whether it was
+    booked over another patient's visit."""
+
+    id: str
+    version: int
+    status: AppointmentStatus
+    patient_id: str
+    provider_id: str
+    appointment_type: str
+    start: datetime
+    end: datetime
+    time_zone: str = Field(description="the provider's zone; show times in it")
+    referral_id: str | None = None
+    offer_id: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    confirmed_at: datetime | None = None
+    arrived_at: datetime | None = None
+    checked_in_at: datetime | None = None
+    completed_at: datetime | None = None
+    cancellation: PatientCancellation | None = None
+    rescheduled_count: int = 0
+    reschedules: list[PatientReschedule] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, record: AppointmentOut) -> AppointmentPatientView:
+        plain = set(cls.model_fields) - {"cancellation", "reschedules"}
+        cancelled = record.cancellation
+        by_patient = cancelled is not None and cancelled.by_role == "patient"
+        return cls(
+            **record.model_dump(include=plain),
+            cancellation=None
+            if cancelled is None
+            else PatientCancellation(
+                reason=cancelled.reason,
+                at=cancelled.at,
+                by_patient=by_patient,
+                note=cancelled.note if by_patient else None,
+            ),
+            reschedules=[PatientReschedule(start=r.start, end=r.end, at=r.at) for r in record.reschedules],
+        )
+
+
+class ProviderPatientView(Model):
+    """A provider as the directory shows them to patients: who, where, what they see patients for,
+    their weekly hours. Not their time off (dates and reasons staff recorded about a colleague): free
+    time is what ``GET /availability`` gives, already net of it."""
+
+    id: str
+    version: int
+    name: str
+    specialty: str
+    location: str
+    time_zone: str
+    slot_minutes: int
+    appointment_types: list[str]
+    availability: list[Window]
+    active: bool
+
+    @classmethod
+    def of(cls, record: ProviderOut) -> ProviderPatientView:
+        return cls.model_validate(record.model_dump(include=set(cls.model_fields)))
+
+
 def within_booking_horizon(start: datetime, now: datetime) -> str | None:
     if start < now:
         return "the start is in the past"
