@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,12 +17,15 @@ from shared.domain.scheduling import (
     TRANSITIONS,
     AppointmentStatus,
     ProviderIn,
+    days,
+    duration_problem,
     free_slots,
     local_instant,
     next_status,
     timing_problem,
     units_for,
     units_on,
+    within_booking_horizon,
 )
 
 CHICAGO = ZoneInfo("America/Chicago")
@@ -231,42 +235,215 @@ def test_booking_an_offered_slot_removes_exactly_the_slots_it_overlaps(
         assert (slot.start in after) == (not overlaps)
 
 
+@st.composite
+def weeks(draw: st.DrawFn) -> dict[str, Any]:
+    """A provider with time off (whole days and hours), an organization with holidays, a range of one
+    to four days (across DST changes too), some booked units and a ``not_before`` anywhere from
+    before the range to its end."""
+    step = draw(st.sampled_from([15, 30, 60]))
+    grid = [time(h, m) for h in range(24) for m in range(0, 60, step)]
+    cuts = sorted(draw(st.sets(st.sampled_from(grid), min_size=2, max_size=6)))
+    windows = [
+        (a.strftime("%H:%M"), b.strftime("%H:%M")) for a, b in zip(cuts[::2], cuts[1::2], strict=False)
+    ]
+    first = draw(st.sampled_from(DST_DAYS) | st.dates(date(2026, 1, 1), date(2027, 12, 31)))
+    last = first + timedelta(days=draw(st.integers(0, 3)))
+    near = st.integers(-1, (last - first).days + 1).map(lambda n: first + timedelta(days=n))
+    time_off = []
+    for _ in range(draw(st.integers(0, 3))):
+        a = draw(near)
+        off: dict[str, Any] = {"first": a, "last": a + timedelta(days=draw(st.integers(0, 2)))}
+        if draw(st.booleans()):
+            s, e = sorted(draw(st.sets(st.sampled_from(grid), min_size=2, max_size=2)))
+            off |= {"start": s.strftime("%H:%M"), "end": e.strftime("%H:%M")}
+        time_off.append(off)
+    zone = draw(st.sampled_from([*ZONES, "Pacific/Auckland", "America/Los_Angeles"]))
+    p = provider(windows, zone=zone, slot_minutes=step, time_off=time_off)
+    holidays = sorted(draw(st.sets(near, max_size=2)))
+    calendar = Calendar(holidays=[{"date": d, "name": "Holiday"} for d in holidays])
+    minutes = step * draw(st.integers(1, 4))
+    candidates = [t for day in days(first, last) for t in _grid_starts(p, day, step)]
+    busy = draw(st.lists(st.sampled_from(candidates), max_size=8)) if candidates else []
+    midnight = local_instant(first, time(0), ZoneInfo(zone))
+    not_before = midnight + timedelta(
+        minutes=step * draw(st.integers(-4, (len(list(days(first, last))) * 24 * 60) // step))
+    )
+    return {
+        "p": p,
+        "calendar": calendar,
+        "first": first,
+        "last": last,
+        "minutes": minutes,
+        "busy": busy,
+        "not_before": not_before,
+    }
+
+
+def _grid_starts(p: ProviderIn, day: date, step: int) -> list[datetime]:
+    zone = ZoneInfo(p.time_zone)
+    out = []
+    for w in p.availability:
+        if w.weekday == day.isoweekday():
+            t, end = local_instant(day, w.start, zone), local_instant(day, w.end, zone)
+            while t < end:
+                out.append(t)
+                t += timedelta(minutes=step)
+    return out
+
+
+def expected_slots(case: dict[str, Any]) -> list[datetime]:
+    """The rule, applied start by start: a grid start of a window whose visit ends inside the window,
+    on a day that is not a holiday, touching no time off and no booked unit, not before not_before."""
+    p, minutes = case["p"], case["minutes"]
+    zone, step, duration = (
+        ZoneInfo(p.time_zone),
+        timedelta(minutes=p.slot_minutes),
+        timedelta(minutes=minutes),
+    )
+    out = []
+    for day in days(case["first"], case["last"]):
+        if case["calendar"].is_holiday(day):
+            continue
+        closed = []
+        for off in p.time_off:
+            if off.first <= day <= off.last:
+                if off.start is None or off.end is None:
+                    closed.append(
+                        (local_instant(day, time(0), zone), local_instant(day + timedelta(1), time(0), zone))
+                    )
+                else:
+                    closed.append((local_instant(day, off.start, zone), local_instant(day, off.end, zone)))
+        for w in p.availability:
+            if w.weekday != day.isoweekday():
+                continue
+            t, end = local_instant(day, w.start, zone), local_instant(day, w.end, zone)
+            while t + duration <= end:
+                units = [t + i * step for i in range(duration // step)]
+                if (
+                    t >= case["not_before"]
+                    and not any(a < t + duration and t < b for a, b in closed)
+                    and not set(units) & set(case["busy"])
+                ):
+                    out.append(t)
+                t += step
+    return sorted(out)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(weeks())
+def test_free_slots_are_exactly_what_the_written_rule_allows(case: dict[str, Any]) -> None:
+    found = free_slots(
+        case["p"],
+        "P",
+        "follow-up",
+        timedelta(minutes=case["minutes"]),
+        case["calendar"],
+        case["first"],
+        case["last"],
+        case["busy"],
+        case["not_before"],
+    )
+    assert [s.start for s in found] == expected_slots(case)
+    zone = ZoneInfo(case["p"].time_zone)
+    for s in found:
+        assert s.end - s.start == timedelta(minutes=case["minutes"])
+        assert case["first"] <= s.start.astimezone(zone).date() <= case["last"]
+
+
 # ---------------------------------------------------------------- statuses
 
 
-@pytest.mark.parametrize(
-    ("status", "action", "expected"),
-    [
-        ("pending", "confirm", "booked"),
-        ("booked", "check-in", "checked-in"),
-        ("arrived", "check-in", "checked-in"),
-        ("checked-in", "complete", "fulfilled"),
-        ("booked", "no-show", "noshow"),
-        ("pending", "cancel", "cancelled"),
-        ("booked", "reschedule", "booked"),
-    ],
-)
-def test_legal_moves(status: str, action: str, expected: str) -> None:
-    assert next_status(AppointmentStatus(status), action) == AppointmentStatus(expected)
+# FHIR R4 Appointment.status, and the moves Careloop makes along it, written out here from the
+# standard's meanings rather than read from TRANSITIONS: pending (awaiting the patient's
+# confirmation) -> booked (confirmed) -> arrived (in the building) -> checked-in (paperwork done) ->
+# fulfilled (seen). Before the patient is there a visit can be cancelled, moved, or marked a no-show;
+# once they are there it can only go on (checked in, completed), never cancelled or a no-show; a
+# visit is completed only after arrival or check-in. fulfilled, cancelled and noshow are final;
+# proposed, waitlist and entered-in-error are not statuses Careloop moves anything from.
+ACTIONS = ("confirm", "arrive", "check-in", "complete", "no-show", "cancel", "reschedule")
+FHIR_MOVES: dict[str, dict[str, str]] = {
+    "proposed": {},
+    "pending": {
+        "confirm": "booked",
+        "arrive": "arrived",
+        "check-in": "checked-in",
+        "no-show": "noshow",
+        "cancel": "cancelled",
+        "reschedule": "pending",
+    },
+    "booked": {
+        "arrive": "arrived",
+        "check-in": "checked-in",
+        "no-show": "noshow",
+        "cancel": "cancelled",
+        "reschedule": "booked",
+    },
+    "arrived": {"check-in": "checked-in", "complete": "fulfilled"},
+    "checked-in": {"complete": "fulfilled"},
+    "fulfilled": {},
+    "cancelled": {},
+    "noshow": {},
+    "entered-in-error": {},
+    "waitlist": {},
+}
+REFUSED_AS = {
+    "confirm": "confirmed",
+    "arrive": "marked arrived",
+    "check-in": "checked in",
+    "complete": "completed",
+    "no-show": "marked no-show",
+    "cancel": "cancelled",
+    "reschedule": "rescheduled",
+}
 
 
-def test_every_other_move_is_refused_with_a_reason() -> None:
-    refused = 0
-    for status in AppointmentStatus:
-        for action, (allowed, _) in TRANSITIONS.items():
-            if status not in allowed:
-                result = next_status(status, action)
-                assert isinstance(result, str) and status.value in result
-                refused += 1
-    assert refused > 40  # fulfilled, cancelled, noshow... are terminal for every action
+def test_the_written_machine_covers_every_fhir_status_and_every_action() -> None:
+    assert set(FHIR_MOVES) == {s.value for s in AppointmentStatus}
+    assert set(ACTIONS) == set(TRANSITIONS)
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+@pytest.mark.parametrize("status", list(FHIR_MOVES))
+def test_every_status_and_action_moves_as_fhir_says(status: str, action: str) -> None:
+    result = next_status(AppointmentStatus(status), action)
+    if action in FHIR_MOVES[status]:
+        assert result == AppointmentStatus(FHIR_MOVES[status][action])
+    else:
+        assert result == f"an appointment that is {status} cannot be {REFUSED_AS[action]}"
 
 
 def test_no_show_and_complete_wait_for_the_start() -> None:
     start = datetime(2026, 11, 24, 15, tzinfo=UTC)
-    assert timing_problem("no-show", start, start - timedelta(minutes=1))
-    assert timing_problem("complete", start, start - timedelta(minutes=1))
-    assert timing_problem("no-show", start, start) is None
-    assert timing_problem("cancel", start, start + timedelta(days=1)) is None
+    early = start - timedelta(microseconds=1)
+    assert (
+        timing_problem("no-show", start, early) == "an appointment cannot be marked no-show before it starts"
+    )
+    assert timing_problem("complete", start, early) == "an appointment cannot be completed before it starts"
+    for action in ACTIONS:
+        assert timing_problem(action, start, start) is None, action
+        assert timing_problem(action, start, start + timedelta(days=1)) is None, action
+        if action not in ("no-show", "complete"):
+            assert timing_problem(action, start, start - timedelta(days=1)) is None, action
+
+
+def test_bookings_are_taken_from_now_to_366_days_ahead() -> None:
+    now = datetime(2026, 11, 24, 15, tzinfo=UTC)
+    assert within_booking_horizon(now, now) is None
+    assert within_booking_horizon(now + timedelta(days=366), now) is None
+    assert within_booking_horizon(now - timedelta(microseconds=1), now) == "the start is in the past"
+    assert within_booking_horizon(now + timedelta(days=366, microseconds=1), now) == (
+        "appointments can be booked up to 366 days ahead"
+    )
+
+
+def test_an_end_given_must_be_the_start_plus_the_types_duration() -> None:
+    start, half_hour = datetime(2026, 11, 24, 15, tzinfo=UTC), timedelta(minutes=30)
+    assert duration_problem(start, None, half_hour) is None
+    assert duration_problem(start, start + half_hour, half_hour) is None
+    for wrong in (start + timedelta(minutes=29), start + timedelta(minutes=31), start):
+        assert duration_problem(start, wrong, half_hour) == (
+            "this appointment type lasts 30 minutes: end must be start + 30 minutes"
+        )
 
 
 def test_the_referral_loop() -> None:

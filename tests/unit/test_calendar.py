@@ -1,0 +1,257 @@
+"""The organization's calendar, probed against rules written out here, not against its own tables.
+
+The calendars below sit far from UTC (the tests run in UTC, so a calendar that forgot its own zone
+would be caught): Auckland is UTC+13 in its summer (NZDT, to 2027-04-04) and UTC+12 in its winter
+(NZST, from the last Sunday of September 2026, 2026-09-27, back to NZDT). Los Angeles is UTC-8 / -7.
+
+The written rules:
+- business hours are weekly windows of local wall-clock time, the start inclusive, the end exclusive;
+  with none given, Monday to Friday 08:00-17:00;
+- a holiday closes the whole local day; a business day is a day with hours that is not a holiday;
+- ``add_business_days(start, n)`` is the n-th business day after ``start`` (``start`` itself for 0;
+  negative counts are refused);
+- ``local_date`` is the date on the organization's wall clock.
+"""
+
+from __future__ import annotations
+
+import time as time_module
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from shared.domain.calendar import Calendar, Day, Instant, Weekday, Window
+
+AKL = ZoneInfo("Pacific/Auckland")
+LAX = ZoneInfo("America/Los_Angeles")
+
+# Monday 2026-11-23 to Sunday 2026-11-29 in Auckland (NZDT, UTC+13)
+MON, TUE, WED, THU, FRI, SAT, SUN = (date(2026, 11, 23) + timedelta(days=i) for i in range(7))
+CHRISTMAS, BOXING_DAY = date(2026, 12, 25), date(2026, 12, 26)  # a Friday and a Saturday
+
+
+def at(day: date, hh: int, mm: int = 0, zone: ZoneInfo = AKL) -> datetime:
+    """An instant given on ``zone``'s wall clock, handed over in UTC as callers do."""
+    return datetime.combine(day, time(hh, mm), tzinfo=zone).astimezone(UTC)
+
+
+def auckland(**extra: object) -> Calendar:
+    return Calendar.model_validate({"time_zone": "Pacific/Auckland", **extra})
+
+
+# ---------------------------------------------------------------- default hours, Mon-Fri 08:00-17:00
+
+
+def test_the_default_week_is_monday_to_friday_eight_to_five() -> None:
+    cal = auckland()
+    for day in (MON, TUE, WED, THU, FRI):
+        assert not cal.is_open(at(day, 7, 59)), day
+        assert cal.is_open(at(day, 8, 0)), day  # opening is inclusive
+        assert cal.is_open(at(day, 12, 0)), day
+        assert cal.is_open(at(day, 16, 59)), day
+        assert not cal.is_open(at(day, 17, 0)), day  # closing is exclusive
+        assert not cal.is_open(at(day, 23, 59)), day
+    for day in (SAT, SUN):
+        for hour in (0, 8, 12, 16, 23):
+            assert not cal.is_open(at(day, hour)), (day, hour)
+
+
+def test_open_is_read_on_the_organizations_clock_not_utc() -> None:
+    cal = auckland()
+    # Monday 08:30 in Auckland is Sunday 19:30 UTC: open (a UTC reading would say Sunday, closed)
+    assert at(MON, 8, 30) == datetime(2026, 11, 22, 19, 30, tzinfo=UTC)
+    assert cal.is_open(at(MON, 8, 30))
+    # Saturday 09:00 in Auckland is Friday 20:00 UTC: closed (a UTC reading would say Friday 20:00)
+    assert not cal.is_open(at(SAT, 9, 0))
+    # Friday 16:30 in Auckland is Friday 03:30 UTC: open (a UTC reading would say before opening)
+    assert cal.is_open(at(FRI, 16, 30))
+
+
+def test_an_instant_in_any_offset_is_the_same_instant() -> None:
+    cal = auckland()
+    # Monday 08:00 in Auckland = Sunday 11:00 in Los Angeles
+    seen_from_la = datetime(2026, 11, 22, 11, 0, tzinfo=LAX)
+    assert cal.is_open(seen_from_la)
+    assert not cal.is_open(seen_from_la - timedelta(minutes=1))
+
+
+def test_the_hours_follow_the_wall_clock_across_the_change_to_summer_time() -> None:
+    cal = auckland()
+    # Friday 2026-09-25 is NZST (UTC+12); Monday 2026-09-28 is NZDT (UTC+13)
+    friday, monday = date(2026, 9, 25), date(2026, 9, 28)
+    assert at(friday, 8) == datetime(2026, 9, 24, 20, 0, tzinfo=UTC)
+    assert at(monday, 8) == datetime(2026, 9, 27, 19, 0, tzinfo=UTC)
+    for day in (friday, monday):
+        assert not cal.is_open(at(day, 8) - timedelta(minutes=1))
+        assert cal.is_open(at(day, 8))
+        assert cal.is_open(at(day, 17) - timedelta(minutes=1))
+        assert not cal.is_open(at(day, 17))
+    # the Sunday of the change itself is closed all day, before and after 02:00 jumps to 03:00
+    assert not cal.is_open(datetime(2026, 9, 26, 13, 59, tzinfo=UTC))
+    assert not cal.is_open(datetime(2026, 9, 26, 14, 0, tzinfo=UTC))
+
+
+def test_a_holiday_closes_the_whole_local_day() -> None:
+    cal = auckland(holidays=[{"date": CHRISTMAS, "name": "Christmas Day"}])
+    for hour in (0, 8, 12, 16, 23):
+        assert not cal.is_open(at(CHRISTMAS, hour)), hour
+    # the days either side are ordinary: Thursday open, Monday open
+    assert cal.is_open(at(CHRISTMAS - timedelta(days=1), 8))
+    assert cal.is_open(at(date(2026, 12, 28), 8))
+    # Christmas Day 08:00 in Auckland is 24 December 19:00 UTC: the holiday is the local date's
+    assert not cal.is_open(datetime(2026, 12, 24, 19, 0, tzinfo=UTC))
+    # and 25 December 20:00 UTC is already Boxing Day (Saturday) in Auckland: closed, but not a holiday
+    assert not cal.is_holiday(cal.local_date(datetime(2026, 12, 25, 20, 0, tzinfo=UTC)))
+
+
+# ---------------------------------------------------------------- stated hours
+
+
+def test_stated_hours_with_a_lunch_break_and_a_saturday_morning() -> None:
+    windows = [
+        {"weekday": 1, "start": "09:00", "end": "12:00"},
+        {"weekday": 1, "start": "13:00", "end": "18:30"},
+        {"weekday": 6, "start": "10:00", "end": "14:00"},
+    ]
+    cal = Calendar.model_validate({"time_zone": "America/Los_Angeles", "business_hours": windows})
+    monday, tuesday, saturday = date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 28)
+    expected = {
+        (monday, 8, 59): False,
+        (monday, 9, 0): True,
+        (monday, 11, 59): True,
+        (monday, 12, 0): False,  # lunch
+        (monday, 12, 59): False,
+        (monday, 13, 0): True,
+        (monday, 18, 29): True,
+        (monday, 18, 30): False,
+        (tuesday, 10, 0): False,  # no hours on Tuesday
+        (saturday, 9, 59): False,
+        (saturday, 10, 0): True,
+        (saturday, 13, 59): True,
+        (saturday, 14, 0): False,
+    }
+    for (day, hh, mm), open_ in expected.items():
+        assert cal.is_open(at(day, hh, mm, LAX)) is open_, (day, hh, mm)
+    assert [cal.is_business_day(d) for d in (monday, tuesday, saturday)] == [True, False, True]
+
+
+def test_a_calendar_without_hours_is_never_open_and_has_no_business_days() -> None:
+    cal = auckland(business_hours=[])
+    assert not cal.is_open(at(MON, 10))
+    assert not any(cal.is_business_day(MON + timedelta(days=i)) for i in range(7))
+
+
+def test_windows_are_ordered_local_times_within_one_day() -> None:
+    Window(weekday=Weekday.MON, start=time(0, 0), end=time(0, 1))
+    for start, end in (("09:00", "09:00"), ("17:00", "08:00")):
+        with pytest.raises(ValidationError, match="end must be after start"):
+            Window.model_validate({"weekday": 1, "start": start, "end": end})
+    with pytest.raises(ValidationError, match="without an offset"):
+        Window.model_validate({"weekday": 1, "start": "09:00+02:00", "end": "17:00"})
+    with pytest.raises(ValidationError, match="without an offset"):
+        Window.model_validate({"weekday": 1, "start": "09:00", "end": "17:00Z"})
+
+
+# ---------------------------------------------------------------- business days
+
+
+def test_business_days_by_the_rule() -> None:
+    cal = auckland(
+        holidays=[
+            {"date": CHRISTMAS, "name": "Christmas Day"},
+            {"date": date(2026, 12, 28), "name": "Boxing Day (observed)"},
+        ]
+    )
+    assert [cal.is_business_day(d) for d in (MON, TUE, WED, THU, FRI, SAT, SUN)] == [True] * 5 + [False] * 2
+    assert not cal.is_business_day(CHRISTMAS) and cal.is_holiday(CHRISTMAS)
+    assert not cal.is_holiday(BOXING_DAY)  # a Saturday: closed, but not listed
+    cases = [
+        (MON, 0, MON),  # zero days: the start itself
+        (SAT, 0, SAT),  # even when it is not a business day
+        (MON, 1, TUE),
+        (THU, 1, FRI),
+        (FRI, 1, date(2026, 11, 30)),  # over the weekend
+        (SAT, 1, date(2026, 11, 30)),  # from a weekend day: the next business day
+        (SUN, 2, date(2026, 12, 1)),
+        (MON, 5, date(2026, 11, 30)),  # a full week
+        (MON, 10, date(2026, 12, 7)),
+        # 24 Dec (Thu) + 1: Fri 25 holiday, weekend, Mon 28 holiday -> Tue 29
+        (date(2026, 12, 24), 1, date(2026, 12, 29)),
+        (date(2026, 12, 23), 2, date(2026, 12, 29)),
+        (date(2026, 12, 23), 3, date(2026, 12, 30)),
+    ]
+    for start, days, expected in cases:
+        assert cal.add_business_days(start, days) == expected, (start, days)
+
+
+def test_a_negative_count_of_business_days_is_refused() -> None:
+    for days in (-1, -10):
+        with pytest.raises(ValueError, match=r"days must be >= 0"):
+            auckland().add_business_days(MON, days)
+
+
+def test_business_days_count_the_days_the_stated_hours_name() -> None:
+    # a clinic open Tuesday and Saturday only
+    cal = auckland(
+        business_hours=[
+            {"weekday": 2, "start": "09:00", "end": "12:00"},
+            {"weekday": 6, "start": "09:00", "end": "12:00"},
+        ]
+    )
+    assert cal.add_business_days(MON, 1) == TUE
+    assert cal.add_business_days(MON, 2) == SAT
+    assert cal.add_business_days(TUE, 2) == date(2026, 12, 1)
+
+
+# ---------------------------------------------------------------- local dates, days and instants
+
+
+def test_the_local_date_is_the_organizations() -> None:
+    cal = auckland()
+    assert cal.local_date(datetime(2026, 11, 23, 10, 59, tzinfo=UTC)) == date(2026, 11, 23)  # 23:59 NZDT
+    assert cal.local_date(datetime(2026, 11, 23, 11, 0, tzinfo=UTC)) == date(2026, 11, 24)  # 00:00 NZDT
+    la = Calendar(time_zone="America/Los_Angeles")
+    assert la.local_date(datetime(2026, 11, 24, 7, 59, tzinfo=UTC)) == date(2026, 11, 23)  # 23:59 PST
+    assert la.local_date(datetime(2026, 11, 24, 8, 0, tzinfo=UTC)) == date(2026, 11, 24)
+    assert Calendar().zone == ZoneInfo("UTC") and la.zone == LAX
+
+
+def test_a_holiday_date_appears_once() -> None:
+    with pytest.raises(ValidationError, match="each holiday date may appear once"):
+        auckland(holidays=[{"date": CHRISTMAS, "name": "A"}, {"date": CHRISTMAS, "name": "B"}])
+
+
+def test_days_and_instants_stay_within_2000_to_2100() -> None:
+    days, instants = TypeAdapter(Day), TypeAdapter(Instant)
+    assert days.validate_python("2000-01-01") == date(2000, 1, 1)
+    assert days.validate_python("2100-12-31") == date(2100, 12, 31)
+    for bad in ("1999-12-31", "2101-01-01"):
+        with pytest.raises(ValidationError, match="must be between 2000 and 2100"):
+            days.validate_python(bad)
+    for bad in ("1999-12-31T23:00:00Z", "2101-01-01T00:00:00Z"):
+        with pytest.raises(ValidationError, match="must be between 2000 and 2100"):
+            instants.validate_python(bad)
+    # an instant in another offset comes back as the same instant, in UTC
+    parsed = instants.validate_python("2000-01-01T09:00:00+13:00")
+    assert parsed == datetime(1999, 12, 31, 20, 0, tzinfo=UTC) and parsed.utcoffset() == timedelta(0)
+    assert instants.validate_python("2100-12-31T23:59:00-08:00").tzinfo == UTC
+
+
+@pytest.fixture
+def machine_clock_in_auckland(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's own zone (``TZ``) set far from UTC, as a developer's laptop may be."""
+    monkeypatch.setenv("TZ", "Pacific/Auckland")
+    time_module.tzset()
+    yield
+    monkeypatch.undo()
+    time_module.tzset()
+
+
+@pytest.mark.usefixtures("machine_clock_in_auckland")
+def test_instants_come_back_in_utc_whatever_the_machines_zone() -> None:
+    parsed = TypeAdapter(Instant).validate_python("2026-11-24T09:00:00-06:00")
+    assert parsed.isoformat() == "2026-11-24T15:00:00+00:00"
+    assert auckland().is_open(at(MON, 8)) and not auckland().is_open(at(MON, 7, 59))
