@@ -7,21 +7,22 @@ from typing import Any
 
 import pytest
 
+from tests.support.access import FORBIDDEN, NOT_FOUND, assert_refused, snapshot
 from tests.support.intake import NEGATIVE_SCREEN, PHI, Api
 
 STAFF = ("coordinator", "nurse", "physician", "admin")
 COVERAGE = {"payer": "Blue Plan", "member_id": "B2", "effective_start": "2026-01-01"}
 
-# (method, suffix, body, staff roles allowed, may a patient use it on their own record)
-PATIENT_ROUTES: list[tuple[str, str, Any, tuple[str, ...], bool]] = [
-    ("GET", "", None, STAFF, True),
-    ("PATCH", "", {"preferred_language": "es"}, STAFF, True),
-    ("POST", "/assessments", {"screening": NEGATIVE_SCREEN}, STAFF, False),
-    ("GET", "/assessments", None, STAFF, False),
-    ("POST", "/coverage", COVERAGE, STAFF, False),
-    ("GET", "/coverage", None, STAFF, False),
-    ("PUT", "/care-team", {"coordinator_id": "coord-1"}, ("coordinator", "admin"), False),
-    ("GET", "/audit", None, ("admin",), False),
+# (method, suffix, body, staff roles allowed, may a patient use it on their own record, success status)
+PATIENT_ROUTES: list[tuple[str, str, Any, tuple[str, ...], bool, int]] = [
+    ("GET", "", None, STAFF, True, 200),
+    ("PATCH", "", {"preferred_language": "es"}, STAFF, True, 200),
+    ("POST", "/assessments", {"screening": NEGATIVE_SCREEN}, STAFF, False, 201),
+    ("GET", "/assessments", None, STAFF, False, 200),
+    ("POST", "/coverage", COVERAGE, STAFF, False, 201),
+    ("GET", "/coverage", None, STAFF, False, 200),
+    ("PUT", "/care-team", {"coordinator_id": "coord-1"}, ("coordinator", "admin"), False, 200),
+    ("GET", "/audit", None, ("admin",), False, 200),
 ]
 
 
@@ -30,28 +31,36 @@ def _phi(phi) -> None:
     phi.register(*PHI)
 
 
-def call(api: Api, route: tuple, patient_id: str) -> int:
-    method, suffix, body, _, _ = route
+def call(api: Api, route: tuple, patient_id: str) -> dict[str, Any]:
+    method, suffix, body = route[:3]
     headers = {"If-Match": '"1"'} if method == "PATCH" else None
-    return int(api.on(method, patient_id, suffix, body=body, headers=headers)["statusCode"])
+    return api.on(method, patient_id, suffix, body=body, headers=headers)
+
+
+def refused(aws: dict, api: Api, route: tuple, patient_id: str, expected: dict[str, Any]) -> None:
+    """The call is refused with ``expected``'s problem, and the table is as it was."""
+    before = snapshot(aws)
+    assert_refused(call(api, route, patient_id), expected, route[:2])
+    assert snapshot(aws) == before, route[:2]
 
 
 @pytest.mark.parametrize("route", PATIENT_ROUTES, ids=lambda r: f"{r[0]} {r[1] or '/'}")
 @pytest.mark.parametrize("role", STAFF)
 def test_staff_by_role_in_their_organization(aws: dict, route: tuple, role: str) -> None:
     pid = Api().register()["json"]["id"]
-    status = call(Api(roles=(role,), sub=f"{role}-1"), route, pid)
+    api = Api(roles=(role,), sub=f"{role}-1")
     if role in route[3]:
-        assert 200 <= status < 300, status
+        response = call(api, route, pid)
+        assert response["statusCode"] == route[5], response["body"]
     else:
-        assert status == 403
+        refused(aws, api, route, pid, FORBIDDEN)
 
 
 @pytest.mark.parametrize("route", PATIENT_ROUTES, ids=lambda r: f"{r[0]} {r[1] or '/'}")
 def test_another_organization_cannot_find_the_patient(aws: dict, route: tuple) -> None:
     pid = Api().register()["json"]["id"]
     role = route[3][-1]  # a role allowed on the route
-    assert call(Api(org="globex", roles=(role,), sub="outsider"), route, pid) == 404
+    refused(aws, Api(org="globex", roles=(role,), sub="outsider"), route, pid, NOT_FOUND)
 
 
 @pytest.mark.parametrize("route", PATIENT_ROUTES, ids=lambda r: f"{r[0]} {r[1] or '/'}")
@@ -59,31 +68,39 @@ def test_a_patient_on_their_own_record_and_on_anothers(aws: dict, route: tuple) 
     mine = Api().register()["json"]["id"]
     other_id = Api().register(query={"allow_duplicate": "true"})["json"]["id"]
     me = Api(roles=("patient",), sub="pat-1", patient_id=mine)
-    own, theirs = call(me, route, mine), call(me, route, other_id)
     if route[4]:
-        assert 200 <= own < 300
-        assert theirs == 404
+        refused(aws, me, route, other_id, NOT_FOUND)
+        response = call(me, route, mine)
+        assert response["statusCode"] == route[5], response["body"]
     else:
-        assert own == theirs == 403
+        refused(aws, me, route, mine, FORBIDDEN)
+        refused(aws, me, route, other_id, FORBIDDEN)
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "kwargs"),
+    ("method", "path", "kwargs", "ok"),
     [
-        ("POST", "/patients", {"body": None}),
-        ("GET", "/patients", {"query": {"name": "roe"}}),
-        ("GET", "/panel", {}),
+        ("POST", "/patients", {"body": None}, 201),
+        ("GET", "/patients", {"query": {"name": "roe"}}, 200),
+        ("GET", "/panel", {}, 200),
     ],
 )
-def test_collection_routes_are_for_staff_only(aws: dict, method: str, path: str, kwargs: dict) -> None:
+def test_collection_routes_are_for_staff_only(
+    aws: dict, method: str, path: str, kwargs: dict, ok: int
+) -> None:
     from tests.support.intake import patient
 
     if method == "POST":
         kwargs = {"body": patient(), "query": {"allow_duplicate": "true"}}
     for role in STAFF:
-        assert 200 <= Api(roles=(role,), sub=f"{role}-1").call(method, path, **kwargs)["statusCode"] < 300
+        response = Api(roles=(role,), sub=f"{role}-1").call(method, path, **kwargs)
+        assert response["statusCode"] == ok, (role, response["body"])
     pid = Api().register(query={"allow_duplicate": "true"})["json"]["id"]
-    assert Api(roles=("patient",), sub="p", patient_id=pid).call(method, path, **kwargs)["statusCode"] == 403
+    before = snapshot(aws)
+    assert_refused(
+        Api(roles=("patient",), sub="p", patient_id=pid).call(method, path, **kwargs), FORBIDDEN, path
+    )
+    assert snapshot(aws) == before
 
 
 def test_search_never_crosses_organizations(aws: dict) -> None:
