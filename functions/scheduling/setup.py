@@ -170,7 +170,7 @@ def list_providers(
 
 @router.get(
     "/providers/<provider_id>",
-    summary="A provider, with their weekly hours and time off",
+    summary="A provider, with their weekly hours (staff also see time off)",
     tags=["providers"],
     operation_id="getProvider",
     responses=responses(headers=["ETag"]),
