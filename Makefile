@@ -65,7 +65,10 @@ clean:
 	rm -rf $(VENV) .aws-sam build .pytest_cache .mypy_cache .ruff_cache
 
 # ------------------------------------------------------------------ sam build (BuildMethod: makefile)
-# `sam build` calls these with ARTIFACTS_DIR set. Functions get the functions/ package; the layer gets
+# `sam build` calls these with ARTIFACTS_DIR set, here in the checkout (template.yaml's ContextPath and
+# WorkingDirectory), after copying only each resource's CodeUri/ContentUri (functions/, shared/), not the
+# checkout with its .venv (that copy, once per resource, made `sam build` take minutes); so they write
+# nothing but $(ARTIFACTS_DIR). Functions get the functions/ package; the layer gets
 # shared/ plus the runtime dependencies as arm64 wheels for the Lambda runtime, at the versions the
 # tests ran with (the venv's), so `import shared...` and `import functions...` resolve in Lambda
 # exactly as they do in tests.
