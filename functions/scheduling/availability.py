@@ -62,6 +62,7 @@ SlotPage = Page[Slot]
     "/availability",
     summary="Free slots for an appointment type, with one provider or any of a specialty",
     tags=["scheduling"],
+    operation_id="getAvailability",
 )
 @allow(EVERYONE)
 def availability(

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, model_validator
 
-from shared.domain.base import Model, Strict
+from shared.domain.base import MULTILINE, Model, Strict
 from shared.domain.calendar import Calendar, Day, Instant, WallTime, Window
 from shared.domain.patients import TimeZone
 
@@ -457,7 +457,9 @@ class RescheduleIn(Strict):
 
 class CancelIn(Strict):
     reason: CancelReason
-    note: str | None = Field(None, max_length=500, description="kept on the record, never in events")
+    note: str | None = Field(
+        None, max_length=500, description="kept on the record, never in events", json_schema_extra=MULTILINE
+    )
 
 
 class Cancellation(Model):
