@@ -11,7 +11,6 @@ DynamoDB)."""
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -121,34 +120,11 @@ def generation(provider: dict[str, Any], calendar: dict[str, Any], providers: in
 
 
 def main() -> None:
-    from local.stack import LOCAL_CREDENTIALS
-
-    os.environ.update(LOCAL_CREDENTIALS)
-    os.environ.update(
-        AWS_REGION="us-east-1",
-        AWS_DEFAULT_REGION="us-east-1",
-        TABLE_NAME="careloop-bench",
-        EVENT_BUS_NAME="careloop-bench",
-        POWERTOOLS_LOG_LEVEL="ERROR",
-    )
-    from datetime import UTC, datetime
-
-    import boto3
-    from moto import mock_aws
-
-    from local.stack import function_environment, provision
-    from local.template import Template
-    from shared import clock
-    from shared.data.table import bind, reset_connections
+    from bench.stack import moto_stack
     from shared.http import pagination
     from tests.support.scheduling import CALENDAR, CARDIOLOGIST, open_clinic
 
-    with mock_aws(), clock.use_clock(clock.FixedClock(datetime(2026, 11, 23, 14, tzinfo=UTC))):
-        reset_connections()
-        bind()
-        stack = provision(boto3.Session(), table_name="careloop-bench", bus_name="careloop-bench")
-        env = function_environment(Template.default(), "SchedulingFunction", stack.names)
-        os.environ[pagination.SECRET_ENV] = env[pagination.SECRET_ENV]
+    with moto_stack("SchedulingFunction"):
         wide = {
             **CARDIOLOGIST,
             "slot_minutes": 5,

@@ -4,7 +4,6 @@ the table fills with appointments elsewhere. In-process, on moto provisioned fro
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 
@@ -12,38 +11,11 @@ TARGETS = (0, 100, 1000)
 
 
 def main() -> None:
-    from local.stack import LOCAL_CREDENTIALS
-
-    os.environ.update(LOCAL_CREDENTIALS)
-    os.environ.update(
-        AWS_REGION="us-east-1",
-        AWS_DEFAULT_REGION="us-east-1",
-        TABLE_NAME="careloop-bench",
-        EVENT_BUS_NAME="careloop-bench",
-        POWERTOOLS_LOG_LEVEL="ERROR",
-    )
-    from datetime import UTC, datetime
-
-    import boto3
-    from moto import mock_aws
-
-    from local.stack import provision
-    from shared import clock
-    from shared.data.table import bind, reset_connections
+    from bench.stack import moto_stack
     from tests.support.ddb import capacity, count_calls
     from tests.support.scheduling import CARDIOLOGIST, calls_per_route, open_clinic
 
-    with mock_aws(), clock.use_clock(clock.FixedClock(datetime(2026, 11, 23, 14, tzinfo=UTC))):
-        reset_connections()
-        bind()
-        stack = provision(boto3.Session(), table_name="careloop-bench", bus_name="careloop-bench")
-        # the cursor key's secret, as the template passes it to the function
-        from local.stack import function_environment
-        from local.template import Template
-        from shared.http.pagination import SECRET_ENV
-
-        env = function_environment(Template.default(), "SchedulingFunction", stack.names)
-        os.environ[SECRET_ENV] = env[SECRET_ENV]
+    with moto_stack("SchedulingFunction"):
         clinic = open_clinic(patients=3)
         with capacity() as booking:
             clinic.staff.book(clinic.patients[0], clinic.provider_id, start="2026-11-24T16:00:00Z")
