@@ -102,9 +102,10 @@ class ReferralActionIn(Strict):
     )
 
 
-class ReferralOut(Model):
+class _Referral(Model):
+    """What staff and the patient both read of a referral."""
+
     id: str
-    version: int
     status: ReferralStatus
     fhir_status: str
     patient_id: str
@@ -114,35 +115,25 @@ class ReferralOut(Model):
     urgency: Urgency
     due_date: date
     overdue: bool = False
-    overdue_since: date | None = Field(None, description="when ReferralOverdue was raised")
     appointment_id: str | None = None
-    status_reason: str | None = None
-    created_by: str
     created_at: datetime
     updated_at: datetime
 
 
-class ReferralPatientView(Model):
+class ReferralOut(_Referral):
+    version: int
+    overdue_since: date | None = Field(None, description="when ReferralOverdue was raised")
+    status_reason: str | None = None
+    created_by: str
+
+
+class ReferralPatientView(_Referral):
     """What a patient reads of their own referral: where to, why (their own clinical reason), how
     urgent, by when, where it stands and the appointment that fulfils it. Not who on staff wrote it
     (``created_by``), not ``status_reason`` (free text staff wrote for staff when rejecting or
     cancelling: the patient sees the status and asks their care team), not the escalation bookkeeping
     (``overdue_since``). Drafts are not shown to patients at all: a draft is staff's work in progress,
     not yet a referral."""
-
-    id: str
-    status: ReferralStatus
-    fhir_status: str
-    patient_id: str
-    specialty: str | None = None
-    provider_id: str | None = None
-    reason: str
-    urgency: Urgency
-    due_date: date
-    overdue: bool = False
-    appointment_id: str | None = None
-    created_at: datetime
-    updated_at: datetime
 
     @classmethod
     def of(cls, record: ReferralOut) -> ReferralPatientView:

@@ -483,8 +483,8 @@ class Reschedule(Model):
     version: int
 
 
-class AppointmentOut(Model):
-    """FHIR Appointment, flattened: one patient, one provider."""
+class _Appointment(Model):
+    """What staff and the patient both read of an appointment."""
 
     id: str
     version: int
@@ -497,16 +497,21 @@ class AppointmentOut(Model):
     time_zone: str = Field(description="the provider's zone; show times in it")
     referral_id: str | None = None
     offer_id: str | None = None
-    overbooked: bool = False
-    booked_by: str
     created_at: datetime
     updated_at: datetime
     confirmed_at: datetime | None = None
     arrived_at: datetime | None = None
     checked_in_at: datetime | None = None
     completed_at: datetime | None = None
-    cancellation: Cancellation | None = None
     rescheduled_count: int = 0
+
+
+class AppointmentOut(_Appointment):
+    """FHIR Appointment, flattened: one patient, one provider."""
+
+    overbooked: bool = False
+    booked_by: str
+    cancellation: Cancellation | None = None
     reschedules: list[Reschedule] = Field(
         default_factory=list, description=f"the times it was moved from, the last {MAX_RESCHEDULES}"
     )
@@ -534,30 +539,12 @@ class PatientReschedule(Model):
     at: datetime
 
 
-class AppointmentPatientView(Model):
+class AppointmentPatientView(_Appointment):
     """What a patient reads of their own appointment: when, with whom, for what, its status and their
     own steps; not who on staff booked, moved or cancelled it, nor staff notes, nor whether it was
     booked over another patient's visit."""
 
-    id: str
-    version: int
-    status: AppointmentStatus
-    patient_id: str
-    provider_id: str
-    appointment_type: str
-    start: datetime
-    end: datetime
-    time_zone: str = Field(description="the provider's zone; show times in it")
-    referral_id: str | None = None
-    offer_id: str | None = None
-    created_at: datetime
-    updated_at: datetime
-    confirmed_at: datetime | None = None
-    arrived_at: datetime | None = None
-    checked_in_at: datetime | None = None
-    completed_at: datetime | None = None
     cancellation: PatientCancellation | None = None
-    rescheduled_count: int = 0
     reschedules: list[PatientReschedule] = Field(default_factory=list)
 
     @classmethod
