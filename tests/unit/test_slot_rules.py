@@ -280,3 +280,13 @@ def test_slots_are_given_in_utc_whatever_the_machines_zone() -> None:
     assert first.start.isoformat() == "2026-11-23T20:00:00+00:00"
     assert first.end.isoformat() == "2026-11-23T20:30:00+00:00"
     assert first.local_start == "2026-11-24T09:00:00+13:00"
+
+
+def test_a_whole_day_off_west_of_utc_closes_the_evening_too() -> None:
+    """Tuesday's local midnight-to-midnight in Los Angeles runs to 08:00 UTC on Wednesday: a UTC
+    reading of its end would reopen the evening from 16:00."""
+    evening = [(2, "17:00", "19:00")]
+    cal = Calendar(time_zone="America/Los_Angeles")
+    assert local(find(provider(evening, zone="America/Los_Angeles"), TUE, calendar=cal), LAX)[0] == "17:00"
+    away = provider(evening, zone="America/Los_Angeles", time_off=[{"first": TUE, "last": TUE}])
+    assert find(away, TUE, calendar=cal) == []
