@@ -14,6 +14,7 @@ Pure: no I/O, no clock reads (``now`` is an argument). Time model:
 from __future__ import annotations
 
 import heapq
+import sys
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -214,30 +215,22 @@ def free_slots(
 ) -> list[Slot]:
     """Free slots of ``duration`` between local dates ``first`` and ``last`` (inclusive): runs of
     consecutive free units, starting at any unit, none before ``not_before``. ``busy`` is the unit
-    starts held by bookings and live holds."""
-    step = timedelta(minutes=provider.slot_minutes)
-    if duration % step or duration <= timedelta(0):
-        return []
-    need = duration // step
-    held = set(busy)
-    zone = ZoneInfo(provider.time_zone)
-    out = []
-    for day in days(first, last):
-        for run in units_on(provider, calendar, day):
-            for i in range(len(run) - need + 1):
-                units = run[i : i + need]
-                if units[0] < not_before or any(u in held for u in units):
-                    continue
-                out.append(
-                    Slot(
-                        provider_id=provider_id,
-                        appointment_type=appointment_type,
-                        start=units[0],
-                        end=units[0] + duration,
-                        local_start=units[0].astimezone(zone).isoformat(),
-                    )
-                )
-    return out
+    starts held by bookings and live holds. All of them at once: :func:`provider_slots` unbounded."""
+    held = frozenset(busy)
+    everything = Budget(units=sys.maxsize)
+    slots = provider_slots(
+        provider,
+        provider_id,
+        appointment_type,
+        duration,
+        calendar,
+        first,
+        last,
+        lambda _start, _end: held,
+        not_before,
+        everything,
+    )
+    return [slot for slot in slots if isinstance(slot, Slot)]
 
 
 # A search's work is bounded: units examined per call, counted a day at a time. Sized so the worst
@@ -282,7 +275,7 @@ def provider_slots(
     budget: Budget,
     after: tuple[datetime, str] | None = None,
 ) -> Iterator[Slot | Stop]:
-    """The slots :func:`free_slots` gives, lazily, in start order, from the local day of
+    """Free slots (see :func:`free_slots`), lazily, in start order, from the local day of
     ``not_before`` on and after ``after`` (a ``(start, provider_id)`` a previous page ended on).
     ``held(a, b)`` gives the unit starts held in ``[a, b)``; it is asked for a day's span only when
     generation reaches a day with working units, for 1, 2, 4, ... days at a time, so a page that
