@@ -41,7 +41,7 @@ class Conflict(CareloopError):
 
 
 class Unprocessable(CareloopError):
-    status, title, slug = 422, "Unprocessable content", "validation"
+    status, title, slug = 422, "Invalid request", "validation"
 
 
 class PreconditionRequired(CareloopError):

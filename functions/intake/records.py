@@ -8,7 +8,6 @@ GetItem of the patient."""
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
@@ -21,6 +20,7 @@ from functions.intake.patients import PatientId
 from shared import clock, ids
 from shared.data import keys
 from shared.data import patients as repo
+from shared.domain.calendar import Day
 from shared.domain.records import (
     ActiveCoverage,
     AssessmentIn,
@@ -170,7 +170,7 @@ def add_coverage(patient_id: PatientId, body: CoverageIn) -> Response[CoverageOu
 def list_coverage(
     patient_id: PatientId,
     on: Annotated[
-        date | None, Query(description="the date to resolve active coverage for (default today)")
+        Day | None, Query(description="the date to resolve active coverage for (default today)")
     ] = None,
 ) -> CoverageList:
     principal, _ = caller(router)

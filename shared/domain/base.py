@@ -29,8 +29,12 @@ class Model(BaseModel):
 
 # Characters no input of ours may hold: C0 and C1 controls (NUL, ANSI escapes...) but tab and line
 # breaks, DEL, bidirectional embeddings, overrides and isolates (they make text display other than
-# it reads), line and paragraph separators, and the byte-order mark.
-_NEVER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff]")
+# it reads), invisible spaces that make two names look alike (zero-width space, word joiner; not the
+# zero-width joiner and non-joiner, which some scripts' names need), line and paragraph separators,
+# and the byte-order mark.
+_NEVER = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u2060\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff]"
+)
 _LINE_BREAKS = re.compile("[\t\n\r]")
 # A field whose text may run over several lines (a note, a reason): Field(json_schema_extra=MULTILINE)
 MULTILINE: dict[str, Any] = {"x-multiline": True}

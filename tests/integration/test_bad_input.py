@@ -87,8 +87,11 @@ def test_a_validation_error_never_repeats_a_dict_key_or_unknown_field_the_caller
 
 @pytest.mark.parametrize(
     "family",
-    ["Ro\x00e", "Ro\x1b[31me", "Roe\u202egnp.exe", "Ro\u2066e", "Roe\nSmith", "Ro\te", "Ro\x7fe", "Ro\x85e"],
-    ids=["nul", "ansi", "rlo", "isolate", "newline", "tab", "del", "c1"],
+    [
+        *("Ro\x00e", "Ro\x1b[31me", "Roe\u202egnp.exe", "Ro\u2066e", "Roe\nSmith", "Ro\te", "Ro\x7fe"),
+        *("Ro\x85e", "R\u200boe"),
+    ],
+    ids=["nul", "ansi", "rlo", "isolate", "newline", "tab", "del", "c1", "zero-width-space"],
 )
 def test_a_name_with_a_control_or_bidi_character_is_422_and_not_stored(
     aws: dict, frozen_clock: clock.FixedClock, family: str
@@ -145,3 +148,12 @@ def test_a_provider_with_too_much_time_off_is_a_422_not_a_500(clinic: Clinic) ->
         assert response["statusCode"] == 422, n
         assert response["json"]["errors"][0]["loc"] == ["body", "time_off"]
         assert not set(ddb) & WRITES
+
+
+def test_a_coverage_date_outside_what_a_calendar_holds_is_a_422(
+    aws: dict, frozen_clock: clock.FixedClock
+) -> None:
+    pid = COORD.register()["json"]["id"]
+    response = COORD.on("GET", pid, "/coverage", query={"on": "9999-12-31"})
+    assert response["statusCode"] == 422
+    assert response["json"]["errors"][0]["loc"] == ["query", "on"]

@@ -278,15 +278,24 @@ def run(
     everything = set(modules) == set(domain_modules(workdir))
     globs = [] if everything else [dotted(m) + ".*" for m in modules]
     say(f"mutation: mutmut over {', '.join(modules)} ({children} workers; log in {log})")
-    mutmut(workdir, "run", "--max-children", children, *globs, log=log, budget=budget)
+    try:
+        mutmut(workdir, "run", "--max-children", children, *globs, log=log, budget=budget)
+    except SystemExit as failed:
+        # mutmut refuses a filter that matches no mutant: the modules asked for have no code it
+        # mutates (base.py, say), which is a score of 100 %, not a failure
+        if globs and "nothing matches" in str(failed):
+            say("mutation: no mutant in " + ", ".join(modules))
+        else:
+            raise
     seconds = time.monotonic() - started
     results: dict[str, Figures] = {}
     problems: list[str] = []
     for module in modules:
-        meta = json.loads((workdir / "mutants" / (module + ".meta")).read_text("utf-8"))
+        meta_file = workdir / "mutants" / (module + ".meta")
+        meta = json.loads(meta_file.read_text("utf-8")) if meta_file.exists() else {}
         mine = of_module(equivalents, module)
         shown = diffs(workdir, [e.name for e in mine])
-        figures, trouble = score(meta["exit_code_by_key"], mine, shown)
+        figures, trouble = score(meta.get("exit_code_by_key", {}), mine, shown)
         figures.tests = covering_tests(workdir, module)
         figures.fingerprint = fingerprint(module, figures.tests, mine, files=files)
         results[module], problems = figures, problems + trouble
