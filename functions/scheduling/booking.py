@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared import ids
+from shared.data import moves
 from shared.data import scheduling as repo
 from shared.data.patients import Actor
 from shared.domain.calendar import Calendar
-from shared.domain.referrals import FHIR_STATUS, ReferralOut, ReferralStatus, next_referral_status
 from shared.domain.scheduling import (
     AppointmentOut,
     AppointmentStatus,
@@ -29,7 +29,7 @@ from shared.domain.scheduling import (
     units_for,
     within_booking_horizon,
 )
-from shared.errors import Conflict, NotFound
+from shared.errors import NotFound
 from shared.events.models import DomainEvent
 from shared.http.auth import Principal
 from shared.http.caller import invalid
@@ -127,45 +127,6 @@ def new_appointment(
     )
 
 
-def referral_change(
-    change: repo.Change,
-    org: str,
-    referral: repo.Referral,
-    action: str,
-    appointment_id: str | None,
-    status_reason: str | None = None,
-) -> ReferralOut:
-    """Move the referral an appointment fulfils along with it, in the same transaction."""
-    from shared.events.scheduling import REFERRAL_EVENTS
-
-    current = referral.record()
-    target = next_referral_status(current.status, action)
-    if not isinstance(target, ReferralStatus):
-        raise Conflict(target, referral_current_status=current.status.value)
-    updated = current.model_copy(
-        update={
-            "status": target,
-            "fhir_status": FHIR_STATUS[target],
-            "version": current.version + 1,
-            "appointment_id": appointment_id,
-            "updated_at": change.at,
-            **({"status_reason": status_reason} if status_reason else {}),
-        }
-    )
-    change.put("referral", repo.referral_item(org, updated))
-    change.events.append(
-        REFERRAL_EVENTS[action](
-            organization_id=org,
-            referral_id=current.id,
-            patient_id=current.patient_id,
-            status=target,
-            appointment_id=appointment_id,
-            occurred_at=change.at,
-        )
-    )
-    return updated
-
-
 def booking_change(
     ctx: Context,
     record: AppointmentOut,
@@ -191,7 +152,7 @@ def booking_change(
         change.put("slot", item, unit_condition if unit_condition is not None else repo.free_unit(now))
     repo.active_patient(change, org, record.patient_id)
     if ctx.referral is not None:
-        referral_change(change, org, ctx.referral, "schedule", record.id)
+        moves.referral_change(change, org, ctx.referral, "schedule", record.id)
     change.audit.append((record.patient_id, audit_action))
     change.events.append(
         AppointmentBooked(

@@ -9,10 +9,9 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from functions.scheduling.booking import referral_change
 from functions.scheduling.common import UlidPath, commit, require_parent
 from shared import clock, ids
-from shared.data import keys
+from shared.data import keys, moves
 from shared.data import scheduling as repo
 from shared.domain.referrals import (
     FHIR_STATUS,
@@ -154,7 +153,7 @@ def act(
     now = clock.now()
     change = repo.Change(actor, now)
     reason = body.reason if body is not None else None
-    record = referral_change(change, org, item, action, item.record().appointment_id, reason)
+    record = moves.referral_change(change, org, item, action, item.record().appointment_id, reason)
     change.audit.append((item.patient_id, f"referral.{action}"))
     commit(change)
     return Response(200, "application/json", _overdue(record, today), headers=etag(record.version))
