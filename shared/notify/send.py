@@ -46,11 +46,23 @@ class Undeliverable(ValueError):
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with an e-mail (an ``.ics`` invitation). ``content_type`` may carry parameters
+    (``text/calendar; method=PUBLISH``). The data is kept out of ``repr`` (it is PHI)."""
+
+    filename: str
+    content_type: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class Message:
-    """What to send. ``subject`` is used by e-mail only. Kept out of ``repr`` (it is PHI)."""
+    """What to send. ``subject`` and ``attachments`` are used by e-mail only. Text and subject are
+    kept out of ``repr`` (they are PHI)."""
 
     subject: str = field(repr=False)
     text: str = field(repr=False)
+    attachments: tuple[Attachment, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.text.strip():
@@ -85,6 +97,31 @@ def email_from() -> str:
     return os.environ.get("NOTIFY_EMAIL_FROM") or DEFAULT_EMAIL_FROM
 
 
+def _mime(address: str, message: Message) -> bytes:
+    """The e-mail as SES ``send_raw_email`` takes it: the text as a ``text/plain`` part, then each
+    attachment with its own content type (stdlib :mod:`email`, imported here: only e-mail with
+    attachments needs it)."""
+    from email.message import EmailMessage
+    from email.policy import SMTP
+
+    mail = EmailMessage()
+    mail["From"] = email_from()
+    mail["To"] = address
+    mail["Subject"] = message.subject
+    mail.set_content(message.text, cte="quoted-printable")  # 7-bit safe, whatever the language
+    for attachment in message.attachments:
+        parsed = EmailMessage()
+        parsed["Content-Type"] = attachment.content_type
+        mail.add_attachment(
+            attachment.data,
+            maintype=parsed.get_content_maintype(),
+            subtype=parsed.get_content_subtype(),
+            filename=attachment.filename,
+            params=dict(parsed["Content-Type"].params),
+        )
+    return mail.as_bytes(policy=SMTP)
+
+
 def _deliver(channel: Channel, address: str, message: Message) -> str:
     """Hand the message to the provider; its message id."""
     response: dict[str, Any]
@@ -93,6 +130,12 @@ def _deliver(channel: Channel, address: str, message: Message) -> str:
             PhoneNumber=address,
             Message=message.text,
             MessageAttributes={"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}},
+        )
+    elif message.attachments:
+        response = client("ses").send_raw_email(
+            Source=email_from(),
+            Destinations=[address],
+            RawMessage={"Data": _mime(address, message)},
         )
     else:
         response = client("ses").send_email(
