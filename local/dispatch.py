@@ -1,41 +1,86 @@
-"""What AWS does between functions, done locally from the template: the table stream into its
-event source mappings, the bus into its rules' targets, schedules into their targets, and time.
+"""What AWS does between functions, done locally from the template: the table stream and queues
+into their event source mappings, the bus into its rules' targets, topics into their subscribed
+functions, schedules into their targets, and time.
 
 moto stores everything but delivers nothing to Lambda, so:
 - the table stream is read from moto and fed to the functions whose ``DynamoDB`` events name it,
   through their ``FilterCriteria`` (EventBridge pattern language, matched by moto's own matcher),
   in batches, honouring ``ReportBatchItemFailures`` and ``MaximumRetryAttempts``, then the
   ``OnFailure`` destination;
+- queues named by ``SQS`` events are polled as Lambda's poller does: batches of ``BatchSize``, through
+  ``FilterCriteria`` (what matches no filter is deleted), deleted when the function succeeds, or all but
+  the reported ``batchItemFailures``; a failed message is visible again at once and, after the queue's
+  ``RedrivePolicy.maxReceiveCount`` receives, moved to its dead-letter queue (by moto itself);
+- every ``SNS`` event subscribes a queue of ours to its topic in moto (with the event's
+  ``FilterPolicy``, which moto applies); each notification is delivered asynchronously, one per
+  invocation, with the function's async retry policy, then its dead-letter queue;
 - every event put on a bus is tapped (a catch-all moto rule into an SQS queue), logged, matched
   against every rule of the template and delivered asynchronously to each target, with the target's
   retry policy (Lambda's default of 2 retries for functions), then its dead-letter queue;
 - rate/cron rules, the template's schedules and the one-time Scheduler schedules that code creates
   fire when the runtime clock reaches them, in time order.
 Failures that exhaust their retries land in the dead-letter view (``GET /_local/dlq``) and, where the
-template names one, in that dead-letter queue in moto.
+template names one, in that dead-letter queue in moto. Also here: what AWS End User Messaging does
+when a patient answers an SMS (:meth:`Dispatcher.inbound_sms`), and the outbox of what was "sent".
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import threading
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
+from email import message_from_string, policy
+from email.utils import getaddresses
 from typing import Any
 
 from moto.events.models import EventPattern
 
 from local.schedules import Schedule
 from local.stack import Stack
-from local.template import ACCOUNT_ID, REGION, Rule, StreamSource, Target, Template, resolve
+from local.template import (
+    ACCOUNT_ID,
+    REGION,
+    Rule,
+    StreamSource,
+    Target,
+    Template,
+    TopicSubscription,
+    resolve,
+)
 from local.workers import FunctionPool, Result
 from shared.clock import OffsetClock, isoformat
 
 TAP_RULE = "careloop-local-tap"
 UNBOUNDED_STREAM_RETRIES = 10
+# a queue without a redrive policy keeps a failing message until it expires (days); locally it is
+# received this many times (the first and UNBOUNDED_STREAM_RETRIES retries), then dropped
+UNBOUNDED_QUEUE_RECEIVES = UNBOUNDED_STREAM_RETRIES + 1
+QUEUE_BATCHES_PER_PASS = 1000  # a function that keeps feeding its own queue yields to the next pass
 HISTORY = 1000
+# the topic AWS End User Messaging publishes patients' SMS replies to, and the number they answer
+TWO_WAY_SMS_TOPIC = "TwoWaySmsTopic"
+SMS_ORIGINATION_PARAMETER = "SmsOriginationNumber"
+DEFAULT_ORIGINATION_NUMBER = "+18005550100"
+# the system attributes Lambda puts in an SQS record (the last three: FIFO queues, traced messages)
+_SQS_RECORD_ATTRIBUTES = (
+    "ApproximateReceiveCount",
+    "SentTimestamp",
+    "SenderId",
+    "ApproximateFirstReceiveTimestamp",
+    "SequenceNumber",
+    "MessageGroupId",
+    "MessageDeduplicationId",
+    "AWSTraceHeader",
+)
+
+
+class NoTwoWaySms(LookupError):
+    """The template has no ``TwoWaySmsTopic``: nothing would receive a patient's reply."""
 
 
 @dataclass
@@ -44,6 +89,30 @@ class _TimedRule:
     schedule: Schedule
     anchor: datetime
     next_at: datetime | None
+
+
+@dataclass
+class _Queue:
+    """An ``SQS`` event source, resolved: the moto queue it polls and its filters, compiled."""
+
+    source: StreamSource
+    arn: str
+    url: str
+    filters: list[EventPattern]
+
+    @property
+    def name(self) -> str:
+        return self.arn.rsplit(":", 1)[1]
+
+
+@dataclass
+class _TopicTap:
+    """An ``SNS`` event, emulated: a queue of ours subscribed to the topic in moto."""
+
+    subscription: TopicSubscription
+    topic_arn: str
+    subscription_arn: str
+    url: str
 
 
 @dataclass
@@ -97,9 +166,11 @@ class Dispatcher:
         self._stream_sources = [
             (s, [EventPattern.load(json.dumps(f)) for f in s.filters])
             for s in tpl.stream_sources
-            if s.kind == "DynamoDB" and resolve(s.source, stack.names) == stack.table_stream_arn
+            if s.kind == "DynamoDB" and s.enabled and resolve(s.source, stack.names) == stack.table_stream_arn
         ]
         self._taps = self._install_taps()
+        self._queues = self._queue_sources()
+        self._topic_taps = self._subscribe_topics()
 
     # ------------------------------------------------------------ set-up
 
@@ -119,6 +190,56 @@ class Dispatcher:
                 EventBusName=bus,
                 Targets=[{"Id": "tap", "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"}],
             )
+        return taps
+
+    def _queue_sources(self) -> list[_Queue]:
+        """The template's enabled ``SQS`` event sources whose queue exists in moto (resolved through
+        the stack's names, so named as local/stack.py created it; a queue the template does not
+        create, e.g. another stack's ARN passed as a parameter, has nothing local to poll)."""
+        out = []
+        for source in self.tpl.stream_sources:
+            if source.kind != "SQS" or not source.enabled:
+                continue
+            arn = resolve(source.source, self.stack.names)
+            if not (isinstance(arn, str) and arn.startswith("arn:aws:sqs:")):
+                continue
+            try:
+                url = self._queue_url(arn)
+            except self._sqs.exceptions.QueueDoesNotExist:
+                continue
+            filters = [EventPattern.load(json.dumps(f)) for f in source.filters]
+            out.append(_Queue(source, arn, url, filters))
+        return out
+
+    def _subscribe_topics(self) -> list[_TopicTap]:
+        """A queue of ours per ``SNS`` event, subscribed to its topic in moto with the event's filter
+        policy: moto applies the policy, so what lands in the queue is what SNS would deliver to the
+        function. Topics the template does not create (nothing local publishes there) and
+        ``SqsSubscription`` events (not emulated) are skipped."""
+        sns = self.session.client("sns")
+        topics = {
+            t["TopicArn"] for page in sns.get_paginator("list_topics").paginate() for t in page["Topics"]
+        }
+        taps = []
+        for sub in self.tpl.topic_subscriptions:
+            topic = resolve(sub.topic, self.stack.names)
+            if sub.sqs_subscription or not isinstance(topic, str) or topic not in topics:
+                continue
+            name = f"{self.stack.bus_name}-tap-sns-{sub.function_id}-{sub.event_name}"[:80]
+            url = str(self._sqs.create_queue(QueueName=name)["QueueUrl"])
+            attributes = {}
+            if sub.filter_policy is not None:
+                attributes["FilterPolicy"] = json.dumps(sub.filter_policy)
+            if sub.filter_policy_scope:
+                attributes["FilterPolicyScope"] = sub.filter_policy_scope
+            arn = sns.subscribe(
+                TopicArn=topic,
+                Protocol="sqs",
+                Endpoint=f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}",
+                Attributes=attributes,
+                ReturnSubscriptionArn=True,
+            )["SubscriptionArn"]
+            taps.append(_TopicTap(sub, topic, str(arn), url))
         return taps
 
     def start_stream_at_latest(self) -> None:
@@ -143,7 +264,7 @@ class Dispatcher:
         total = 0
         with self.lock:
             for _ in range(100):
-                moved = self._pump_stream() + self._pump_bus()
+                moved = self._pump_stream() + self._pump_bus() + self._pump_queues() + self._pump_topics()
                 self._collect_outbox()
                 total += moved
                 if not moved:
@@ -218,6 +339,164 @@ class Dispatcher:
                     self._route(bus, json.loads(message["Body"]))
                     moved += 1
         return moved
+
+    def _pump_queues(self) -> int:
+        """Poll every ``SQS`` event source as Lambda's poller does, until its queue shows nothing
+        visible: failed messages are retried at once, so each is settled (deleted, moved to the
+        dead-letter queue or dropped) within the pass."""
+        moved = 0
+        for queue in self._queues:
+            max_receives = self._max_receives(queue.url)
+            for _ in range(QUEUE_BATCHES_PER_PASS):
+                messages = self._receive(queue.url, queue.source.batch_size)
+                if not messages:
+                    break
+                moved += len(messages)
+                self._deliver_queue_batch(queue, messages, max_receives)
+        return moved
+
+    def _receive(self, url: str, up_to: int) -> list[dict[str, Any]]:
+        """Up to ``up_to`` visible messages, 10 a call (SQS's limit), never waiting (a queue's
+        ``ReceiveMessageWaitTimeSeconds`` would otherwise make moto long-poll the pump)."""
+        out: list[dict[str, Any]] = []
+        while len(out) < up_to:
+            got = self._sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=min(10, up_to - len(out)),
+                WaitTimeSeconds=0,
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not got:
+                break
+            out.extend(got)
+        return out
+
+    def _max_receives(self, url: str) -> int | None:
+        """The queue's ``RedrivePolicy.maxReceiveCount``, read each pass (it can be changed from
+        outside, e.g. with the AWS CLI), or None without a redrive policy."""
+        attributes = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])
+        redrive = attributes.get("Attributes", {}).get("RedrivePolicy")
+        return int(json.loads(redrive)["maxReceiveCount"]) if redrive else None
+
+    def _deliver_queue_batch(
+        self, queue: _Queue, messages: list[dict[str, Any]], max_receives: int | None
+    ) -> None:
+        records = [self._sqs_record(queue.arn, m) for m in messages]
+        handles = {m["MessageId"]: str(m["ReceiptHandle"]) for m in messages}
+        if queue.filters:  # Lambda deletes what matches no filter, without invoking the function
+            matching = []
+            for record in records:
+                if any(f.matches_event(_filterable(record)) for f in queue.filters):  # type: ignore[arg-type]
+                    matching.append(record)
+                else:
+                    self._sqs.delete_message(QueueUrl=queue.url, ReceiptHandle=handles[record["messageId"]])
+            records = matching
+            if not records:
+                return
+        result = self._invoke(queue.source.function_id, {"Records": records})
+        failed, error = _failed_items(queue.source, records, result)
+        for record in records:
+            handle = handles[record["messageId"]]
+            if record["messageId"] in failed:
+                self._retry_message(queue, record, handle, error, max_receives)
+            else:
+                self._sqs.delete_message(QueueUrl=queue.url, ReceiptHandle=handle)
+
+    def _retry_message(
+        self, queue: _Queue, record: dict[str, Any], handle: str, error: str, max_receives: int | None
+    ) -> None:
+        """A failed message is made visible again at once (Lambda waits out the visibility timeout;
+        locally retries are immediate, and moto's timeout runs on the wall clock). One received
+        ``maxReceiveCount`` times is moved to the dead-letter queue by moto on the next receive, which
+        this pass makes, so here it is only recorded; without a redrive policy it is dropped after
+        ``UNBOUNDED_QUEUE_RECEIVES``."""
+        receives = int(record["attributes"]["ApproximateReceiveCount"])
+        limit = max_receives if max_receives is not None else UNBOUNDED_QUEUE_RECEIVES
+        if receives >= limit:
+            self._dead_letter(
+                kind="sqs",
+                function_id=queue.source.function_id,
+                payload=record,
+                error=error,
+                destination=None,  # moto moves it: sending it as well would put it there twice
+                message=None,
+                attempts=receives,
+                what=f"queue {queue.name}",
+            )
+        if receives >= limit and max_receives is None:
+            self._sqs.delete_message(QueueUrl=queue.url, ReceiptHandle=handle)
+        else:
+            self._sqs.change_message_visibility(QueueUrl=queue.url, ReceiptHandle=handle, VisibilityTimeout=0)
+
+    def _sqs_record(self, arn: str, message: dict[str, Any]) -> dict[str, Any]:
+        """Lambda's SQS event record for a received message. SQS stamps wall-clock times; the runtime
+        clock may be ahead (``POST /_local/clock``) and functions compare these stamps with their own
+        now, so the stamps are moved onto the runtime clock."""
+        shift = int(self.clock.offset.total_seconds() * 1000)
+        attributes = {k: v for k, v in message.get("Attributes", {}).items() if k in _SQS_RECORD_ATTRIBUTES}
+        for key in ("SentTimestamp", "ApproximateFirstReceiveTimestamp"):
+            if key in attributes:
+                attributes[key] = str(int(attributes[key]) + shift)
+        record: dict[str, Any] = {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": attributes,
+            "messageAttributes": {
+                k: _lambda_message_attribute(v) for k, v in message.get("MessageAttributes", {}).items()
+            },
+            "md5OfBody": message["MD5OfBody"],
+            "eventSource": "aws:sqs",
+            "eventSourceARN": arn,
+            "awsRegion": REGION,
+        }
+        if "MD5OfMessageAttributes" in message:
+            record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
+        return record
+
+    def _pump_topics(self) -> int:
+        """Deliver what SNS put in each subscription's queue, one notification per asynchronous
+        invocation, with the function's async retries and dead-letter queue (as ``_deliver`` does)."""
+        moved = 0
+        for tap in self._topic_taps:
+            fn = self.tpl.function(tap.subscription.function_id)
+            target = Target(function_id=fn.logical_id, retries=fn.async_retries)
+            topic_name = tap.topic_arn.rsplit(":", 1)[1]
+            while messages := self._sqs.receive_message(
+                QueueUrl=tap.url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages"):
+                for message in messages:
+                    self._sqs.delete_message(QueueUrl=tap.url, ReceiptHandle=message["ReceiptHandle"])
+                    record = self._sns_record(tap, json.loads(message["Body"]))
+                    self._deliver(target, {"Records": [record]}, what=f"topic {topic_name}")
+                    moved += 1
+        return moved
+
+    def _sns_record(self, tap: _TopicTap, envelope: dict[str, Any]) -> dict[str, Any]:
+        """Lambda's SNS event record for the envelope moto put in our queue. moto's is the HTTP/SQS
+        envelope (signed, SignatureVersion 2, ``...URL`` spellings, a wall-clock Timestamp); Lambda's
+        spells ``SigningCertUrl``/``UnsubscribeUrl``, carries no usable signature locally, and its
+        Timestamp is moved onto the runtime clock, as SQS stamps are."""
+        sent = datetime.fromisoformat(envelope["Timestamp"]) + self.clock.offset
+        return {
+            "EventSource": "aws:sns",
+            "EventVersion": "1.0",
+            "EventSubscriptionArn": tap.subscription_arn,
+            "Sns": {
+                "Type": envelope.get("Type", "Notification"),
+                "MessageId": envelope["MessageId"],
+                "TopicArn": envelope["TopicArn"],
+                "Subject": envelope.get("Subject"),
+                "Message": envelope["Message"],
+                "Timestamp": isoformat(sent),
+                "SignatureVersion": "1",
+                "Signature": "",
+                "SigningCertUrl": "",
+                "UnsubscribeUrl": "",
+                "MessageAttributes": envelope.get("MessageAttributes", {}),
+            },
+        }
 
     def _route(self, bus: str, event: dict[str, Any]) -> None:
         """Log an event put on ``bus`` and deliver it to the targets of every rule it matches."""
@@ -471,7 +750,49 @@ class Dispatcher:
             )
         return sorted(out, key=lambda s: s["next"] or "~")
 
-    # ------------------------------------------------------------ messages "sent"
+    # ------------------------------------------------------------ messages "sent" and received
+
+    def inbound_sms(self, sender: str, body: str, to: str | None = None) -> dict[str, Any]:
+        """A patient's SMS reply, as AWS End User Messaging's two-way SMS hands it over: the JSON it
+        publishes to the number's two-way topic (the template's ``TwoWaySmsTopic``), whose
+        ``previousPublishedMessageId`` names the last message sent to that phone (what the reply
+        answers). Delivers what it causes before returning the notification."""
+        if TWO_WAY_SMS_TOPIC not in self.tpl.resources("AWS::SNS::Topic"):
+            raise NoTwoWaySms(
+                f"template.yaml has no {TWO_WAY_SMS_TOPIC} (an AWS::SNS::Topic): "
+                "nothing would receive an SMS reply"
+            )
+        notification = {
+            "originationNumber": sender,
+            "destinationNumber": to
+            or self.tpl.parameter_defaults().get(SMS_ORIGINATION_PARAMETER)
+            or DEFAULT_ORIGINATION_NUMBER,
+            "messageKeyword": f"KEYWORD_{ACCOUNT_ID}",
+            "messageBody": body,
+            "inboundMessageId": str(uuid.uuid4()),
+            "previousPublishedMessageId": self.last_sms_to(sender),
+        }
+        self.session.client("sns").publish(
+            TopicArn=str(self.stack.names[TWO_WAY_SMS_TOPIC]), Message=json.dumps(notification)
+        )
+        self.settle()
+        return notification
+
+    @staticmethod
+    def last_sms_to(phone: str) -> str | None:
+        """The message id of the most recent SMS published to ``phone`` (punctuation aside), or None."""
+        from moto.sns.models import sns_backends
+
+        wanted = _phone_digits(phone)
+        sent = sns_backends[ACCOUNT_ID][REGION].sms_messages  # insertion ordered
+        return next(
+            (
+                message_id
+                for message_id, (to, _) in reversed(list(sent.items()))
+                if _phone_digits(to) == wanted
+            ),
+            None,
+        )
 
     def _collect_outbox(self) -> None:
         from moto.ses.models import ses_backends
@@ -481,21 +802,89 @@ class Dispatcher:
         sent = ses.sent_messages
         now = isoformat(self.clock.now())
         for msg in sent[self._seen_email :]:
-            self.views.outbox.append(
-                {
-                    "channel": "email",
-                    "to": list(getattr(msg, "destinations", {}).get("ToAddresses", []))
-                    if isinstance(getattr(msg, "destinations", None), dict)
-                    else getattr(msg, "destinations", None),
-                    "from": getattr(msg, "source", None),
-                    "subject": getattr(msg, "subject", None),
-                    "text": getattr(msg, "body", None) or getattr(msg, "raw_data", None),
-                    "at": now,
-                }
-            )
+            self.views.outbox.append({**_email_entry(msg), "at": now})
         self._seen_email = len(sent)
         sns = sns_backends[ACCOUNT_ID][REGION]
         for message_id, (phone, text) in list(sns.sms_messages.items()):
             if message_id not in self._seen_sms:
                 self._seen_sms.add(message_id)
-                self.views.outbox.append({"channel": "sms", "to": phone, "text": text, "at": now})
+                self.views.outbox.append(
+                    {"channel": "sms", "message_id": message_id, "to": phone, "text": text, "at": now}
+                )
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _filterable(record: dict[str, Any]) -> dict[str, Any]:
+    """An SQS record as Lambda's filters see it: a JSON body is matched as JSON (``{"body": {...}}``)."""
+    try:
+        body = json.loads(record["body"])
+    except ValueError:
+        return record
+    return {**record, "body": body}
+
+
+def _failed_items(
+    source: StreamSource, records: list[dict[str, Any]], result: Result
+) -> tuple[set[str], str]:
+    """The messages of a batch that failed, and why, as Lambda reads the function's answer: all of them
+    when the invocation failed, or when (with ``ReportBatchItemFailures``) an ``itemIdentifier`` is
+    missing, empty or not in the batch; none when ``batchItemFailures`` is empty or absent."""
+    batch = {str(r["messageId"]) for r in records}
+    if not result.ok:
+        return batch, f"{result.error_type}: {result.error}"
+    if not source.report_item_failures or not isinstance(result.value, dict):
+        return set(), ""
+    reported = result.value.get("batchItemFailures") or []
+    failed = {f.get("itemIdentifier") if isinstance(f, dict) else None for f in reported}
+    if not failed <= batch:
+        return batch, "batchItemFailures names no message of the batch"
+    return {str(f) for f in failed}, "batchItemFailures"
+
+
+def _lambda_message_attribute(value: dict[str, Any]) -> dict[str, Any]:
+    """An SQS message attribute as the ReceiveMessage API returns it → as Lambda's record spells it."""
+    out: dict[str, Any] = {"stringListValues": [], "binaryListValues": [], "dataType": value["DataType"]}
+    if "StringValue" in value:
+        out["stringValue"] = value["StringValue"]
+    if "BinaryValue" in value:
+        out["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode()
+    return out
+
+
+def _phone_digits(phone: str) -> str:
+    return re.sub(r"[^\d+]", "", phone)
+
+
+def _email_entry(msg: Any) -> dict[str, Any]:
+    """An outbox entry for what moto's SES recorded: ``send_email`` keeps its parts, ``send_raw_email``
+    the MIME text, which is parsed into the same shape (the text/plain part decoded, attachments by name
+    and type)."""
+    raw = getattr(msg, "raw_data", None)
+    if raw is not None:
+        parsed = message_from_string(raw, policy=policy.default)
+        to = [address for _, address in getaddresses([str(h) for h in parsed.get_all("To", [])])]
+        body = parsed.get_body(preferencelist=("plain",))
+        return {
+            "channel": "email",
+            "message_id": msg.id,
+            "to": to or [address for _, address in getaddresses(list(msg.destinations))],
+            "from": msg.source or (str(parsed["From"]) if parsed["From"] else None),
+            "subject": str(parsed["Subject"]) if parsed["Subject"] is not None else None,
+            "text": body.get_content() if body is not None else None,
+            "attachments": [
+                {"filename": part.get_filename(), "content_type": part.get_content_type()}
+                for part in parsed.iter_attachments()
+            ],
+        }
+    destinations = getattr(msg, "destinations", None)
+    return {
+        "channel": "email",
+        "message_id": getattr(msg, "id", None),
+        "to": list(destinations.get("ToAddresses", [])) if isinstance(destinations, dict) else destinations,
+        "from": getattr(msg, "source", None),
+        "subject": getattr(msg, "subject", None),
+        "text": getattr(msg, "body", None),
+        "attachments": [],
+    }

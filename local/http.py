@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Request, Response
 
+from local.dispatch import NoTwoWaySms
 from local.template import ACCOUNT_ID, Route
 from local.tokens import InvalidToken
 from shared.clock import isoformat
@@ -32,6 +33,7 @@ _TEXT_TYPES = re.compile(
     r"^(text/|application/([\w.+-]*\+)?(json|xml|javascript|x-www-form-urlencoded))", re.I
 )
 _SWAGGER_DIR = "aws_lambda_powertools.event_handler.openapi.swagger_ui"
+E164 = r"^\+[1-9]\d{1,14}$"
 
 
 class _Matcher:
@@ -78,6 +80,15 @@ class ClockRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     advance: timedelta | None = Field(None, description="ISO-8601 duration, e.g. PT26H")
     set: datetime | None = Field(None, description="an instant, e.g. 2026-11-24T09:00:00Z")
+
+
+class SmsReply(BaseModel):
+    """A patient's SMS reply (``POST /_local/sms``): who sent what, to which of our numbers."""
+
+    model_config = ConfigDict(extra="forbid")
+    sender: str = Field(alias="from", pattern=E164, description="the patient's phone, E.164")
+    body: str = Field(min_length=1, max_length=1600)
+    to: str | None = Field(None, pattern=E164, description="our number; the template's by default")
 
 
 class HttpApi:
@@ -350,6 +361,23 @@ class HttpApi:
             return _json(200, {"now": isoformat(rt.clock.now()), "schedules": rt.dispatcher.schedules()})
         if route == ("GET", "/dlq"):
             return _json(200, {"failures": list(rt.dispatcher.views.dlq)})
+        if route == ("POST", "/sms"):
+            try:
+                reply = SmsReply.model_validate_json(request.get_data() or b"{}")
+            except ValidationError as exc:
+                return _json(400, {"message": exc.errors(include_url=False, include_input=False)})
+            try:
+                sms = rt.dispatcher.inbound_sms(reply.sender, reply.body, reply.to)
+            except NoTwoWaySms as exc:
+                return _json(404, {"message": str(exc)})
+            rt.wake()  # the functions it reached wrote things: save them (--data-dir)
+            return _json(
+                202,
+                {
+                    "inboundMessageId": sms["inboundMessageId"],
+                    "previousPublishedMessageId": sms["previousPublishedMessageId"],
+                },
+            )
         if route == ("POST", "/settle"):
             return _json(200, {"moved": rt.dispatcher.settle()})
         if route == ("GET", "/status"):

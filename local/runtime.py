@@ -2,7 +2,8 @@
 
 Everything comes from ``template.yaml``: the moto server holds the table, bus, queues, topics and
 secrets; each function runs in its own worker processes with the environment the template gives it;
-the HTTP API, the JWT authorizer, the stream, the rules and the schedules are emulated around them.
+the HTTP API, the JWT authorizer, the stream, queues, topics, the rules and the schedules are
+emulated around them.
 """
 
 from __future__ import annotations
@@ -348,7 +349,7 @@ def main(argv: list[str] | None = None) -> None:
     rt.say(
         f'  token:   curl -s -X POST {rt.url}/_local/token -d \'{{"org":"demo","roles":["coordinator"]}}\''
     )
-    rt.say("  local:   /_local/clock /_local/outbox /_local/events /_local/schedules /_local/dlq")
+    rt.say("  local:   /_local/clock /_local/outbox /_local/events /_local/schedules /_local/dlq /_local/sms")
     if args.data_dir:
         rt.say(f"  state is saved to {args.data_dir} within a second of each change, and on exit")
     rt.say("Ctrl-C to stop.")

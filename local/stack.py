@@ -1,9 +1,10 @@
 """Standing ``template.yaml``'s resources up in moto, under local names, and the values they resolve to.
 
-Creates the single table (with its KMS key, stream, TTL and PITR), event buses, queues, topics and
-secrets, and the rules (patterns and schedules, without targets: moto cannot invoke Lambda targets,
-and the local runtime delivers to them itself). Returns ``names``: what each ``Ref`` / ``Fn::GetAtt``
-of the template resolves to locally, so functions get the environment the template gives them.
+Creates the single table (with its KMS key, stream, TTL and PITR), event buses, queues (with their
+redrive policies), topics and secrets, and the rules (patterns and schedules, without targets: moto
+cannot invoke Lambda targets, and the local runtime delivers to them itself). Returns ``names``: what
+each ``Ref`` / ``Fn::GetAtt`` of the template resolves to locally, so functions get the environment
+the template gives them.
 """
 
 from __future__ import annotations
@@ -80,14 +81,28 @@ def provision(session: Any, *, table_name: str, bus_name: str, tpl: Template | N
     if "bus.Arn" not in names:
         names["bus.Arn"] = f"arn:aws:events:{REGION}:{ACCOUNT_ID}:event-bus/default"
 
+    sqs = session.client("sqs")
+    redrives: dict[str, Any] = {}
     for queue_id, queue in tpl.resources("AWS::SQS::Queue").items():
-        name = f"{bus_name}-{queue_id}"
+        props = queue.get("Properties", {})
+        fifo = str(props.get("FifoQueue", "")).lower() == "true"
+        # a FIFO queue's name must end in .fifo (CloudFormation's generated names do)
+        name = f"{bus_name}-{queue_id}" + (".fifo" if fifo else "")
         attrs = {
-            k: str(v)
-            for k, v in queue.get("Properties", {}).items()
-            if k in ("MessageRetentionPeriod", "VisibilityTimeout", "DelaySeconds")
+            k: str(v).lower() if isinstance(v, bool) else str(v)
+            for k, v in props.items()
+            if k
+            in (
+                "MessageRetentionPeriod",
+                "VisibilityTimeout",
+                "DelaySeconds",
+                "FifoQueue",
+                "ContentBasedDeduplication",
+            )
         }
-        url = session.client("sqs").create_queue(QueueName=name, Attributes=attrs)["QueueUrl"]
+        if "RedrivePolicy" in props:
+            redrives[queue_id] = props["RedrivePolicy"]
+        url = sqs.create_queue(QueueName=name, Attributes=attrs)["QueueUrl"]
         arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"
         names.update(
             {
@@ -96,6 +111,15 @@ def provision(session: Any, *, table_name: str, bus_name: str, tpl: Template | N
                 f"{queue_id}.QueueName": name,
                 f"{queue_id}.QueueUrl": url,
             }
+        )
+    # once every queue exists, whatever order the template lists them in: moto refuses a redrive
+    # policy whose dead-letter queue it cannot find, and moves a message there itself on the receive
+    # after its ``maxReceiveCount``-th
+    for queue_id, redrive in redrives.items():
+        policy = resolve(redrive, names)
+        sqs.set_queue_attributes(
+            QueueUrl=names[queue_id],
+            Attributes={"RedrivePolicy": policy if isinstance(policy, str) else json.dumps(policy)},
         )
 
     for topic_id in tpl.resources("AWS::SNS::Topic"):

@@ -95,6 +95,23 @@ class StreamSource:
     filters: tuple[dict[str, Any], ...]
     on_failure: Any = None
     report_item_failures: bool = False
+    enabled: bool = True
+    # SQS ``ScalingConfig.MaximumConcurrency``: kept for the record; the local runtime invokes one batch
+    # at a time, which is within any limit
+    max_concurrency: int | None = None
+
+
+@dataclass(frozen=True)
+class TopicSubscription:
+    """A function subscribed to an SNS topic (a ``Type: SNS`` event): SNS invokes it asynchronously,
+    one message per invocation, so the function's async retry policy and dead-letter queue apply."""
+
+    function_id: str
+    event_name: str
+    topic: Any  # topic ARN (unresolved, usually ``!Ref Topic``)
+    filter_policy: dict[str, Any] | None = None
+    filter_policy_scope: str | None = None  # MessageAttributes (SNS's default) | MessageBody
+    sqs_subscription: bool = False  # SAM puts a queue in between: not emulated (see topic_subscriptions)
 
 
 def plain(value: Any) -> Any:
@@ -261,6 +278,34 @@ class Template:
                         filters=filters,
                         on_failure=(p.get("DestinationConfig") or {}).get("OnFailure", {}).get("Destination"),
                         report_item_failures="ReportBatchItemFailures" in p.get("FunctionResponseTypes", []),
+                        enabled=p.get("Enabled", True) not in (False, "false", "False"),
+                        max_concurrency=_optional_int(
+                            (p.get("ScalingConfig") or {}).get("MaximumConcurrency")
+                        ),
+                    )
+                )
+        return out
+
+    @cached_property
+    def topic_subscriptions(self) -> list[TopicSubscription]:
+        """Every function's ``Type: SNS`` events. ``SqsSubscription: true`` (SAM subscribes a queue of
+        its own and maps it to the function, so the function gets SQS events wrapping SNS envelopes)
+        is parsed but not emulated: the dispatcher skips those rather than hand them the wrong shape."""
+        out = []
+        for fn in self.functions:
+            for ev_name, ev in fn.events.items():
+                if ev["Type"] != "SNS":
+                    continue
+                p = ev["Properties"]
+                policy = p.get("FilterPolicy")
+                out.append(
+                    TopicSubscription(
+                        function_id=fn.logical_id,
+                        event_name=ev_name,
+                        topic=p["Topic"],
+                        filter_policy=_json(policy) if policy is not None else None,
+                        filter_policy_scope=p.get("FilterPolicyScope"),
+                        sqs_subscription=bool(p.get("SqsSubscription")),
                     )
                 )
         return out
@@ -272,6 +317,10 @@ def _getatt(value: Any) -> str | None:
         att = value["Fn::GetAtt"]
         return ".".join(att) if isinstance(att, list) else str(att)
     return None
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def _json(value: Any) -> dict[str, Any]:

@@ -216,3 +216,51 @@ def test_the_clock_only_moves_forward(machinery: Client) -> None:
     assert before <= now() < before + timedelta(minutes=1)  # not moved back, nor anywhere else
     assert machinery.post("/_local/clock", json={"advance": "PT1M"}).status_code == 200
     assert now() >= before + timedelta(minutes=1)
+
+
+def test_a_queue_feeds_its_function_and_a_failing_message_goes_to_its_dead_letter_queue(
+    machinery: Client,
+) -> None:
+    sqs = machinery.aws("sqs")
+    bus = machinery.status["bus_name"]
+    run = uuid.uuid4().hex[:8]
+    url = sqs.get_queue_url(QueueName=f"{bus}-Work")["QueueUrl"]
+    for body in (f"ok-{run}", f"fail-{run}"):
+        sqs.send_message(QueueUrl=url, MessageBody=body)  # from outside: the idle pass picks them up
+
+    def failed() -> list[dict]:
+        return [
+            f
+            for f in machinery.get("/_local/dlq").json()["failures"]
+            if f["kind"] == "sqs" and f["payload"]["body"] == f"fail-{run}"
+        ]
+
+    (failure,) = eventually(failed)
+    assert (failure["kind"], failure["function"], failure["attempts"]) == ("sqs", "QueueFunction", 2)
+    worked = [t["payload"] for t in machinery.traces("worked") if run in t["payload"]["body"]]
+    assert sorted((w["body"], w["receives"]) for w in worked) == [
+        (f"fail-{run}", "1"),
+        (f"fail-{run}", "2"),
+        (f"ok-{run}", "1"),
+    ]
+    dead = sqs.get_queue_url(QueueName=f"{bus}-WorkDeadLetters")["QueueUrl"]
+    moved = eventually(lambda: sqs.receive_message(QueueUrl=dead, MaxNumberOfMessages=10).get("Messages"))
+    assert [m["Body"] for m in moved] == [f"fail-{run}"]
+
+
+def test_an_sms_reply_reaches_the_two_way_topics_subscriber_naming_what_it_answers(machinery: Client) -> None:
+    phone = f"+1555{uuid.uuid4().int % 10**7:07d}"
+    sent = machinery.post(
+        "/notify", machinery.token(), json={"phone": phone, "email": "pat@example.com", "text": "Reply C"}
+    )
+    assert sent.status_code == 200
+    (asked,) = [m for m in machinery.get("/_local/outbox").json()["messages"] if m["to"] == phone]
+
+    reply = machinery.post("/_local/sms", json={"from": phone, "body": "C"})
+
+    assert reply.status_code == 202, reply.text
+    assert reply.json()["previousPublishedMessageId"] == asked["message_id"]
+    (sms,) = [t["payload"] for t in machinery.traces("sms") if t["payload"]["originationNumber"] == phone]
+    assert sms["messageBody"] == "C"  # delivered before the 202
+    assert sms["inboundMessageId"] == reply.json()["inboundMessageId"]
+    assert sms["destinationNumber"] == "+18005550100"  # the fixture template has no SmsOriginationNumber
