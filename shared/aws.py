@@ -29,3 +29,18 @@ def client(service: str) -> Any:
 def reset() -> None:
     with _lock:
         _clients.clear()
+
+
+def secret_value(arn: str, stage: str = "AWSCURRENT") -> str | None:
+    """A Secrets Manager secret's value at ``stage``; ``None`` when that stage does not exist (no
+    rotation yet). A missing ``AWSCURRENT`` is an error: the template creates every secret."""
+    from botocore.exceptions import ClientError
+
+    try:
+        value = client("secretsmanager").get_secret_value(SecretId=arn, VersionStage=stage)
+    except ClientError as error:
+        missing = error.response.get("Error", {}).get("Code") == "ResourceNotFoundException"
+        if missing and stage != "AWSCURRENT":
+            return None
+        raise
+    return str(value["SecretString"])

@@ -40,6 +40,10 @@ class Conflict(CareloopError):
     status, title, slug = 409, "Conflict", "conflict"
 
 
+class Gone(CareloopError):
+    status, title, slug = 410, "Gone", "gone"
+
+
 class Unprocessable(CareloopError):
     status, title, slug = 422, "Invalid request", "validation"
 

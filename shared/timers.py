@@ -10,6 +10,7 @@ clean-up race. Target and role come from the environment the template gives the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from datetime import UTC, datetime, timedelta
@@ -58,3 +59,11 @@ def set_timer(kind: str, organization_id: str, item_id: str, at: datetime) -> st
     except scheduler.exceptions.ConflictException:
         scheduler.update_schedule(**request)
     return name
+
+
+def cancel_timer(kind: str, item_id: str) -> None:
+    """Delete a timer that is no longer needed (best effort: a timer that already fired deleted itself,
+    and one left behind finds its item moved on and does nothing)."""
+    scheduler = client("scheduler")
+    with contextlib.suppress(scheduler.exceptions.ResourceNotFoundException):
+        scheduler.delete_schedule(Name=name_of(kind, item_id))

@@ -51,7 +51,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         # the cursor key's secret, as the template passes it to the functions that list things
         env = function_environment(Template.default(), "IntakeFunction", stack.names)
         monkeypatch.setenv(SECRET_ENV, env[SECRET_ENV])
-        yield stack.as_dict()
+        yield {**stack.as_dict(), "stack": stack}
     shared_aws.reset()
     reset_connections()
     reset_keys()

@@ -53,6 +53,29 @@ Scheduling (``functions/scheduling``; ``<start>`` is a UTC instant, ``<day>`` a 
 - a slot offer: GetItem ``ORG#<org>#OFFER#<id>`` / ``OFFER``
 - a message sent to a patient (de-duplication): ``ORG#<org>#COMM#<dedupe key>`` / ``COMM``
 
+Reminders (``functions/reminders``; ``<kind>`` is what a plan reminds about: ``appointment``,
+``referral``):
+
+- the organization's reminder policy: GetItem ``ORG#<org>`` / ``REMINDERPOLICY``
+- a plan's head (its current generation): ``ORG#<org>#REMIND#<kind>#<id>`` / ``PLAN``; its touches,
+  every generation (``GET /appointments/{id}/reminders``): Query GSI3 ``ORG#<org>#REMIND#<kind>#<id>``
+  / ``<generation>#<index>``
+- a touch (the dispatcher and sender, by the id its timer or queue message carries): GetItem
+  ``ORG#<org>#TOUCH#<id>`` / ``TOUCH``; failed touches to work (``GET /reminders?status=failed``):
+  Query GSI1 ``ORG#<org>#REMINDERS#FAILED`` / ``<send at>#<id>`` (sparse); every touch by send time
+  (``GET /reports/reminders``): Query GSI2 ``ORG#<org>#REMINDERS`` / ``<send at>#<id>``
+- an address that bounced or complained: GetItem ``ORG#<org>#PATIENT#<id>`` / ``SUPPRESS#<channel>``
+- replies kept for staff (``GET /replies``): Query ``ORG#<org>#REPLIES`` / ``<at>#<id>``
+
+Routes: the one exception to "every partition key starts with the organization". What arrives
+from a provider names no organization: a delivery receipt carries the provider's message id, an SMS
+reply the id of the last message sent to that number, a one-tap link a touch id. ``ROUTE#MSG#<provider
+message id>`` and ``ROUTE#TOUCH#<touch id>`` (SK ``ROUTE``) hold the organization and the ids it
+leads to, nothing else; they are written when a message is sent and read only by the consumers of
+those messages, which then read everything else under the organization's keys. A reply nobody can
+be matched to (unknown number) is kept under ``ROUTE#UNMATCHED`` / ``<at>#<id>`` for operators.
+The sending identities' pace is the deployment's too: ``PACE#<identity>`` / ``PACE``.
+
 Indexes: ``GSI1``, ``GSI2`` and ``GSI3`` (``GSInPK``/``GSInSK``) are overloaded:
 each entity documents above what it puts there. TTL attribute: ``ttl`` (epoch seconds; advisory,
 reads must filter expired items themselves).
@@ -70,6 +93,11 @@ def part(value: str) -> str:
     if not _PART.fullmatch(value):
         raise ValueError("invalid key component")
     return value
+
+
+def is_part(value: str) -> bool:
+    """Whether ``value`` can be a key component (for ids that arrive from outside)."""
+    return bool(_PART.fullmatch(value))
 
 
 def org_pk(org: str) -> str:
@@ -251,3 +279,65 @@ def communication_pk(org: str, dedupe_key: str) -> str:
 
 
 COMMUNICATION_SK = "COMM"
+
+
+# ---------------------------------------------------------------- reminders
+
+REMINDER_POLICY_SK = "REMINDERPOLICY"
+
+
+def plan_pk(org: str, kind: str, subject_id: str) -> str:
+    return f"{org_pk(org)}#REMIND#{part(kind)}#{part(subject_id)}"
+
+
+PLAN_SK = "PLAN"
+
+
+def plan_touch_sk(generation: int, index: int) -> str:
+    return f"{generation:04d}#{index:02d}"
+
+
+def touch_pk(org: str, touch_id: str) -> str:
+    return f"{org_pk(org)}#TOUCH#{part(touch_id)}"
+
+
+TOUCH_SK = "TOUCH"
+
+
+def failed_touches_pk(org: str) -> str:
+    return f"{org_pk(org)}#REMINDERS#FAILED"
+
+
+def touches_by_time_pk(org: str) -> str:
+    return f"{org_pk(org)}#REMINDERS"
+
+
+def by_time_sk(at: str, item_id: str) -> str:
+    return f"{at}#{part(item_id)}"
+
+
+def suppression_sk(channel: str) -> str:
+    return f"SUPPRESS#{part(channel)}"
+
+
+def replies_pk(org: str) -> str:
+    return f"{org_pk(org)}#REPLIES"
+
+
+def route_pk(kind: str, value: str) -> str:
+    """A route: the organization for something a provider sends us without one (see above)."""
+    if kind not in ("MSG", "TOUCH"):
+        raise ValueError("unknown route kind")
+    return f"ROUTE#{kind}#{part(value)}"
+
+
+ROUTE_SK = "ROUTE"
+
+
+def pace_pk(identity: str) -> str:
+    """A sending identity's pace (:mod:`shared.notify.pace`): the deployment's, like routes."""
+    return f"PACE#{part(identity)}"
+
+
+PACE_SK = "PACE"
+UNMATCHED_PK = "ROUTE#UNMATCHED"

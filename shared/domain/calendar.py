@@ -117,6 +117,19 @@ class Calendar(Strict):
                 days -= 1
         return day
 
+    def subtract_business_days(self, start: date, days: int) -> date:
+        """The business day ``days`` business days before ``start`` (a reminder "2 business days"
+        before a Tuesday visit goes out on the Friday before, or the Thursday if Friday is a
+        holiday)."""
+        if days < 0:
+            raise ValueError("days must be >= 0")
+        day = start
+        while days:
+            day -= timedelta(days=1)
+            if self.is_business_day(day):
+                days -= 1
+        return day
+
     def is_open(self, at: datetime) -> bool:
         """Is ``at`` (aware) inside business hours on a business day, in the organization's zone?"""
         local = at.astimezone(self.zone)

@@ -62,5 +62,7 @@ class PatientRecordAccessed(DomainEvent):
         "referral.read",
         "waitlist.read",
         "offer.read",
+        "reminders.read",
+        "replies.read",
     ]
     request_id: str | None = None

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Header
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_REF = "#/components/schemas/Problem"
@@ -34,6 +34,9 @@ HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string", "enum": ["true"]},
     },
 }
+
+# an id in a path: a ULID, refused before any read when it is not one
+UlidPath = Annotated[str, Path(min_length=26, max_length=26, pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
 
 IfMatch = Annotated[
     str | None,

@@ -92,19 +92,9 @@ def _derive(secret: str) -> bytes:
 
 
 def _secret(arn: str, stage: str) -> str | None:
-    """The secret's value at ``stage``; ``None`` when that stage does not exist (no rotation yet)."""
-    from botocore.exceptions import ClientError
-
     from shared import aws
 
-    try:
-        value = aws.client("secretsmanager").get_secret_value(SecretId=arn, VersionStage=stage)
-    except ClientError as error:
-        missing = error.response.get("Error", {}).get("Code") == "ResourceNotFoundException"
-        if missing and stage != "AWSCURRENT":
-            return None
-        raise
-    return str(value["SecretString"])
+    return aws.secret_value(arn, stage)
 
 
 def _arn() -> str:

@@ -8,7 +8,7 @@ offset is the one in force on that date, across DST changes.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -93,6 +93,71 @@ def _end_instant(day: date, wall: time, zone: ZoneInfo, after: datetime) -> date
         else:
             lo = mid
     return datetime.fromtimestamp(hi, UTC)
+
+
+def _quiet_edges(start: time, end: time, zone: ZoneInfo, at: datetime) -> tuple[datetime, datetime]:
+    """The quiet period ``at`` falls in (it must fall in one): when it began and when it ends."""
+    local = at.astimezone(zone)
+    wall = local.time().replace(tzinfo=None)
+    if start > end and wall >= start:  # the evening part of a period that wraps: ends tomorrow
+        began, ends = local.date(), local.date() + timedelta(days=1)
+    elif start > end:  # its early-morning part: began yesterday evening
+        began, ends = local.date() - timedelta(days=1), local.date()
+    else:
+        began = ends = local.date()
+    first = _end_instant(began, start, zone, at - timedelta(days=2))
+    return first, _end_instant(ends, end, zone, at)
+
+
+def allowed_time(
+    at: datetime,
+    *,
+    quiet: tuple[time, time],
+    zone: ZoneInfo,
+    closed: Callable[[datetime], bool] = lambda _at: False,
+    before: datetime | None = None,
+    not_before: datetime | None = None,
+    spread: timedelta = timedelta(0),
+) -> datetime | None:
+    """When a message due at ``at`` may go out: ``at`` itself if it is outside the quiet hours
+    (``quiet``, local to ``zone``) and not on a closed day (``closed``: e.g. an organization
+    holiday); else the next allowed minute; or, when that would not be before ``before`` (the
+    visit), the last allowed minute before the quiet hours or the closed day began. ``None`` when no
+    allowed minute lies between ``not_before`` and ``before``. A message moved to the end of the
+    quiet hours (the patient's morning) goes ``spread`` later, so a morning's messages do not all
+    fire at 09:00:00; never past ``before``."""
+    start, end = (t.replace(tzinfo=None) for t in quiet)
+
+    def blocked(t: datetime) -> bool:
+        return _quiet(start, end, t.astimezone(zone).time().replace(tzinfo=None)) or closed(t)
+
+    forward, moved_to_morning = at.astimezone(UTC), False
+    for _ in range(60):  # each step clears one quiet period or one closed day
+        if _quiet(start, end, forward.astimezone(zone).time().replace(tzinfo=None)):
+            forward, moved_to_morning = _quiet_edges(start, end, zone, forward)[1], True
+        elif closed(forward):
+            local = forward.astimezone(zone)
+            forward = _end_instant(local.date() + timedelta(days=1), time(0), zone, forward)
+            moved_to_morning = False
+        else:
+            break
+    if before is None or forward < before:
+        if moved_to_morning and (before is None or forward + spread < before):
+            forward += spread
+        return forward
+    backward = at.astimezone(UTC)
+    for _ in range(60):
+        if not blocked(backward):
+            break
+        if _quiet(start, end, backward.astimezone(zone).time().replace(tzinfo=None)):
+            backward = _quiet_edges(start, end, zone, backward)[0] - timedelta(minutes=1)
+        else:
+            local = backward.astimezone(zone)
+            backward = _end_instant(local.date(), time(0), zone, backward - timedelta(days=2))
+            backward -= timedelta(minutes=1)
+    if blocked(backward) or (not_before is not None and backward < not_before):
+        return None
+    return backward
 
 
 def next_send_time(patient: PatientOut, at: datetime) -> datetime:

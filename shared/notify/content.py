@@ -35,10 +35,10 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.domain.patients import Channel
+from shared.domain.reminders import MessageKind
 from shared.notify.send import Attachment, Message
 
 PLACEHOLDERS = frozenset({"first_name", "clinic_name", "clinic_phone", "date", "time", "link", "reply"})
@@ -48,17 +48,8 @@ ICS_CONTENT_TYPE = "text/calendar; method=PUBLISH; charset=UTF-8"
 CHANNELS = (Channel.SMS, Channel.EMAIL)
 
 
-class Kind(StrEnum):
-    APPOINTMENT = "appointment"  # a reminder before a visit
-    REFERRAL = "referral"  # a referral not yet scheduled: please call or book
-    # answers to a patient's SMS reply
-    ANSWER_CONFIRMED = "answer-confirmed"
-    ANSWER_RESCHEDULE = "answer-reschedule"
-    ANSWER_STOP = "answer-stop"
-    ANSWER_START = "answer-start"
-    ANSWER_HELP = "answer-help"
-    ANSWER_UNKNOWN = "answer-unknown"  # we kept the message for the team
-    ANSWER_NOTHING_OPEN = "answer-nothing-open"  # no open appointment to confirm
+# the kinds of message (a reminder, and each answer to an SMS reply): the domain's, which templates name
+Kind = MessageKind
 
 
 @dataclass(frozen=True)

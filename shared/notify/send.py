@@ -9,9 +9,15 @@ leaves a ``Communication`` item (FHIR Communication.status) in the single table:
 2. the provider is called (SNS for SMS, SES for e-mail);
 3. the item moves to ``completed`` with the provider's message id.
 
-A key already ``completed`` sends nothing and returns what was sent. A key left in ``preparation`` (an
-attempt crashed or the provider failed between 1 and 3) sends again: a rare double message beats a
-lost one. Two callers racing on the same key can both send, for the same reason.
+A key already ``completed`` sends nothing and returns what was sent. The claim is a lease
+(``lease_until``, a minute): while it runs, a second caller with the same key gets :class:`InFlight`
+and sends nothing (two consumers racing on one key send one message). A claim whose lease ran out (an
+attempt crashed between 1 and 3) is taken over, by one caller only (a condition on the lease it read),
+and sent again: a rare double message beats a lost one. A provider error gives the lease back at once,
+so the caller's retry sends.
+
+A provider's *permanent* refusal (the number opted out at the carrier, an address SES will not send
+to) is :class:`Undeliverable` too, so callers fall back to the next channel instead of retrying.
 
 The item holds ids, the channel, the status and times: never the text or the address (PHI), which
 the provider already has. Logs carry ids only.
@@ -25,7 +31,7 @@ from datetime import timedelta
 from typing import Any
 
 from pynamodb.attributes import UnicodeAttribute
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import PutError, UpdateError
 
 from shared import clock
 from shared.aws import client
@@ -41,8 +47,26 @@ PREPARATION, COMPLETED = "preparation", "completed"
 SUPPORTED = frozenset({Channel.SMS, Channel.EMAIL})
 
 
+LEASE = timedelta(minutes=1)
+# provider error codes that no retry will fix
+PERMANENT_ERRORS = frozenset(
+    {
+        "OptedOut",
+        "InvalidParameter",
+        "InvalidParameterValue",
+        "MessageRejected",
+        "AccountSendingPausedException",
+    }
+)
+
+
 class Undeliverable(ValueError):
-    """The channel cannot be used for this patient (no consent, no address, not supported)."""
+    """The channel cannot be used for this patient (no consent, no address, not supported, or the
+    provider refused it for good)."""
+
+
+class InFlight(RuntimeError):
+    """Another caller holds this dedupe key and is sending it now: retry later, do not send."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +112,7 @@ class Communication(CareModel, discriminator="Communication"):
     channel = UnicodeAttribute()
     status = UnicodeAttribute()
     message_id = UnicodeAttribute(null=True)  # the provider's
+    lease_until = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
 
@@ -122,6 +147,13 @@ def _mime(address: str, message: Message) -> bytes:
     return mail.as_bytes(policy=SMTP)
 
 
+def _receipts() -> dict[str, str]:
+    """SES's configuration set, whose event destination publishes delivery receipts (template:
+    ``NOTIFY_CONFIGURATION_SET``); none where the function has no receipts to collect."""
+    name = os.environ.get("NOTIFY_CONFIGURATION_SET")
+    return {"ConfigurationSetName": name} if name else {}
+
+
 def _deliver(channel: Channel, address: str, message: Message) -> str:
     """Hand the message to the provider; its message id."""
     response: dict[str, Any]
@@ -136,6 +168,7 @@ def _deliver(channel: Channel, address: str, message: Message) -> str:
             Source=email_from(),
             Destinations=[address],
             RawMessage={"Data": _mime(address, message)},
+            **_receipts(),
         )
     else:
         response = client("ses").send_email(
@@ -145,6 +178,7 @@ def _deliver(channel: Channel, address: str, message: Message) -> str:
                 "Subject": {"Data": message.subject, "Charset": "UTF-8"},
                 "Body": {"Text": {"Data": message.text, "Charset": "UTF-8"}},
             },
+            **_receipts(),
         )
     return str(response["MessageId"])
 
@@ -170,6 +204,7 @@ def send(
 
     now = clock.now()
     when = clock.isoformat(now)
+    lease = clock.isoformat(now + LEASE)
     item = Communication(
         keys.communication_pk(organization_id, dedupe_key),
         keys.COMMUNICATION_SK,
@@ -177,6 +212,7 @@ def send(
         dedupe_key=dedupe_key,
         channel=channel.value,
         status=PREPARATION,
+        lease_until=lease,
         created_at=when,
         updated_at=when,
         ttl=now + RETENTION,
@@ -191,12 +227,18 @@ def send(
         if item.status == COMPLETED:
             logger.info("notification already sent", extra={**log_ids, "message_id": item.message_id})
             return Delivery(Channel(item.channel), item.message_id, sent=False, duplicate=True)
-        logger.info("notification unfinished earlier, sending again", extra=log_ids)
+        _take_over(item, when, lease, log_ids)
 
     try:
         message_id = _deliver(channel, address, message)
     except Exception as exc:
-        logger.warning("notification provider failed", extra={**log_ids, "error_type": type(exc).__name__})
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+        logger.warning(
+            "notification provider failed", extra={**log_ids, "error_type": type(exc).__name__, "code": code}
+        )
+        item.update(actions=[Communication.lease_until.set(when)])  # give the key back: retry at once
+        if code in PERMANENT_ERRORS:
+            raise Undeliverable(f"the provider refused channel {channel.value} for good ({code})") from exc
         raise
     item.update(
         actions=[
@@ -208,3 +250,26 @@ def send(
     )
     logger.info("notification sent", extra={**log_ids, "message_id": message_id})
     return Delivery(channel, message_id, sent=True, duplicate=False)
+
+
+def _take_over(item: Communication, now: str, lease: str, log_ids: dict[str, str]) -> None:
+    """Claim a key left in ``preparation`` whose lease ran out, if no one else does first; else
+    :class:`InFlight`."""
+    held = item.lease_until
+    if held is not None and held > now:
+        raise InFlight("another caller is sending this message")
+    try:
+        item.update(
+            actions=[Communication.lease_until.set(lease), Communication.updated_at.set(now)],
+            condition=(Communication.status == PREPARATION)
+            & (
+                Communication.lease_until == held
+                if held is not None
+                else Communication.lease_until.does_not_exist()
+            ),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise InFlight("another caller is sending this message") from None
+        raise
+    get_logger().info("notification unfinished earlier, sending again", extra=log_ids)

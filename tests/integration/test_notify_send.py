@@ -19,7 +19,9 @@ from shared.domain.patients import Channel, PatientOut
 from shared.notify.send import (
     DEFAULT_EMAIL_FROM,
     Communication,
+    LEASE,
     Delivery,
+    InFlight,
     Message,
     Undeliverable,
     send,
@@ -126,6 +128,70 @@ def test_a_crash_between_claim_and_send_sends_on_retry_exactly_once(
 
     assert send(ORG, notify, Channel.SMS, OFFER, "offer-slot1-p1").duplicate
     assert len(sms()) == 1 and len(calls) == 2
+
+
+def test_two_callers_racing_on_one_key_send_one_message(
+    notify: PatientOut, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second caller arrives while the first is at the provider: it must not send too."""
+    sns = shared_aws.client("sns")
+    publish, outcomes = sns.publish, []
+
+    def slow_provider(**kwargs: Any) -> Any:
+        try:  # the other consumer's delivery of the same message, mid-send
+            outcomes.append(send(ORG, notify, Channel.SMS, OFFER, "offer-race"))
+        except InFlight as exc:
+            outcomes.append(exc)
+        return publish(**kwargs)
+
+    monkeypatch.setattr(sns, "publish", slow_provider)
+    first = send(ORG, notify, Channel.SMS, OFFER, "offer-race")
+    assert first.sent and len(sms()) == 1
+    assert len(outcomes) == 1 and isinstance(outcomes[0], InFlight)
+    monkeypatch.setattr(sns, "publish", publish)
+    assert send(ORG, notify, Channel.SMS, OFFER, "offer-race").duplicate
+
+
+def test_a_claim_whose_holder_crashed_is_taken_over_once_its_lease_runs_out(
+    notify: PatientOut, frozen_clock: clock.FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a holder that claimed and died before sending (its lease still running)
+    stale = Communication(
+        keys.communication_pk(ORG, "offer-crash"),
+        keys.COMMUNICATION_SK,
+        patient_id=notify.id,
+        dedupe_key="offer-crash",
+        channel="sms",
+        status="preparation",
+        lease_until=clock.isoformat(frozen_clock.now() + LEASE),
+        created_at=clock.isoformat(frozen_clock.now()),
+        updated_at=clock.isoformat(frozen_clock.now()),
+    )
+    stale.save()
+    with pytest.raises(InFlight):
+        send(ORG, notify, Channel.SMS, OFFER, "offer-crash")
+    assert sms() == {}
+    frozen_clock.advance(LEASE + timedelta(seconds=1))
+    assert send(ORG, notify, Channel.SMS, OFFER, "offer-crash").sent
+    assert len(sms()) == 1
+
+
+def test_a_permanent_refusal_is_undeliverable_and_gives_the_key_back(
+    notify: PatientOut, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    sns = shared_aws.client("sns")
+    publish = sns.publish
+
+    def opted_out(**kwargs: Any) -> Any:
+        raise ClientError({"Error": {"Code": "OptedOut", "Message": "opted out"}}, "Publish")
+
+    monkeypatch.setattr(sns, "publish", opted_out)
+    with pytest.raises(Undeliverable):
+        send(ORG, notify, Channel.SMS, OFFER, "offer-optout")
+    monkeypatch.setattr(sns, "publish", publish)  # e.g. the patient opted back in
+    assert send(ORG, notify, Channel.SMS, OFFER, "offer-optout").sent  # not held by a dead lease
 
 
 def test_an_expired_claim_counts_as_absent(notify: PatientOut, frozen_clock: clock.FixedClock) -> None:

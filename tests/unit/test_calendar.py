@@ -9,7 +9,7 @@ The written rules:
   with none given, Monday to Friday 08:00-17:00;
 - a holiday closes the whole local day; a business day is a day with hours that is not a holiday;
 - ``add_business_days(start, n)`` is the n-th business day after ``start`` (``start`` itself for 0;
-  negative counts are refused);
+  negative counts are refused); ``subtract_business_days(start, n)`` the n-th before it;
 - ``local_date`` is the date on the organization's wall clock.
 """
 
@@ -187,10 +187,39 @@ def test_business_days_by_the_rule() -> None:
         assert cal.add_business_days(start, days) == expected, (start, days)
 
 
+def test_business_days_before_by_the_rule() -> None:
+    cal = auckland(
+        holidays=[
+            {"date": CHRISTMAS, "name": "Christmas Day"},
+            {"date": date(2026, 12, 28), "name": "Boxing Day (observed)"},
+        ]
+    )
+    cases = [
+        (TUE, 0, TUE),  # zero days: the start itself
+        (SUN, 0, SUN),
+        (TUE, 1, MON),
+        (TUE, 2, date(2026, 11, 20)),  # over the weekend, to the Friday before
+        (MON, 1, date(2026, 11, 20)),
+        (SUN, 1, FRI),  # from a weekend day: the last business day before it
+        (SAT, 2, THU),
+        (MON, 5, date(2026, 11, 16)),  # a full week
+        # Tue 29 Dec - 1: Mon 28 holiday, weekend, Fri 25 holiday -> Thu 24
+        (date(2026, 12, 29), 1, date(2026, 12, 24)),
+        (date(2026, 12, 29), 2, date(2026, 12, 23)),
+        (date(2026, 12, 30), 2, date(2026, 12, 24)),
+    ]
+    for start, days, expected in cases:
+        assert cal.subtract_business_days(start, days) == expected, (start, days)
+        if days and cal.is_business_day(start):  # the two count the same days, both ways
+            assert cal.add_business_days(expected, days) == start
+
+
 def test_a_negative_count_of_business_days_is_refused() -> None:
     for days in (-1, -10):
         with pytest.raises(ValueError, match=r"^days must be >= 0$"):
             auckland().add_business_days(MON, days)
+        with pytest.raises(ValueError, match=r"^days must be >= 0$"):
+            auckland().subtract_business_days(MON, days)
 
 
 def test_business_days_count_the_days_the_stated_hours_name() -> None:

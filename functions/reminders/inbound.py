@@ -1,0 +1,254 @@
+"""Two-way SMS: a patient's reply, from the topic AWS End User Messaging publishes inbound SMS to.
+
+The reply names no organization and no patient: it is matched through the last message we sent to
+that number (``previousPublishedMessageId`` → its route → organization and touch), then to the patient
+by number within that organization. A number no message of ours went to, or one two patients share
+(a parent and a child), is never matched by guess: the reply is kept for staff (or, with no
+organization at all, for operators).
+
+- ``C``/``YES``/``CONFIRM``/``SI``/``SÍ``: confirms the appointment the touch reminded of (the app's
+  own transition, audited as done by the patient through SMS);
+- ``R``/``RESCHEDULE``: a reschedule request for the coordinator (kept, and ``RescheduleRequested``);
+- ``STOP`` and the carriers' other stop words: SMS consent withdrawn; ``START`` restores it;
+- ``HELP``: the clinic's name and number;
+- anything else: kept for staff (``PatientReplied``).
+Each answer goes back in the patient's language. At-least-once safe: the answer is de-duplicated by
+the inbound message id, the reply kept under it, and the moves are conditional.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from datetime import datetime
+from typing import Any
+
+from functions.reminders.common import message, system_actor
+from shared import clock, ids
+from shared.data import keys, moves
+from shared.data import patients as patient_repo
+from shared.data import reminders as repo
+from shared.data import scheduling as sched
+from shared.data.patients import Actor, Patient, PatientPhone, audit_entry
+from shared.data.table import bind
+from shared.data.tx import Cancelled
+from shared.domain.patients import Channel, Consent, PatientOut
+from shared.domain.reminders import Intent, MessageKind, ReplyOut, SubjectKind, intent_of
+from shared.domain.scheduling import AppointmentOut, AppointmentStatus
+from shared.errors import Conflict
+from shared.events.reminders import PatientReplied, RescheduleRequested
+from shared.http.auth import Principal, Role
+from shared.logs import get_logger, phi_safe_errors
+from shared.notify.send import Undeliverable, send
+
+logger = get_logger()
+ANSWERS = {
+    Intent.CONFIRM: MessageKind.ANSWER_CONFIRMED,
+    Intent.RESCHEDULE: MessageKind.ANSWER_RESCHEDULE,
+    Intent.STOP: MessageKind.ANSWER_STOP,
+    Intent.START: MessageKind.ANSWER_START,
+    Intent.HELP: MessageKind.ANSWER_HELP,
+    Intent.OTHER: MessageKind.ANSWER_UNKNOWN,
+}
+
+
+def _keep(
+    org: str | None, reply_id: str, body: str, intent: Intent, reason: str, now: datetime, **ids_: Any
+) -> ReplyOut:
+    """Keep a reply for staff (or, without an organization, for operators), with its event."""
+    appointment_id = ids_.pop("appointment_id", None)
+    record = ReplyOut(
+        id=reply_id,
+        intent=intent,
+        reason=reason,
+        text=body[:1600],
+        received_at=now,
+        **ids_,
+    )
+    pk = keys.replies_pk(org) if org else keys.UNMATCHED_PK
+    item = repo.Reply(
+        pk,
+        keys.by_time_sk(clock.isoformat(now), reply_id),
+        reply_id=reply_id,
+        body=record.model_dump_json(),
+        ttl=now + repo.REPLY_RETENTION,
+    )
+    if org is None:
+        item.save()
+        return record
+    change = sched.Change(system_actor(org), now)
+    change.put("reply", item, repo.Reply.PK.does_not_exist())
+    if record.patient_id and reason == "reschedule" and appointment_id:
+        change.events.append(
+            RescheduleRequested(
+                organization_id=org,
+                reply_id=reply_id,
+                patient_id=record.patient_id,
+                appointment_id=appointment_id,
+                occurred_at=now,
+            )
+        )
+    else:
+        change.events.append(
+            PatientReplied(
+                organization_id=org,
+                reply_id=reply_id,
+                patient_id=record.patient_id,
+                intent=intent,
+                occurred_at=now,
+            )
+        )
+    with contextlib.suppress(Cancelled):  # a second delivery of the same reply
+        change.commit()
+    return record
+
+
+def _consent(org: str, item: Patient, granted: bool, now: datetime) -> None:
+    """Withdraw or restore SMS consent, as the patient asked by SMS (audited as theirs)."""
+    record = item.record()
+    current = record.consent.get(Channel.SMS)
+    if current is not None and current.granted is granted:
+        return
+    consent = {**record.consent, Channel.SMS: Consent(granted=granted, at=now, method="electronic")}
+    new = record.model_copy(update={"consent": consent, "version": record.version + 1, "updated_at": now})
+    actor = Actor(org, f"patient-sms:{record.id}", None, None)
+    patient_repo.update(
+        item, new, actor, now, "patient.consent.sms." + ("granted" if granted else "withdrawn")
+    )
+
+
+def _confirm(
+    org: str, patient: PatientOut, appointment_id: str | None, now: datetime
+) -> tuple[MessageKind, AppointmentOut | None]:
+    nothing = (MessageKind.ANSWER_NOTHING_OPEN, None)
+    if appointment_id is None:
+        return nothing
+    key = (keys.appointment_pk(org, appointment_id), keys.APPOINTMENT_SK)
+    item = sched.get_item(sched.Appointment, key)
+    if item is None or item.patient_id != patient.id or item.record().start <= now:
+        return nothing
+    status = item.record().status
+    if status is AppointmentStatus.BOOKED:
+        return MessageKind.ANSWER_CONFIRMED, item.record()  # confirmed already (a second C, the app)
+    if status is not AppointmentStatus.PENDING:
+        return nothing
+    principal = Principal(
+        subject=f"patient-sms:{patient.id}",
+        organization_id=org,
+        roles=frozenset({Role.PATIENT}),
+        patient_id=patient.id,
+    )
+    try:
+        record = moves.move(
+            principal, Actor(org, principal.subject, None, None), item, "confirm", now, confirmed_at=now
+        )
+    except (Cancelled, Conflict):  # confirmed or cancelled a moment ago by another route
+        again = sched.get_item(sched.Appointment, key)
+        if again is not None and again.record().status is AppointmentStatus.BOOKED:
+            return MessageKind.ANSWER_CONFIRMED, again.record()
+        return nothing
+    return MessageKind.ANSWER_CONFIRMED, record
+
+
+def _answer(
+    org: str,
+    patient: PatientOut,
+    kind: MessageKind,
+    inbound_id: str,
+    touch_id: str,
+    now: datetime,
+    appointment: AppointmentOut | None = None,
+) -> None:
+    from shared.data.reminders import policy as read_policy
+
+    policy, _ = read_policy(org)
+    try:
+        text = message(kind, Channel.SMS, patient, policy, appointment=appointment)
+    except ValueError:  # e.g. HELP with no clinic phone in the policy: nothing lawful to say
+        logger.warning("no answer for this reply", answer=kind.value, organization_id=org)
+        return
+    try:
+        delivery = send(org, patient, Channel.SMS, text, dedupe_key=f"reply-{inbound_id}")
+    except Undeliverable:
+        return
+    if delivery.message_id:  # a reply to the answer still finds its way
+        repo.route_item("MSG", delivery.message_id, org, touch_id, patient.id, now).save()
+
+
+def handle(inbound: dict[str, Any], now: datetime) -> str:
+    body = str(inbound.get("messageBody") or "")
+    inbound_id = str(inbound.get("inboundMessageId") or ids.new_id(now))
+    reply_id = ids.new_id(now)
+    intent = intent_of(body)
+    previous = inbound.get("previousPublishedMessageId")
+    route = repo.route("MSG", previous) if isinstance(previous, str) and keys.is_part(previous) else None
+    if route is None:
+        _keep(None, reply_id, body, intent, "unknown-number", now)
+        return "unmatched"
+    org = route.organization_id
+    number = str(inbound.get("originationNumber") or "")
+    on_file = (
+        {p.patient_id for p in PatientPhone.query(keys.patients_by_phone_pk(org, number))}
+        if keys.is_part(number.lstrip("+"))
+        else set()
+    )
+    if on_file != {route.patient_id}:
+        reason = "shared-number" if len(on_file) > 1 else "unknown-number"
+        _keep(org, reply_id, body, intent, reason, now, touch_id=route.touch_id, patient_id=None)
+        return reason
+    item = patient_repo.get(org, route.patient_id)
+    if item is None:
+        return "gone"
+    patient = item.record()
+    audit_entry(system_actor(org), patient.id, "patient.reply", now).save()
+    touch_item = repo.touch(org, route.touch_id)
+    touch = touch_item.record() if touch_item else None
+    appointment_id = touch.subject_id if touch and touch.subject_kind is SubjectKind.APPOINTMENT else None
+    kind, appointment = ANSWERS[intent], None
+    if intent is Intent.CONFIRM:
+        kind, appointment = _confirm(org, patient, appointment_id, now)
+    elif intent is Intent.RESCHEDULE:
+        _keep(
+            org,
+            reply_id,
+            body,
+            intent,
+            "reschedule",
+            now,
+            touch_id=route.touch_id,
+            patient_id=patient.id,
+            appointment_id=appointment_id,
+        )
+    elif intent is Intent.OTHER:
+        _keep(org, reply_id, body, intent, "message", now, touch_id=route.touch_id, patient_id=patient.id)
+    if intent is Intent.STOP:
+        _answer(org, patient, kind, inbound_id, route.touch_id, now)  # the last text they get
+        _consent(org, item, False, now)
+        return intent.value
+    if intent is Intent.START:
+        _consent(org, item, True, now)
+        item = patient_repo.get(org, route.patient_id) or item
+        patient = item.record()
+    _answer(org, patient, kind, inbound_id, route.touch_id, now, appointment)
+    return intent.value
+
+
+@phi_safe_errors
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
+    bind()
+    outcomes = []
+    for record in event["Records"]:
+        try:
+            inbound = json.loads(record["Sns"]["Message"])
+        except (KeyError, ValueError, TypeError):
+            logger.warning("inbound SMS not understood")
+            continue
+        if not isinstance(inbound, dict):
+            continue
+        outcome = handle(inbound, clock.now())
+        outcomes.append(outcome)
+        logger.info(
+            "inbound SMS", outcome=outcome, inbound_message_id=str(inbound.get("inboundMessageId"))[:64]
+        )
+    return {"outcome": ",".join(outcomes)}

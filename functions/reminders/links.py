@@ -1,0 +1,146 @@
+"""One-tap links from reminders: confirm or cancel without logging in.
+
+``GET /r/{token}`` says what the link is for (the appointment's time and place, what it can do);
+``POST /r/{token}`` does it. The token is signed and expires when the visit starts
+(:mod:`functions.reminders.tokens`); it is good for one action. A forged or malformed token is a 404,
+an expired one a 410, a used one a 409: each changes nothing. The action is the app's own transition,
+audited as the patient's, through the link. The page shows no name, no diagnosis, no provider: only
+what the message that carried the link already said.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from pydantic import BaseModel, Field
+
+from functions.reminders import tokens
+from shared import clock
+from shared.data import keys, moves
+from shared.data import reminders as repo
+from shared.data import scheduling as sched
+from shared.data.patients import Actor
+from shared.data.tx import Cancelled
+from shared.domain.base import Strict
+from shared.domain.reminders import SubjectKind, TouchOut
+from shared.domain.scheduling import AppointmentStatus, CancelReason, Cancellation
+from shared.errors import Conflict, Gone, NotFound
+from shared.http.auth import Principal, Role, public
+from shared.http.contract import responses
+from shared.http.resolver import make_handler, make_resolver
+
+router = APIGatewayHttpRouter()
+Token = Annotated[str, Path(min_length=20, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+FORGED = "This link is not valid. Use the latest message we sent you, or call the clinic."
+
+
+class LinkView(BaseModel):
+    """What a one-tap link is for."""
+
+    appointment_start: datetime
+    time_zone: str = Field(description="the provider's zone: show the time in it")
+    clinic_name: str
+    status: AppointmentStatus
+    can: list[Literal["confirm", "cancel"]] = Field(description="what the link can still do")
+    expires_at: datetime
+
+
+class LinkAction(Strict):
+    action: Literal["confirm", "cancel"]
+
+
+def _open(token: str) -> tuple[str, repo.Touch, TouchOut, sched.Appointment, datetime]:
+    try:
+        touch_id, expires = tokens.read(token)
+    except tokens.BadToken:
+        raise NotFound(FORGED) from None
+    route = repo.route("TOUCH", touch_id)
+    if route is None:
+        raise NotFound(FORGED)
+    org = route.organization_id
+    item = repo.touch(org, touch_id)
+    touch = item.record() if item else None
+    if item is None or touch is None or touch.subject_kind is not SubjectKind.APPOINTMENT:
+        raise NotFound(FORGED)
+    appointment = sched.get_item(sched.Appointment, (keys.appointment_pk(org, touch.subject_id), keys.APPOINTMENT_SK))
+    if appointment is None:
+        raise NotFound(FORGED)
+    if clock.now() >= expires:
+        raise Gone("This link has expired. Call the clinic or use the app.")
+    return org, item, touch, appointment, expires
+
+
+def _can(touch: TouchOut, appointment: sched.Appointment) -> list[Literal["confirm", "cancel"]]:
+    if touch.link_used_at is not None:
+        return []
+    status = appointment.record().status
+    if status is AppointmentStatus.PENDING:
+        return ["confirm", "cancel"]
+    return ["cancel"] if status is AppointmentStatus.BOOKED else []
+
+
+def _view(org: str, touch: TouchOut, appointment: sched.Appointment, expires: datetime) -> LinkView:
+    policy, _ = repo.policy(org)
+    record = appointment.record()
+    return LinkView(
+        appointment_start=record.start,
+        time_zone=record.time_zone,
+        clinic_name=policy.clinic_name,
+        status=record.status,
+        can=_can(touch, appointment),
+        expires_at=expires,
+    )
+
+
+@router.get(
+    "/r/<token>",
+    summary="What a reminder's one-tap link will do (no login: the link is the credential)",
+    tags=["reminders"],
+    operation_id="readLink",
+    responses=responses(errors={410: "The link has expired"}),
+)
+@public
+def read(token: Token) -> LinkView:
+    org, _item, touch, appointment, expires = _open(token)
+    return _view(org, touch, appointment, expires)
+
+
+@router.post(
+    "/r/<token>",
+    summary="Confirm or cancel the appointment a reminder's link names (once)",
+    tags=["reminders"],
+    operation_id="useLink",
+    responses=responses(errors={409: "The link was used already, or the appointment cannot move", 410: "Expired"}),
+)
+@public
+def use(token: Token, body: LinkAction) -> LinkView:
+    org, item, touch, appointment, expires = _open(token)
+    if body.action not in _can(touch, appointment):
+        if touch.link_used_at is not None:
+            raise Conflict("This link was used already.")
+        raise Conflict(f"The appointment is {appointment.record().status.value}: it cannot be {body.action}ed now.")
+    now = clock.now()
+    try:  # the link is good once: whoever marks it first acts
+        touch = repo.move(org, item, (touch.status,), link_used_at=now, updated_at=now)
+    except repo.Lost:
+        raise Conflict("This link was used already.") from None
+    patient_id = appointment.patient_id
+    principal = Principal(
+        subject=f"patient-link:{patient_id}", organization_id=org, roles=frozenset({Role.PATIENT}), patient_id=patient_id
+    )
+    extra: dict[str, object] = {"confirmed_at": now}
+    if body.action == "cancel":
+        extra = {"cancellation": Cancellation(by=principal.subject, by_role="patient", reason=CancelReason.PATIENT, at=now)}
+    try:
+        moves.move(principal, Actor(org, principal.subject, None, None), appointment, body.action, now, **extra)
+    except (Cancelled, Conflict):
+        raise Conflict("The appointment changed a moment ago; open the app or call the clinic.") from None
+    fresh = sched.get_item(sched.Appointment, (keys.appointment_pk(org, touch.subject_id), keys.APPOINTMENT_SK))
+    return _view(org, touch, fresh or appointment, expires)
+
+
+app = make_resolver(router)
+handler = make_handler(app)
