@@ -11,7 +11,6 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions.scheduling import booking
 from functions.scheduling.common import (
-    UlidPath,
     appointment_for,
     appointment_for_patients,
     appointment_view,
@@ -41,7 +40,7 @@ from shared.domain.scheduling import (
 from shared.errors import Conflict, Forbidden
 from shared.http.auth import STAFF, Principal, Role, allow
 from shared.http.caller import audited_read, caller
-from shared.http.contract import IfMatch, etag, matches, responses, status_move
+from shared.http.contract import IfMatch, UlidPath, etag, matches, responses, status_move
 from shared.http.idempotency import idempotent
 from shared.http.pagination import Cursor, Limit, Page, cursor_list, decode_cursor, encode_cursor
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from shared.data import scheduling as repo
@@ -17,8 +16,6 @@ from shared.data.tx import Cancelled
 from shared.domain.scheduling import AppointmentOut, AppointmentPatientView
 from shared.errors import CareloopError, Conflict, NotFound
 from shared.http.auth import Principal, principal_of
-
-UlidPath = Annotated[str, Path(min_length=26, max_length=26, pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
 
 _CONFLICTS = {
     "slot": "That time was just taken: pick another slot from GET /availability.",

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
 
-from functions.scheduling.common import UlidPath, conflict, provider_for
+from functions.scheduling.common import conflict, provider_for
 from shared import clock, ids
 from shared.data import keys
 from shared.data import scheduling as repo
@@ -25,7 +25,7 @@ from shared.domain.scheduling import (
 )
 from shared.errors import Conflict, PreconditionRequired
 from shared.http.auth import EVERYONE, STAFF, Role, allow, principal_of
-from shared.http.contract import IfMatch, etag, matches, responses
+from shared.http.contract import IfMatch, UlidPath, etag, matches, responses
 from shared.http.idempotency import idempotent
 from shared.http.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 

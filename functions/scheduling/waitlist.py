@@ -10,7 +10,6 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions.scheduling import backfill, booking
 from functions.scheduling.common import (
-    UlidPath,
     appointment_for_patients,
     commit,
     conflict,
@@ -27,7 +26,7 @@ from shared.domain.scheduling import AppointmentOut, AppointmentPatientView, Cod
 from shared.errors import Conflict
 from shared.http.auth import STAFF, Role, allow
 from shared.http.caller import audited_read, caller, invalid
-from shared.http.contract import responses
+from shared.http.contract import UlidPath, responses
 from shared.http.idempotency import idempotent
 from shared.http.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 
