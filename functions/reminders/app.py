@@ -103,7 +103,13 @@ def _page(
 ) -> tuple[list[Any], str | None]:
     attrs = GSI[n] if n else TABLE_KEY
     start = decode_cursor(cursor, list_id, {attrs[0]: partition}, attrs, tenant=org)
-    items, last = sched.by_time(index, partition, limit=limit, start=start, **bounds)
+    if n:
+        items, last = sched.by_time(index, partition, limit=limit, start=start, **bounds)
+    else:  # the table itself: one Query of the partition
+        result = index.query(
+            partition, scan_index_forward=bounds.get("forward", True), limit=limit, last_evaluated_key=start
+        )
+        items, last = list(result), result.last_evaluated_key
     return items, encode_cursor(list_id, last, tenant=org)
 
 

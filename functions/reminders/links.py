@@ -65,7 +65,9 @@ def _open(token: str) -> tuple[str, repo.Touch, TouchOut, sched.Appointment, dat
     touch = item.record() if item else None
     if item is None or touch is None or touch.subject_kind is not SubjectKind.APPOINTMENT:
         raise NotFound(FORGED)
-    appointment = sched.get_item(sched.Appointment, (keys.appointment_pk(org, touch.subject_id), keys.APPOINTMENT_SK))
+    appointment = sched.get_item(
+        sched.Appointment, (keys.appointment_pk(org, touch.subject_id), keys.APPOINTMENT_SK)
+    )
     if appointment is None:
         raise NotFound(FORGED)
     if clock.now() >= expires:
@@ -113,7 +115,9 @@ def read(token: Token) -> LinkView:
     summary="Confirm or cancel the appointment a reminder's link names (once)",
     tags=["reminders"],
     operation_id="useLink",
-    responses=responses(errors={409: "The link was used already, or the appointment cannot move", 410: "Expired"}),
+    responses=responses(
+        errors={409: "The link was used already, or the appointment cannot move", 410: "Expired"}
+    ),
 )
 @public
 def use(token: Token, body: LinkAction) -> LinkView:
@@ -121,7 +125,9 @@ def use(token: Token, body: LinkAction) -> LinkView:
     if body.action not in _can(touch, appointment):
         if touch.link_used_at is not None:
             raise Conflict("This link was used already.")
-        raise Conflict(f"The appointment is {appointment.record().status.value}: it cannot be {body.action}ed now.")
+        raise Conflict(
+            f"The appointment is {appointment.record().status.value}: it cannot be {body.action}ed now."
+        )
     now = clock.now()
     try:  # the link is good once: whoever marks it first acts
         touch = repo.move(org, item, (touch.status,), link_used_at=now, updated_at=now)
@@ -129,16 +135,27 @@ def use(token: Token, body: LinkAction) -> LinkView:
         raise Conflict("This link was used already.") from None
     patient_id = appointment.patient_id
     principal = Principal(
-        subject=f"patient-link:{patient_id}", organization_id=org, roles=frozenset({Role.PATIENT}), patient_id=patient_id
+        subject=f"patient-link:{patient_id}",
+        organization_id=org,
+        roles=frozenset({Role.PATIENT}),
+        patient_id=patient_id,
     )
     extra: dict[str, object] = {"confirmed_at": now}
     if body.action == "cancel":
-        extra = {"cancellation": Cancellation(by=principal.subject, by_role="patient", reason=CancelReason.PATIENT, at=now)}
+        extra = {
+            "cancellation": Cancellation(
+                by=principal.subject, by_role="patient", reason=CancelReason.PATIENT, at=now
+            )
+        }
     try:
-        moves.move(principal, Actor(org, principal.subject, None, None), appointment, body.action, now, **extra)
+        moves.move(
+            principal, Actor(org, principal.subject, None, None), appointment, body.action, now, **extra
+        )
     except (Cancelled, Conflict):
         raise Conflict("The appointment changed a moment ago; open the app or call the clinic.") from None
-    fresh = sched.get_item(sched.Appointment, (keys.appointment_pk(org, touch.subject_id), keys.APPOINTMENT_SK))
+    fresh = sched.get_item(
+        sched.Appointment, (keys.appointment_pk(org, touch.subject_id), keys.APPOINTMENT_SK)
+    )
     return _view(org, touch, fresh or appointment, expires)
 
 

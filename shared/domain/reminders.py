@@ -287,7 +287,7 @@ class ReplyOut(Model):
     """An SMS reply kept for staff: what the patient wrote, and why no keyword handled it."""
 
     id: str
-    patient_id: str | None = Field(description="none when the number is shared by several patients")
+    patient_id: str | None = Field(None, description="none when the number is shared by several patients")
     touch_id: str | None = None
     intent: Intent
     reason: Literal["message", "reschedule", "shared-number", "unknown-number"]

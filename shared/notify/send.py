@@ -147,6 +147,16 @@ def _mime(address: str, message: Message) -> bytes:
     return mail.as_bytes(policy=SMTP)
 
 
+def _sms_attributes() -> dict[str, dict[str, str]]:
+    """Transactional (delivered over marketing traffic), from the deployment's number when it has one
+    (the number patients reply to: ``SMS_ORIGINATION_NUMBER``)."""
+    out = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}
+    number = os.environ.get("SMS_ORIGINATION_NUMBER")
+    if number:
+        out["AWS.MM.SMS.OriginationNumber"] = {"DataType": "String", "StringValue": number}
+    return out
+
+
 def _receipts() -> dict[str, str]:
     """SES's configuration set, whose event destination publishes delivery receipts (template:
     ``NOTIFY_CONFIGURATION_SET``); none where the function has no receipts to collect."""
@@ -161,7 +171,7 @@ def _deliver(channel: Channel, address: str, message: Message) -> str:
         response = client("sns").publish(
             PhoneNumber=address,
             Message=message.text,
-            MessageAttributes={"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}},
+            MessageAttributes=_sms_attributes(),
         )
     elif message.attachments:
         response = client("ses").send_raw_email(

@@ -120,3 +120,231 @@ def test_a_plan_across_an_organization_holiday_skips_it(start_wednesday: Any) ->
     sent = day_by_day(c, at("2026-11-24T17:00:00Z"))
     assert [m for day in sent.values() for m in day][:2] == ["2026-11-19T15:00Z sms", "2026-11-23T15:00Z sms"]
     assert sent["2026-11-20"] == [] and sent["2026-11-21"] == []
+
+
+# ---------------------------------------------------------------- quiet hours
+
+
+def test_an_early_visit_gets_its_two_hour_touch_the_evening_before(start_wednesday: Any) -> None:
+    c, clinic = start_wednesday
+    appt = clinic.book("ana", "2026-11-04T12:00:00Z")  # Wednesday 4 Nov 07:00 EST
+    c.settle()
+    two_hours = clinic.rem.touches(appt["id"])[-1]
+    assert two_hours["offset"] == "2h" and two_hours["planned_at"] == "2026-11-04T10:00:00Z"  # 05:00
+    # 09:00 would be after the visit: the last minute before the quiet hours began, 20:59 the day before
+    assert two_hours["send_at"] == "2026-11-04T01:59:00Z"
+    c.advance_to(at("2026-11-04T02:30:00Z"))
+    assert [minute(m) for m in sms_to(c, PHONE)][-1] == "2026-11-04T01:59Z"
+
+
+# ---------------------------------------------------------------- exactly once
+
+
+def test_a_touch_delivered_twice_or_dispatched_by_two_racing_dispatchers_sends_one_message(
+    start_wednesday: Any,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from functions.reminders.dispatch import dispatch
+
+    c, clinic = start_wednesday
+    appt = clinic.book("ana", "2026-11-03T15:00:00Z")
+    c.settle()
+    touch = clinic.rem.touches(appt["id"])[1]
+    c.clock.set(at(touch["send_at"]))
+    env = c.env("ReminderDispatchFunction")
+    with _environ(env), ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(lambda _: dispatch("acme", touch["id"], c.clock.now()), range(2)))
+    assert sorted(outcomes) in (["queued", "queued"], ["queued", "raced"])
+    c.advance_to(at(touch["send_at"]) + timedelta(minutes=5))  # its own timer fires too: a third delivery
+    assert len(sms_to(c, PHONE)) == 1
+    assert [t["status"] for t in clinic.rem.touches(appt["id"])][1] == "sent"
+
+
+def test_two_senders_racing_on_one_touch_send_one_message(start_wednesday: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from functions.reminders.dispatch import dispatch
+    from functions.reminders.sender import deliver
+
+    c, clinic = start_wednesday
+    appt = clinic.book("ana", "2026-11-03T15:00:00Z")
+    c.settle()
+    touch = clinic.rem.touches(appt["id"])[1]
+    c.clock.set(at(touch["send_at"]))
+    with _environ(c.env("ReminderDispatchFunction")):
+        assert dispatch("acme", touch["id"], c.clock.now()) == "queued"
+    with _environ(c.env("ReminderSendFunction")), ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(pool.map(lambda _: deliver("acme", touch["id"]), range(2)))
+    assert outcomes == ["not-ours", "sent"]
+    c.settle()  # the queued message itself: the touch is sent, nothing more goes
+    assert len(sms_to(c, PHONE)) == 1
+
+
+# ---------------------------------------------------------------- plans end and move
+
+
+def test_a_cancel_between_touches_stops_the_rest(start_wednesday: Any) -> None:
+    c, clinic = start_wednesday
+    appt = clinic.book("ana", "2026-11-03T15:00:00Z")
+    c.advance_to(at("2026-10-31T12:00:00Z"))
+    assert len(sms_to(c, PHONE)) == 1
+    cancelled = clinic.staff.act(appt["id"], "cancel", {"reason": "provider"})
+    assert cancelled["statusCode"] == 200
+    c.advance_to(at("2026-11-03T16:00:00Z"))
+    assert len(sms_to(c, PHONE)) == 1
+    statuses = [(t["status"], t["skip_reason"]) for t in clinic.rem.touches(appt["id"])]
+    assert statuses[2:] == [("skipped", "ended"), ("skipped", "ended")]
+    assert not [s for s in c.dispatcher.schedules() if "reminder-" in s["name"] and not s.get("fired")]
+
+
+def test_a_reschedule_moves_the_plan_and_the_old_touches_do_nothing(start_wednesday: Any) -> None:
+    c, clinic = start_wednesday
+    appt = clinic.book("ana", "2026-11-03T15:00:00Z")
+    c.settle()
+    moved = clinic.staff.req(
+        "POST", "/appointments/{appointment_id}/reschedule", {"start": "2026-11-05T15:00:00Z"}, appointment_id=appt["id"]
+    )
+    assert moved["statusCode"] == 200, moved["body"]
+    c.settle()
+    touches = clinic.rem.touches(appt["id"])
+    old = [t for t in touches if t["generation"] == 1]
+    new = [t for t in touches if t["generation"] == 2]
+    assert [t["skip_reason"] for t in old] == ["past", "moved", "moved", "moved"]
+    assert [t["planned_at"] for t in new if t["status"] == "planned"][:3] == [
+        "2026-10-29T14:00:00Z",  # 7 days before Thursday 5 Nov 10:00 EST: Thursday 10:00 EDT
+        "2026-11-03T15:00:00Z",  # 2 business days before: Tuesday
+        "2026-11-04T15:00:00Z",
+    ]
+    c.advance_to(at("2026-11-05T16:00:00Z"))
+    sent = [minute(m) for m in sms_to(c, PHONE)]
+    # nothing at the old plan's times (Friday 30 Oct, Monday 2 Nov)
+    assert sent[:3] == ["2026-10-29T14:00Z", "2026-11-03T15:00Z", "2026-11-04T15:00Z"]
+    assert len(sent) == 4
+
+
+# ---------------------------------------------------------------- replies
+
+
+def test_a_c_reply_confirms_and_stops_sms_and_email_alike(start_wednesday: Any) -> None:
+    c, clinic = start_wednesday
+    _email_for_the_last_touch(clinic)
+    appt = clinic.book("ana", "2026-11-03T15:00:00Z")
+    c.advance_to(at("2026-10-31T12:00:00Z"))
+    assert len(sms_to(c, PHONE)) == 1
+    c.reply(PHONE, " Yes! ")
+    read = clinic.staff.req("GET", "/appointments/{appointment_id}", appointment_id=appt["id"])["json"]
+    assert read["status"] == "booked" and read["confirmed_at"] is not None
+    answer = sms_to(c, PHONE)[-1]["text"]
+    assert "confirmed" in answer
+    c.advance_to(at("2026-11-03T16:00:00Z"))
+    assert len(sms_to(c, PHONE)) == 2  # the reminder and the answer: nothing after
+    assert not [m for m in c.outbox if m["channel"] == "email"]
+    touches = clinic.rem.touches(appt["id"])
+    assert [t["skip_reason"] for t in touches[2:]] == ["confirmed", "confirmed"]
+    assert touches[1]["confirmed_after"] is True
+    assert "AppointmentConfirmed" in c.detail_types("careloop.scheduling")
+    audit = Api(roles=("admin",), sub="admin-1").on("GET", clinic.patients["ana"], "/audit")["json"]["items"]
+    assert any(e["action"] == "appointment.confirm" and e["actor_id"].startswith("patient-sms:") for e in audit)
+
+
+def test_stop_ends_sms_while_email_goes_on_and_start_brings_it_back(start_wednesday: Any) -> None:
+    c, clinic = start_wednesday
+    clinic.add_patient("bo", "+12125551002", preferred_channels=["sms", "email"])
+    appt = clinic.book("bo", "2026-11-03T15:00:00Z")
+    c.advance_to(at("2026-10-31T12:00:00Z"))
+    assert len(sms_to(c, "+12125551002")) == 1
+    c.reply("+12125551002", "STOP")
+    stop_answer = sms_to(c, "+12125551002")[-1]["text"]
+    assert "START" in stop_answer
+    patient = Api().on("GET", clinic.patients["bo"])["json"]
+    assert patient["consent"]["sms"]["granted"] is False
+    c.advance_to(at("2026-11-02T16:00:00Z"))
+    assert len(sms_to(c, "+12125551002")) == 2  # the reminder and the STOP answer only
+    emails = [m for m in c.outbox if m["channel"] == "email" and m["to"] == ["bo@example.com"]]
+    assert len(emails) == 1 and emails[0]["attachments"][0]["filename"].endswith(".ics")
+    assert clinic.rem.touches(appt["id"])[2]["channel"] == "email"
+
+
+def test_a_spanish_speaking_patient_gets_spanish_text(start_wednesday: Any) -> None:
+    c, clinic = start_wednesday
+    clinic.add_patient("luz", "+12125551003", preferred_channels=["sms"], preferred_language="es-MX")
+    clinic.book("luz", "2026-11-03T15:00:00Z")
+    c.advance_to(at("2026-10-31T12:00:00Z"))
+    (text,) = [m["text"] for m in sms_to(c, "+12125551003")]
+    assert "Responda C para confirmar" in text and "10:00" in text and "3 nov" in text
+    c.reply("+12125551003", "sí")
+    assert "confirmada" in sms_to(c, "+12125551003")[-1]["text"]
+
+
+def test_reschedule_requests_and_other_messages_are_kept_for_staff(start_wednesday: Any) -> None:
+    c, clinic = start_wednesday
+    appt = clinic.book("ana", "2026-11-03T15:00:00Z")
+    c.advance_to(at("2026-10-31T12:00:00Z"))
+    c.reply(PHONE, "R")
+    c.reply(PHONE, "Can I bring my daughter?")
+    c.reply(PHONE, "help")
+    texts = [m["text"] for m in sms_to(c, PHONE)]
+    assert "+12125550100" in texts[-1] or "212" in texts[-1]  # HELP names the clinic's number
+    replies = clinic.rem.req("GET", "/replies")["json"]["items"]
+    assert [(r["reason"], r["intent"], r["patient_id"]) for r in replies] == [
+        ("message", "other", clinic.patients["ana"]),
+        ("reschedule", "reschedule", clinic.patients["ana"]),
+    ]
+    assert replies[0]["text"] == "Can I bring my daughter?"
+    types = c.detail_types("careloop.reminders")
+    assert types.count("RescheduleRequested") == 1 and types.count("PatientReplied") == 1
+    read = clinic.staff.req("GET", "/appointments/{appointment_id}", appointment_id=appt["id"])["json"]
+    assert read["status"] == "pending"  # a request, not a move
+
+
+def test_a_number_two_patients_share_is_never_matched_by_guess(start_wednesday: Any) -> None:
+    c, clinic = start_wednesday
+    clinic.add_patient("kid", PHONE, preferred_channels=["sms"])  # the parent's number
+    appt = clinic.book("ana", "2026-11-03T15:00:00Z")
+    c.advance_to(at("2026-10-31T12:00:00Z"))
+    c.reply(PHONE, "C")
+    read = clinic.staff.req("GET", "/appointments/{appointment_id}", appointment_id=appt["id"])["json"]
+    assert read["status"] == "pending"
+    (kept,) = clinic.rem.req("GET", "/replies")["json"]["items"]
+    assert kept["reason"] == "shared-number" and kept["patient_id"] is None
+    assert len(sms_to(c, PHONE)) == 1  # no answer: we do not know whose language, or whose visit
+
+
+def test_a_reply_from_a_number_we_never_texted_is_kept_for_operators(start_wednesday: Any) -> None:
+    c, clinic = start_wednesday
+    c.reply("+12125559999", "C")
+    assert clinic.rem.req("GET", "/replies")["json"]["items"] == []
+    assert not [m for m in c.outbox if m["channel"] == "sms"]
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _email_for_the_last_touch(clinic: NyClinic) -> None:
+    """The 2-hour touch by e-mail only (the patient has no e-mail preference: it would be skipped)."""
+    policy = clinic.rem.req("GET", "/reminder-policy")
+    body = {k: v for k, v in policy["json"].items() if k != "version"}
+    body["touches"][-1]["channels"] = ["email"]
+    put = clinic.rem_admin.req("PUT", "/reminder-policy", body, headers={"if-match": policy["headers"]["ETag"]})
+    assert put["statusCode"] == 200, put["body"]
+
+
+class _environ:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env, self.saved = env, {}
+
+    def __enter__(self) -> None:
+        import os
+
+        self.saved = {k: os.environ.get(k) for k in self.env}
+        os.environ.update(self.env)
+
+    def __exit__(self, *exc: Any) -> None:
+        import os
+
+        for k, v in self.saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
