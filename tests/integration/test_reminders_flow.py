@@ -348,3 +348,146 @@ class _environ:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+# ---------------------------------------------------------------- one-tap links
+
+
+def _token(text: str) -> str:
+    match = re.search(r"/r/([A-Za-z0-9_-]+)", text)
+    assert match, "the message carries a one-tap link"
+    return match.group(1)
+
+
+def test_a_one_tap_link_confirms_once_and_a_second_use_is_refused(start_wednesday: Any) -> None:
+    from tests.support.reminders import link
+
+    c, clinic = start_wednesday
+    appt = clinic.book("ana", "2026-11-03T15:00:00Z")
+    c.advance_to(at("2026-10-31T12:00:00Z"))
+    token = _token(sms_to(c, PHONE)[0]["text"])
+    assert len(token) == 43
+    with _environ(c.env("ReminderLinksFunction")):
+        shown = link("GET", token)
+        assert shown["statusCode"] == 200
+        assert shown["json"]["can"] == ["confirm", "cancel"] and shown["json"]["clinic_name"] == "Hudson Clinic"
+        assert "Ana" not in shown["body"] and "Lee Park" not in shown["body"]
+        done = link("POST", token, {"action": "confirm"})
+        assert done["statusCode"] == 200 and done["json"]["status"] == "booked" and done["json"]["can"] == []
+        again = link("POST", token, {"action": "cancel"})
+        assert again["statusCode"] == 409 and again["headers"]["Content-Type"] == "application/problem+json"
+        tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+        assert link("GET", tampered)["statusCode"] == 404
+        assert link("POST", tampered, {"action": "cancel"})["statusCode"] == 404
+        assert link("GET", "not-a-token-at-all-really")["statusCode"] == 404
+        bad = link("POST", token, {"action": "delete-everything"})
+        assert bad["statusCode"] == 422 and "delete-everything" not in bad["body"]
+    read = clinic.staff.req("GET", "/appointments/{appointment_id}", appointment_id=appt["id"])["json"]
+    assert read["status"] == "booked"
+    c.advance_to(at("2026-11-03T16:00:00Z"))  # confirmed: the remaining touches stop
+    assert len(sms_to(c, PHONE)) == 1
+    with _environ(c.env("ReminderLinksFunction")):
+        assert link("GET", token)["statusCode"] == 410  # the visit has started: expired
+
+
+def test_a_link_can_cancel_and_the_time_goes_back_to_free(start_wednesday: Any) -> None:
+    from tests.support.reminders import link
+
+    c, clinic = start_wednesday
+    appt = clinic.book("ana", "2026-11-03T15:00:00Z")
+    c.advance_to(at("2026-10-31T12:00:00Z"))
+    token = _token(sms_to(c, PHONE)[0]["text"])
+    with _environ(c.env("ReminderLinksFunction")):
+        done = link("POST", token, {"action": "cancel"})
+    assert done["statusCode"] == 200 and done["json"]["status"] == "cancelled"
+    read = clinic.staff.req("GET", "/appointments/{appointment_id}", appointment_id=appt["id"])["json"]
+    assert read["cancellation"]["by_role"] == "patient" and read["cancellation"]["reason"] == "patient"
+    free = clinic.staff.availability(**{"from": "2026-11-03", "to": "2026-11-03", "provider_id": clinic.provider_id})
+    assert "2026-11-03T15:00:00Z" in [s["start"] for s in free["json"]["items"]]
+
+
+# ---------------------------------------------------------------- channels, failures, receipts
+
+
+def test_with_no_channel_left_the_touch_fails_as_undeliverable_for_staff(start_wednesday: Any) -> None:
+    c, clinic = start_wednesday
+    clinic.add_patient("cy", "+12125551004", preferred_channels=["sms"], consent={})
+    appt = clinic.book("cy", "2026-11-03T15:00:00Z")
+    c.advance_to(at("2026-10-31T12:00:00Z"))
+    assert c.outbox == []
+    touch = clinic.rem.touches(appt["id"])[1]
+    assert (touch["status"], touch["failure"]) == ("failed", "undeliverable")
+    failed = clinic.rem.req("GET", "/reminders", query={"status": "failed"})["json"]["items"]
+    assert [t["id"] for t in failed] == [touch["id"]]
+    assert c.detail_types("careloop.reminders") == ["ReminderUndeliverable"]
+
+
+def test_a_permanent_sms_refusal_falls_back_to_email(start_wednesday: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from botocore.exceptions import ClientError
+
+    from shared import aws as shared_aws
+
+    c, clinic = start_wednesday
+    clinic.add_patient("di", "+12125551005", preferred_channels=["sms", "email"])
+    appt = clinic.book("di", "2026-11-03T15:00:00Z")
+    c.settle()
+
+    def opted_out(**kwargs: Any) -> Any:
+        raise ClientError({"Error": {"Code": "OptedOut", "Message": "opted out"}}, "Publish")
+
+    monkeypatch.setattr(shared_aws.client("sns"), "publish", opted_out)
+    c.advance_to(at("2026-10-31T12:00:00Z"))
+    (mail,) = [m for m in c.outbox if m["channel"] == "email"]
+    assert mail["to"] == ["di@example.com"]
+    assert clinic.rem.touches(appt["id"])[1]["channel"] == "email"
+
+
+def test_a_provider_outage_is_retried_then_the_touch_fails_for_staff(
+    start_wednesday: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared import aws as shared_aws
+
+    c, clinic = start_wednesday
+    appt = clinic.book("ana", "2026-11-03T15:00:00Z")
+    c.settle()
+    calls: list[int] = []
+
+    def down(**kwargs: Any) -> Any:
+        calls.append(1)
+        raise ConnectionError("provider unreachable")
+
+    monkeypatch.setattr(shared_aws.client("sns"), "publish", down)
+    c.advance_to(at("2026-10-31T12:00:00Z"))
+    touch = clinic.rem.touches(appt["id"])[1]
+    assert (touch["status"], touch["failure"], touch["attempts"]) == ("failed", "provider-error", 3)
+    assert len(calls) == 3
+    assert "ReminderFailed" in c.detail_types("careloop.reminders")
+
+
+def test_receipts_mark_delivery_and_a_hard_bounce_retires_the_address(start_wednesday: Any) -> None:
+    import json
+
+    import boto3
+
+    c, clinic = start_wednesday
+    clinic.add_patient("eve", "+12125551006", preferred_channels=["email", "sms"])
+    appt = clinic.book("eve", "2026-11-03T15:00:00Z")
+    c.advance_to(at("2026-10-31T12:00:00Z"))
+    (mail,) = [m for m in c.outbox if m["channel"] == "email"]
+    topic = str(c.stack.names["DeliveryReceiptsTopic"])
+    sns = boto3.client("sns", region_name="us-east-1")
+    delivered = {"eventType": "Delivery", "mail": {"messageId": mail["message_id"]}, "delivery": {}}
+    for _ in range(2):  # SNS delivers at least once
+        sns.publish(TopicArn=topic, Message=json.dumps(delivered))
+    c.settle()
+    touch = clinic.rem.touches(appt["id"])[1]
+    assert touch["status"] == "delivered" and [r["event"] for r in touch["receipts"]] == ["delivered"]
+    bounce = {"eventType": "Bounce", "mail": {"messageId": mail["message_id"]}, "bounce": {"bounceType": "Permanent"}}
+    sns.publish(TopicArn=topic, Message=json.dumps(bounce))
+    sns.publish(TopicArn=topic, Message=json.dumps({"eventType": "Bounce", "mail": {"messageId": "not-ours"}}))
+    sns.publish(TopicArn=topic, Message="not json at all")
+    c.advance_to(at("2026-11-02T16:00:00Z"))
+    # the next touch no longer uses the address that bounced: SMS, the patient's next channel
+    assert clinic.rem.touches(appt["id"])[2]["channel"] == "sms"
+    assert len([m for m in c.outbox if m["channel"] == "email"]) == 1
+    assert not c.dispatcher.views.dlq

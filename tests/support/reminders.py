@@ -71,14 +71,14 @@ class NyClinic:
     rem_admin: Rem = field(default_factory=lambda: Rem(org="acme", roles=("admin",), sub="admin-1"))
 
     def add_patient(self, label: str, phone: str, **changes: Any) -> str:
-        body = patient(
-            name={"given": [label.title()], "family": "Roe"},
-            contact={"phone": phone, "email": f"{label}@example.com"},
-            time_zone="America/New_York",
-            consent={"sms": GRANTED, "email": GRANTED},
-            quiet_hours={"start": "21:00", "end": "09:00"},
-            **changes,
-        )
+        fields: dict[str, Any] = {
+            "name": {"given": [label.title()], "family": "Roe"},
+            "contact": {"phone": phone, "email": f"{label}@example.com"},
+            "time_zone": "America/New_York",
+            "consent": {"sms": GRANTED, "email": GRANTED},
+            "quiet_hours": {"start": "21:00", "end": "09:00"},
+        }
+        body = patient(**{**fields, **changes})
         response = Api(org="acme").register(body, query={"allow_duplicate": "true"})
         assert response["statusCode"] == 201, response["body"]
         self.patients[label], self.phones[label] = response["json"]["id"], phone
