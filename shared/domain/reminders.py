@@ -267,8 +267,8 @@ class Intent(StrEnum):
 
 def intent_of(body: str) -> Intent:
     """What a reply asks for: the whole message, trimmed, any case, trailing punctuation ignored
-    ("Yes!", " c ", "Sí."). Anything longer is a message for staff, never guessed at."""
-    word = re.sub(r"[\s.!¡?¿,;:]+$", "", body.strip()).upper()
+    ("Yes!", " c ", "Sí.", "¿Ayuda?"). Anything longer is a message for staff, never guessed at."""
+    word = re.sub(r"^[\s¡¿]+|[\s.!¡?¿,;:]+$", "", body).upper()
     word = re.sub(r"\s+", " ", word)
     if word in STOP_WORDS:
         return Intent.STOP
