@@ -15,7 +15,8 @@ from local import template
 from local.openapi import document
 from shared.http.auth import access_of
 
-PUBLIC_PATHS = re.compile(r"^/(health|webhooks/.*)$")
+# no JWT: the health check, partners' webhooks (signed), and one-tap reminder links (the token is signed)
+PUBLIC_PATHS = re.compile(r"^/(health|webhooks/.*|r/\{token\})$")
 
 
 @cache
@@ -65,7 +66,7 @@ def test_every_handler_resolves_to_a_callable(fn: template.Function) -> None:
     assert callable(getattr(module, fn.attribute))
 
 
-def test_every_route_but_health_and_webhooks_has_the_jwt_authorizer() -> None:
+def test_every_route_but_health_webhooks_and_links_has_the_jwt_authorizer() -> None:
     (api,) = cfn_resources("AWS::ApiGatewayV2::Api").values()
     paths = api["Properties"]["Body"]["paths"]
     checked = 0
@@ -136,12 +137,14 @@ def test_only_the_functions_that_list_things_can_read_the_cursor_key() -> None:
         if any(p["name"] == "cursor" for p in op.get("parameters", []))
     }
     listing = {r.function_id for r in template.routes() if (r.method, r.path) in paged}
-    assert listing == {"IntakeFunction", "SchedulingFunction"}
+    assert listing == {"IntakeFunction", "SchedulingFunction", "RemindersFunction"}
     secret = {"Ref": "CursorKeySecret"}
     for fn in template.functions():
         props = template.resources()[fn.logical_id]["Properties"]
         statements = [s for p in props["Policies"] for s in p["Statement"]]
-        reads = [s for s in statements if "secretsmanager:GetSecretValue" in s["Action"]]
+        reads = [
+            s for s in statements if "secretsmanager:GetSecretValue" in s["Action"] and s["Resource"] == secret
+        ]
         if fn.logical_id in listing:
             assert fn.environment["CURSOR_KEY_SECRET_ARN"] == secret
             assert reads == [
@@ -151,6 +154,52 @@ def test_only_the_functions_that_list_things_can_read_the_cursor_key() -> None:
             assert "CURSOR_KEY_SECRET_ARN" not in fn.environment and reads == []
     generated = template.resources("AWS::SecretsManager::Secret")["CursorKeySecret"]["Properties"]
     assert generated["GenerateSecretString"]["PasswordLength"] >= 43  # >= 256 bits of [A-Za-z0-9]
+
+
+def test_only_the_link_makers_and_the_link_routes_can_read_the_link_key() -> None:
+    """One-tap links are signed with the reminder link secret: the sender (makes them) and the links
+    function (checks them) read it; no other function can forge a link."""
+    secret = {"Ref": "ReminderLinkSecret"}
+    readers = set()
+    for fn in template.functions():
+        props = template.resources()[fn.logical_id]["Properties"]
+        statements = [s for p in props["Policies"] for s in p["Statement"]]
+        if any("secretsmanager:GetSecretValue" in s["Action"] and s["Resource"] == secret for s in statements):
+            readers.add(fn.logical_id)
+            assert fn.environment["LINK_SECRET_ARN"] == secret
+        else:
+            assert "LINK_SECRET_ARN" not in fn.environment
+    assert readers == {"ReminderSendFunction", "ReminderLinksFunction"}
+
+
+def test_every_queue_and_async_function_has_a_dead_letter_queue_with_an_alarm_on_its_depth() -> None:
+    resources = template.resources()
+    queues = template.resources("AWS::SQS::Queue")
+    dead = {
+        q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for q in queues.values()
+        if "RedrivePolicy" in q["Properties"]
+    }
+    for fn in template.resources("AWS::Serverless::Function").values():
+        props = fn["Properties"]
+        for event in props.get("Events", {}).values():
+            if event["Type"] in ("EventBridgeRule", "Schedule", "ScheduleV2"):
+                dead.add(event["Properties"]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0])
+            elif event["Type"] == "SNS":
+                dead.add(props["DeadLetterQueue"]["TargetArn"]["Fn::GetAtt"][0])
+                assert props["EventInvokeConfig"]["MaximumRetryAttempts"] >= 1
+            elif event["Type"] in ("DynamoDB",):
+                dead.add(event["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0])
+    assert dead == {"AsyncDeadLetterQueue", "ReminderSendDeadLetterQueue"}
+    alarmed = {
+        a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+        for a in template.resources("AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    }
+    assert dead <= alarmed
+    for alarm in template.resources("AWS::CloudWatch::Alarm").values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "OperatorAlarmTopic"}]
+    assert "OperatorAlarmTopic" in resources
 
 
 def test_cors_names_origins_and_never_a_wildcard() -> None:
