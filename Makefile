@@ -54,6 +54,7 @@ bench: install
 	$(PY) -m bench.intake_calls
 	$(PY) -m bench.scheduling
 	$(PY) -m bench.availability
+	$(PY) -m bench.reminders
 	$(PY) -m bench.runtime
 
 openapi: install

@@ -38,6 +38,13 @@ SAMPLES = {
     "SchedulingFunction": ["scheduling/availability.json", "scheduling/book.json"],
     "SchedulingEventsFunction": ["scheduling/appointment-cancelled.json"],
     "SchedulingTimerFunction": ["scheduling/timer-no-show.json"],
+    "RemindersFunction": ["reminders/policy.json"],
+    "ReminderLinksFunction": ["reminders/link.json"],
+    "ReminderEventsFunction": ["reminders/appointment-booked.json"],
+    "ReminderDispatchFunction": ["reminders/timer-touch.json"],
+    "ReminderSendFunction": ["reminders/send-queue.json"],
+    "ReminderInboundFunction": ["reminders/sms-reply.json"],
+    "ReminderReceiptsFunction": ["reminders/ses-delivery.json"],
 }
 
 _TIMED = textwrap.dedent(

@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 TABLE = "careloop-bench"
 # the scheduling tests' clock: Monday 2026-11-23 14:00 UTC (tests/support/scheduling.py)
@@ -14,9 +15,9 @@ MONDAY = datetime(2026, 11, 23, 14, tzinfo=UTC)
 
 
 @contextmanager
-def moto_stack(function: str, *, frozen_at: datetime | None = MONDAY) -> Iterator[None]:
+def moto_stack(function: str, *, frozen_at: datetime | None = MONDAY) -> Iterator[Any]:
     """Inside: moto with the template's resources, the table bound, ``function``'s environment set
-    and, unless ``frozen_at`` is None, the clock frozen there."""
+    and, unless ``frozen_at`` is None, the clock frozen there. Yields the provisioned stack."""
     from local.stack import LOCAL_CREDENTIALS
 
     os.environ.update(LOCAL_CREDENTIALS)
@@ -26,6 +27,7 @@ def moto_stack(function: str, *, frozen_at: datetime | None = MONDAY) -> Iterato
         TABLE_NAME=TABLE,
         EVENT_BUS_NAME=TABLE,
         POWERTOOLS_LOG_LEVEL="ERROR",
+        AWS_ACCOUNT_ID_ENDPOINT_MODE="disabled",  # reading the table's stream (TOOLS.md)
     )
     import boto3
     from moto import mock_aws
@@ -42,6 +44,7 @@ def moto_stack(function: str, *, frozen_at: datetime | None = MONDAY) -> Iterato
             stack.enter_context(clock.use_clock(clock.FixedClock(frozen_at)))
         reset_connections()
         bind()
-        names = provision(boto3.Session(), table_name=TABLE, bus_name=TABLE).names
-        os.environ[SECRET_ENV] = function_environment(Template.default(), function, names)[SECRET_ENV]
-        yield
+        provisioned = provision(boto3.Session(), table_name=TABLE, bus_name=TABLE)
+        env = function_environment(Template.default(), function, provisioned.names)
+        os.environ[SECRET_ENV] = env[SECRET_ENV]
+        yield provisioned

@@ -9,10 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from shared.data import keys
+from shared.data import reminders as repo
 from shared.data import scheduling as sched
 from shared.data.patients import Actor, Patient
 from shared.domain.patients import Channel, PatientOut
-from shared.domain.reminders import MessageKind, ReminderPolicyOut, SubjectKind, TouchOut
+from shared.domain.reminders import SENDABLE, MessageKind, ReminderPolicyOut, SubjectKind, TouchOut
 from shared.domain.scheduling import AppointmentOut
 from shared.notify.send import Message
 
@@ -32,15 +33,17 @@ class World:
     appointment: sched.Appointment | None
     referral: sched.Referral | None
     policy: ReminderPolicyOut
+    suppressed: dict[str, repo.Suppression]  # by channel: addresses that bounced or complained
 
 
 def load(org: str, touch: TouchOut) -> World:
     wanted = [sched.patient_key(org, touch.patient_id), (keys.org_pk(org), keys.REMINDER_POLICY_SK)]
+    suppressions = [(keys.patient_pk(org, touch.patient_id), keys.suppression_sk(c.value)) for c in SENDABLE]
     if touch.subject_kind is SubjectKind.APPOINTMENT:
         subject = (keys.appointment_pk(org, touch.subject_id), keys.APPOINTMENT_SK)
     else:
         subject = (keys.referral_pk(org, touch.subject_id), keys.REFERRAL_SK)
-    found = sched.get_many([*wanted, subject])
+    found = sched.get_many([*wanted, subject, *suppressions])
     policy_item = found.get(wanted[1])
     item = found.get(subject)
     return World(
@@ -48,6 +51,7 @@ def load(org: str, touch: TouchOut) -> World:
         appointment=item if touch.subject_kind is SubjectKind.APPOINTMENT else None,
         referral=item if touch.subject_kind is SubjectKind.REFERRAL else None,
         policy=policy_item.record() if policy_item is not None else ReminderPolicyOut(),
+        suppressed={i.channel: i for k in suppressions if (i := found.get(k)) is not None},
     )
 
 

@@ -11,7 +11,7 @@ what the message that carried the link already said.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
@@ -26,7 +26,7 @@ from shared.data.patients import Actor
 from shared.data.tx import Cancelled
 from shared.domain.base import Strict
 from shared.domain.reminders import SubjectKind, TouchOut
-from shared.domain.scheduling import AppointmentStatus, CancelReason, Cancellation
+from shared.domain.scheduling import AppointmentStatus, Cancellation, CancelReason
 from shared.errors import Conflict, Gone, NotFound
 from shared.http.auth import Principal, Role, public
 from shared.http.contract import responses
@@ -140,7 +140,7 @@ def use(token: Token, body: LinkAction) -> LinkView:
         roles=frozenset({Role.PATIENT}),
         patient_id=patient_id,
     )
-    extra: dict[str, object] = {"confirmed_at": now}
+    extra: dict[str, Any] = {"confirmed_at": now}
     if body.action == "cancel":
         extra = {
             "cancellation": Cancellation(

@@ -140,7 +140,7 @@ def deliver(org: str, touch_id: str) -> str:
     patient = world.patient.record()
     appointment = world.appointment.record() if world.appointment else None
     audit_entry(system_actor(org), patient.id, "patient.notify", now).save()  # their contact is read
-    channels = usable(patient, touch, repo.suppressions(org, patient.id))
+    channels = usable(patient, touch, world.suppressed)
     kind = MessageKind.APPOINTMENT if touch.subject_kind is SubjectKind.APPOINTMENT else MessageKind.REFERRAL
     link = link_url(tokens.make(touch.id, expires(appointment, now + timedelta(days=30))))
     for channel in channels:

@@ -300,12 +300,6 @@ def address_hash(address: str) -> str:
     return hashlib.sha256(address.strip().lower().encode()).hexdigest()[:32]
 
 
-def suppressions(org: str, patient_id: str) -> dict[str, Suppression]:
-    """The patient's suppressed addresses, by channel (one Query)."""
-    items = Suppression.query(keys.patient_pk(org, patient_id), Suppression.SK.startswith("SUPPRESS#"))
-    return {i.channel: i for i in items}
-
-
 def suppression_item(
     org: str, patient_id: str, channel: str, address: str, reason: str, now: datetime
 ) -> Suppression:
