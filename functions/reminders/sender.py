@@ -45,18 +45,18 @@ from shared.events.reminders import (
 from shared.logs import get_logger, phi_safe_errors
 from shared.notify import pace
 from shared.notify.channels import address_of, reachable
-from shared.notify.send import InFlight, Undeliverable, send
+from shared.notify.send import Undeliverable, send
 
 logger = get_logger()
 processor = BatchProcessor(event_type=EventType.SQS)
 MAX_ATTEMPTS = 3
 LEASE = timedelta(minutes=2)
-MAX_WAIT = timedelta(seconds=20)  # longer than this for a slot: give the message back to the queue
+MAX_WAIT = timedelta(seconds=20)  # longer than this for a slot: queue the touch again for later
 DEFAULT_RATES = {"sms": 1.0, "email": 14.0}
 
 
-class Retry(Exception):
-    """Give the message back to the queue (a provider error, a busy identity, a send in flight)."""
+def max_wait() -> timedelta:
+    return timedelta(seconds=float(os.environ.get("SEND_MAX_WAIT_SECONDS") or MAX_WAIT.total_seconds()))
 
 
 def rate(channel: Channel) -> float:
@@ -83,10 +83,7 @@ def _wait_for_slot(channel: Channel, text: str) -> None:
 
     parts = sms_parts(text) if channel is Channel.SMS else 1
     now = clock.now()
-    try:
-        slot = pace.reserve(channel.value, parts, rate(channel), now, MAX_WAIT)
-    except pace.Busy:
-        raise Retry("sending identity busy") from None
+    slot = pace.reserve(channel.value, parts, rate(channel), now, max_wait())  # or pace.Busy
     if slot > now:
         time.sleep((slot - now).total_seconds())
 
@@ -158,9 +155,9 @@ def deliver(org: str, touch_id: str) -> str:
             delivery = send(org, patient, channel, text, dedupe_key=f"touch-{touch.id}-{channel.value}")
         except Undeliverable:
             continue  # fall back to the next channel
-        except (InFlight, Retry) as exc:
-            _give_back(org, item, touch, now, type(exc).__name__)
-            raise
+        except pace.Busy as busy:  # a backlog: not the touch's failure, and not the queue's retry
+            _defer(org, item, touch, now, busy.wait)
+            return "deferred"
         except Exception as exc:
             _give_back(org, item, touch, now, type(exc).__name__)
             raise
@@ -194,6 +191,27 @@ def deliver(org: str, touch_id: str) -> str:
         failure="undeliverable",
     )
     return "undeliverable"
+
+
+def _defer(org: str, item: repo.Touch, touch: TouchOut, now: datetime, wait: timedelta) -> None:
+    """The sending identity is booked beyond what this sender may wait: release the touch (its
+    attempt does not count) and queue it again for when the identity is free (a new message, so the
+    queue's receive count, which leads to the dead-letter queue, does not grow with a backlog)."""
+    repo.move(
+        org,
+        item,
+        (TouchStatus.SENDING,),
+        status=TouchStatus.QUEUED,
+        attempts=touch.attempts - 1,
+        updated_at=now,
+    )
+    delay = max(1, min(900, int(wait.total_seconds() - max_wait().total_seconds() / 2)))
+    client("sqs").send_message(
+        QueueUrl=os.environ["SEND_QUEUE_URL"],
+        MessageBody=json.dumps({"organization_id": org, "touch_id": touch.id}),
+        DelaySeconds=delay,
+    )
+    logger.info("reminder deferred: sending identity busy", touch_id=touch.id, delay_seconds=delay)
 
 
 def _give_back(org: str, item: repo.Touch, touch: TouchOut, now: datetime, error: str) -> None:

@@ -26,7 +26,11 @@ ATTEMPTS = 20
 
 
 class Busy(RuntimeError):
-    """The identity is booked further ahead than the caller can wait: try later."""
+    """The identity is booked further ahead than the caller can wait: try in ``wait``."""
+
+    def __init__(self, wait: timedelta) -> None:
+        super().__init__("sending identity busy")
+        self.wait = wait
 
 
 class Pace(CareModel, discriminator="Pace"):
@@ -45,7 +49,7 @@ def reserve(identity: str, parts: int, per_second: float, now: datetime, max_wai
         held = datetime.fromisoformat(item.next_free) if item else now
         slot = max(now, held)
         if slot - now > max_wait:
-            raise Busy
+            raise Busy(slot - now)
         new = Pace(pk, keys.PACE_SK, next_free=isoformat(slot + timedelta(seconds=parts / per_second)))
         try:
             new.save(condition=Pace.next_free == item.next_free if item else Pace.PK.does_not_exist())
@@ -54,4 +58,4 @@ def reserve(identity: str, parts: int, per_second: float, now: datetime, max_wai
                 continue  # another sender took the slot: read again
             raise
         return slot
-    raise Busy
+    raise Busy(max_wait)

@@ -18,8 +18,8 @@ from shared.data import keys
 from shared.domain.patients import Channel, PatientOut
 from shared.notify.send import (
     DEFAULT_EMAIL_FROM,
-    Communication,
     LEASE,
+    Communication,
     Delivery,
     InFlight,
     Message,

@@ -162,7 +162,9 @@ def test_the_policy_is_versioned_with_if_match(world: World) -> None:
         {"by_appointment_type": {"Bad Code!": [{"hours": 1}]}},
     ],
 )
-def test_a_bad_policy_is_a_422_that_writes_and_echoes_nothing(aws: dict, frozen_clock: Any, change: dict) -> None:
+def test_a_bad_policy_is_a_422_that_writes_and_echoes_nothing(
+    aws: dict, frozen_clock: Any, change: dict
+) -> None:
     admin = Rem(roles=("admin",), sub="admin-1")
     read = admin.req("GET", "/reminder-policy")
     body = {**{k: v for k, v in read["json"].items() if k != "version"}, **change}
@@ -181,9 +183,19 @@ def test_an_appointment_types_own_touches_and_an_organizations_own_words(world: 
     body = {k: v for k, v in read["json"].items() if k != "version"}
     body["by_appointment_type"] = {"follow-up": [{"hours": 48, "channels": ["sms"]}]}
     body["templates"] = [
-        {"kind": "appointment", "language": "en", "channel": "sms", "text": "{clinic_name}: see you {date} {time}. {reply}"}
+        {
+            "kind": "appointment",
+            "language": "en",
+            "channel": "sms",
+            "text": "{clinic_name}: see you {date} {time}. {reply}",
+        }
     ]
-    assert admin.req("PUT", "/reminder-policy", body, headers={"if-match": read["headers"]["ETag"]})["statusCode"] == 200
+    assert (
+        admin.req("PUT", "/reminder-policy", body, headers={"if-match": read["headers"]["ETag"]})[
+            "statusCode"
+        ]
+        == 200
+    )
     appt = clinic.book("bo", "2026-11-05T15:00:00Z")
     c.settle()
     touches = clinic.rem.touches(appt["id"])
@@ -231,7 +243,9 @@ def test_a_referral_not_yet_scheduled_is_followed_up_until_it_is(world: World) -
     # 3 days after Saturday 31 Oct is Tuesday 3 Nov, 10:00 in New York (EST)
     assert [m["at"][:16] for m in texts] == ["2026-11-03T15:00"]
     assert "palpitations" not in texts[0]["text"]
-    booked = clinic.staff.book(world.other_patient, clinic.provider_id, "2026-11-10T15:00:00Z", referral_id=rid)
+    booked = clinic.staff.book(
+        world.other_patient, clinic.provider_id, "2026-11-10T15:00:00Z", referral_id=rid
+    )
     assert booked["statusCode"] == 201, booked["body"]
     c.advance_to(at("2026-11-12T00:00:00Z"))
     follow_ups = [m for m in c.outbox if m["to"] == "+12125552002" and "book" in m["text"].lower()]
@@ -241,10 +255,14 @@ def test_a_referral_not_yet_scheduled_is_followed_up_until_it_is(world: World) -
 def test_the_report_counts_each_offset(world: World) -> None:
     c, clinic = world.cloud, world.clinic
     c.reply(PHONE, "C")
-    report = clinic.rem_admin.req("GET", "/reports/reminders", query={"from": "2026-10-01", "to": "2026-11-30"})
+    report = clinic.rem_admin.req(
+        "GET", "/reports/reminders", query={"from": "2026-10-01", "to": "2026-11-30"}
+    )
     assert report["statusCode"] == 200
     rows = {r["offset"]: r for r in report["json"]["offsets"]}
     assert rows["2bd"]["sent"] == 1 and rows["2bd"]["failed"] == 1 and rows["2bd"]["confirmed_after"] == 1
     assert rows["24h"]["skipped"] == 1  # confirmed: ana's stopped; cy's is still planned
-    too_long = clinic.rem_admin.req("GET", "/reports/reminders", query={"from": "2026-01-01", "to": "2026-12-31"})
+    too_long = clinic.rem_admin.req(
+        "GET", "/reports/reminders", query={"from": "2026-01-01", "to": "2026-12-31"}
+    )
     assert too_long["statusCode"] == 422

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -95,9 +95,9 @@ def test_a_plan_across_the_dst_change_goes_out_at_the_planned_instants(start_wed
     assert all("Lee Park" not in t and "cardiology" not in t.lower() for t in texts)  # no provider
     after = clinic.rem.touches(appt["id"])
     assert [t["status"] for t in after] == ["skipped", "sent", "sent", "sent"]
-    assert [t["sent_at"][:16] for t in after[1:]] == [m[:16] for m in ("2026-10-30T14:00", "2026-11-02T15:00")] + [
-        two_hours.strftime("%Y-%m-%dT%H:%M")
-    ]
+    assert [t["sent_at"][:16] for t in after[1:]] == [
+        m[:16] for m in ("2026-10-30T14:00", "2026-11-02T15:00")
+    ] + [two_hours.strftime("%Y-%m-%dT%H:%M")]
     # still unconfirmed after the last-but-one touch: raised for a call before the visit
     assert c.detail_types("careloop.reminders").count("AppointmentUnconfirmed") == 1
     assert c.detail_types("careloop.reminders").count("ReminderSent") == 3
@@ -203,7 +203,10 @@ def test_a_reschedule_moves_the_plan_and_the_old_touches_do_nothing(start_wednes
     appt = clinic.book("ana", "2026-11-03T15:00:00Z")
     c.settle()
     moved = clinic.staff.req(
-        "POST", "/appointments/{appointment_id}/reschedule", {"start": "2026-11-05T15:00:00Z"}, appointment_id=appt["id"]
+        "POST",
+        "/appointments/{appointment_id}/reschedule",
+        {"start": "2026-11-05T15:00:00Z"},
+        appointment_id=appt["id"],
     )
     assert moved["statusCode"] == 200, moved["body"]
     c.settle()
@@ -245,7 +248,9 @@ def test_a_c_reply_confirms_and_stops_sms_and_email_alike(start_wednesday: Any) 
     assert touches[1]["confirmed_after"] is True
     assert "AppointmentConfirmed" in c.detail_types("careloop.scheduling")
     audit = Api(roles=("admin",), sub="admin-1").on("GET", clinic.patients["ana"], "/audit")["json"]["items"]
-    assert any(e["action"] == "appointment.confirm" and e["actor_id"].startswith("patient-sms:") for e in audit)
+    assert any(
+        e["action"] == "appointment.confirm" and e["actor_id"].startswith("patient-sms:") for e in audit
+    )
 
 
 def test_stop_ends_sms_while_email_goes_on_and_start_brings_it_back(start_wednesday: Any) -> None:
@@ -326,7 +331,9 @@ def _email_for_the_last_touch(clinic: NyClinic) -> None:
     policy = clinic.rem.req("GET", "/reminder-policy")
     body = {k: v for k, v in policy["json"].items() if k != "version"}
     body["touches"][-1]["channels"] = ["email"]
-    put = clinic.rem_admin.req("PUT", "/reminder-policy", body, headers={"if-match": policy["headers"]["ETag"]})
+    put = clinic.rem_admin.req(
+        "PUT", "/reminder-policy", body, headers={"if-match": policy["headers"]["ETag"]}
+    )
     assert put["statusCode"] == 200, put["body"]
 
 
@@ -370,7 +377,9 @@ def test_a_one_tap_link_confirms_once_and_a_second_use_is_refused(start_wednesda
     with _environ(c.env("ReminderLinksFunction")):
         shown = link("GET", token)
         assert shown["statusCode"] == 200
-        assert shown["json"]["can"] == ["confirm", "cancel"] and shown["json"]["clinic_name"] == "Hudson Clinic"
+        assert (
+            shown["json"]["can"] == ["confirm", "cancel"] and shown["json"]["clinic_name"] == "Hudson Clinic"
+        )
         assert "Ana" not in shown["body"] and "Lee Park" not in shown["body"]
         done = link("POST", token, {"action": "confirm"})
         assert done["statusCode"] == 200 and done["json"]["status"] == "booked" and done["json"]["can"] == []
@@ -402,7 +411,9 @@ def test_a_link_can_cancel_and_the_time_goes_back_to_free(start_wednesday: Any) 
     assert done["statusCode"] == 200 and done["json"]["status"] == "cancelled"
     read = clinic.staff.req("GET", "/appointments/{appointment_id}", appointment_id=appt["id"])["json"]
     assert read["cancellation"]["by_role"] == "patient" and read["cancellation"]["reason"] == "patient"
-    free = clinic.staff.availability(**{"from": "2026-11-03", "to": "2026-11-03", "provider_id": clinic.provider_id})
+    free = clinic.staff.availability(
+        **{"from": "2026-11-03", "to": "2026-11-03", "provider_id": clinic.provider_id}
+    )
     assert "2026-11-03T15:00:00Z" in [s["start"] for s in free["json"]["items"]]
 
 
@@ -422,7 +433,9 @@ def test_with_no_channel_left_the_touch_fails_as_undeliverable_for_staff(start_w
     assert c.detail_types("careloop.reminders") == ["ReminderUndeliverable"]
 
 
-def test_a_permanent_sms_refusal_falls_back_to_email(start_wednesday: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_permanent_sms_refusal_falls_back_to_email(
+    start_wednesday: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from botocore.exceptions import ClientError
 
     from shared import aws as shared_aws
@@ -482,12 +495,60 @@ def test_receipts_mark_delivery_and_a_hard_bounce_retires_the_address(start_wedn
     c.settle()
     touch = clinic.rem.touches(appt["id"])[1]
     assert touch["status"] == "delivered" and [r["event"] for r in touch["receipts"]] == ["delivered"]
-    bounce = {"eventType": "Bounce", "mail": {"messageId": mail["message_id"]}, "bounce": {"bounceType": "Permanent"}}
+    bounce = {
+        "eventType": "Bounce",
+        "mail": {"messageId": mail["message_id"]},
+        "bounce": {"bounceType": "Permanent"},
+    }
     sns.publish(TopicArn=topic, Message=json.dumps(bounce))
-    sns.publish(TopicArn=topic, Message=json.dumps({"eventType": "Bounce", "mail": {"messageId": "not-ours"}}))
+    sns.publish(
+        TopicArn=topic, Message=json.dumps({"eventType": "Bounce", "mail": {"messageId": "not-ours"}})
+    )
     sns.publish(TopicArn=topic, Message="not json at all")
     c.advance_to(at("2026-11-02T16:00:00Z"))
     # the next touch no longer uses the address that bounced: SMS, the patient's next channel
     assert clinic.rem.touches(appt["id"])[2]["channel"] == "sms"
     assert len([m for m in c.outbox if m["channel"] == "email"]) == 1
     assert not c.dispatcher.views.dlq
+
+
+def test_a_burst_keeps_to_the_sending_identitys_pace_and_a_backlog_waits_without_failing(
+    aws: dict[str, Any],
+) -> None:
+    """Five touches due at once on a number allowed 1 part a second, senders allowed to wait 1 s:
+    two go at once, one a second later, and the rest are queued again for when the number is free;
+    none fails, none goes twice."""
+    import time
+
+    from functions.reminders import tokens
+    from functions.reminders.dispatch import dispatch
+
+    tokens.reset()
+    slow = {"SMS_PARTS_PER_SECOND": "1", "SEND_MAX_WAIT_SECONDS": "1", "EMAILS_PER_SECOND": "1000"}
+    with cloud(aws, at("2026-10-28T16:00:00Z"), **slow) as c:
+        clinic = open_ny_clinic()
+        ids = []
+        for n in range(5):
+            phone = f"+1212555110{n}"
+            clinic.add_patient(f"p{n}", phone, preferred_channels=["sms"])
+            ids.append(clinic.book(f"p{n}", f"2026-11-03T{15 + n // 2}:{n % 2 * 30:02d}:00Z")["id"])
+        c.settle()
+        touches = [clinic.rem.touches(i)[1] for i in ids]  # the 2bd ones, Friday 10:00-12:00 EDT
+        c.clock.set(max(at(t["send_at"]) for t in touches))
+        with _environ(c.env("ReminderDispatchFunction")):
+            assert [dispatch("acme", t["id"], c.clock.now()) for t in touches] == ["queued"] * 5
+        started = time.monotonic()
+        c.settle()
+        while len([m for m in c.outbox if m["channel"] == "sms"]) < 5 and time.monotonic() - started < 30:
+            time.sleep(0.5)  # deferred messages come back after their delay (moto keeps it on the wall clock)
+            c.settle()
+        statuses = [clinic.rem.touches(i)[1] for i in ids]
+        assert [t["status"] for t in statuses] == ["sent"] * 5
+        assert all(t["attempts"] == 1 for t in statuses)  # a wait for the number is not a failed attempt
+        sent = sorted(at(t["sent_at"]) for t in statuses)
+        gaps = [(b - a).total_seconds() for a, b in zip(sent, sent[1:], strict=False)]
+        assert all(g >= 0.95 for g in gaps), gaps  # one part a second, never faster
+        assert len(sms_to(c, "+12125551100")) == 1
+        batches = [len(e["Records"]) for e in c.pools["ReminderSendFunction"].calls]
+        assert batches[0] == 5 and len(batches) >= 2  # the first batch deferred what it could not wait for
+        assert not c.dispatcher.views.dlq

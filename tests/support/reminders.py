@@ -38,7 +38,9 @@ class Rem(Api):
     def req(self, method: str, route: str, body: Any = None, **kwargs: Any) -> dict[str, Any]:
         names = re.findall(r"{(\w+)}", route)
         params = {n: kwargs.pop(n) for n in names}
-        return self.call(method, route.format(**params), route=route, body=body, path_parameters=params or None, **kwargs)
+        return self.call(
+            method, route.format(**params), route=route, body=body, path_parameters=params or None, **kwargs
+        )
 
     def touches(self, appointment_id: str) -> list[dict[str, Any]]:
         out = self.req("GET", "/appointments/{appointment_id}/reminders", appointment_id=appointment_id)
@@ -90,7 +92,9 @@ class NyClinic:
         return dict(out["json"])
 
 
-def open_ny_clinic(holidays: list[dict[str, str]] | None = None, clinic_phone: str = "+12125550100") -> NyClinic:
+def open_ny_clinic(
+    holidays: list[dict[str, str]] | None = None, clinic_phone: str = "+12125550100"
+) -> NyClinic:
     adm = Sched(org="acme", roles=("admin",), sub="admin-1")
     calendar = {"time_zone": "America/New_York", "holidays": holidays or []}
     assert adm.req("PUT", "/organization/calendar", calendar)["statusCode"] == 200

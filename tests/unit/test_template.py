@@ -143,7 +143,9 @@ def test_only_the_functions_that_list_things_can_read_the_cursor_key() -> None:
         props = template.resources()[fn.logical_id]["Properties"]
         statements = [s for p in props["Policies"] for s in p["Statement"]]
         reads = [
-            s for s in statements if "secretsmanager:GetSecretValue" in s["Action"] and s["Resource"] == secret
+            s
+            for s in statements
+            if "secretsmanager:GetSecretValue" in s["Action"] and s["Resource"] == secret
         ]
         if fn.logical_id in listing:
             assert fn.environment["CURSOR_KEY_SECRET_ARN"] == secret
@@ -164,7 +166,9 @@ def test_only_the_link_makers_and_the_link_routes_can_read_the_link_key() -> Non
     for fn in template.functions():
         props = template.resources()[fn.logical_id]["Properties"]
         statements = [s for p in props["Policies"] for s in p["Statement"]]
-        if any("secretsmanager:GetSecretValue" in s["Action"] and s["Resource"] == secret for s in statements):
+        if any(
+            "secretsmanager:GetSecretValue" in s["Action"] and s["Resource"] == secret for s in statements
+        ):
             readers.add(fn.logical_id)
             assert fn.environment["LINK_SECRET_ARN"] == secret
         else:
@@ -189,7 +193,9 @@ def test_every_queue_and_async_function_has_a_dead_letter_queue_with_an_alarm_on
                 dead.add(props["DeadLetterQueue"]["TargetArn"]["Fn::GetAtt"][0])
                 assert props["EventInvokeConfig"]["MaximumRetryAttempts"] >= 1
             elif event["Type"] in ("DynamoDB",):
-                dead.add(event["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0])
+                dead.add(
+                    event["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+                )
     assert dead == {"AsyncDeadLetterQueue", "ReminderSendDeadLetterQueue"}
     alarmed = {
         a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
