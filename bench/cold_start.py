@@ -22,7 +22,7 @@ import textwrap
 from pathlib import Path
 
 from local import template
-from local.stack import provision
+from local.stack import function_environment, provision
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = int(os.environ.get("RUNS", "7"))
@@ -117,7 +117,7 @@ def median(body: str, env: dict[str, str]) -> float:
     return statistics.median(run(body, env) for _ in range(RUNS))
 
 
-def start_moto() -> tuple[object, str]:
+def start_moto() -> tuple[object, str, dict[str, object]]:
     import logging
 
     import boto3
@@ -130,15 +130,15 @@ def start_moto() -> tuple[object, str]:
     url = f"http://{host}:{port}"
     session = boto3.Session(aws_access_key_id="bench", aws_secret_access_key="bench", region_name="us-east-1")  # noqa: S106
     os.environ["AWS_ENDPOINT_URL"] = url
-    provision(session, table_name=TABLE, bus_name=BUS)
-    return server, url
+    names = provision(session, table_name=TABLE, bus_name=BUS).names
+    return server, url, names
 
 
 def main() -> None:
     missing = [f.logical_id for f in template.functions() if f.logical_id not in SAMPLES]
     if missing:
         raise SystemExit(f"no sample event for {missing}: add one to SAMPLES in bench/cold_start.py")
-    server, url = start_moto()
+    server, url, names = start_moto()
     env = {
         "PATH": os.environ.get("PATH", ""),
         "AWS_ENDPOINT_URL": url,
@@ -159,7 +159,9 @@ def main() -> None:
         rows = []
         floors: list[float] = []
         for fn in template.functions():
-            fn_env = {**env, "POWERTOOLS_SERVICE_NAME": fn.logical_id}
+            # the environment the template gives the function (secrets' ARNs, queue URLs...), then ours
+            given = function_environment(template.Template.default(), fn.logical_id, names)
+            fn_env = {**given, **env, "POWERTOOLS_SERVICE_NAME": fn.logical_id}
             for sample in SAMPLES[fn.logical_id]:
                 label = (
                     fn.logical_id

@@ -28,10 +28,10 @@ from shared.domain.reminders import (
     TouchPatientView,
     TouchStatus,
 )
-from shared.errors import Conflict, NotFound, PreconditionRequired, Unprocessable
+from shared.errors import Conflict, NotFound, Unprocessable
 from shared.http.auth import STAFF, Role, allow, principal_of
 from shared.http.caller import audited_read
-from shared.http.contract import IfMatch, UlidPath, etag, matches, responses
+from shared.http.contract import IfMatch, UlidPath, etag, require_current, responses
 from shared.http.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from shared.http.resolver import make_handler, make_resolver
 
@@ -73,12 +73,7 @@ def write_policy(body: ReminderPolicy, if_match: IfMatch = None) -> Response[Rem
     org = principal_of(router).organization_id
     _, item = repo.policy(org)
     if item is not None:
-        if if_match is None:
-            raise PreconditionRequired("Send If-Match with the ETag of the policy you read.")
-        if not matches(if_match, item.version):
-            raise Conflict(
-                "The policy changed since you read it; read it again.", current_version=item.version
-            )
+        require_current(if_match, item.version, "policy")
     try:
         record = repo.save_policy(org, body, item)
     except PutError as exc:

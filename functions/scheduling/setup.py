@@ -23,9 +23,9 @@ from shared.domain.scheduling import (
     ProviderOut,
     ProviderPatientView,
 )
-from shared.errors import Conflict, PreconditionRequired
+from shared.errors import Conflict
 from shared.http.auth import EVERYONE, STAFF, Role, allow, principal_of
-from shared.http.contract import IfMatch, UlidPath, etag, matches, responses
+from shared.http.contract import IfMatch, UlidPath, etag, require_current, responses
 from shared.http.idempotency import idempotent
 from shared.http.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 
@@ -71,12 +71,7 @@ def write_calendar(body: Calendar, if_match: IfMatch = None) -> Response[Calenda
     org = principal_of(router).organization_id
     item = repo.get_item(repo.OrgCalendar, repo.calendar_key(org))
     if item is not None:
-        if if_match is None:
-            raise PreconditionRequired("Send If-Match with the ETag of the calendar you read.")
-        if not matches(if_match, item.version):
-            raise Conflict(
-                "The calendar changed since you read it; read it again.", current_version=item.version
-            )
+        require_current(if_match, item.version, "calendar")
     new = repo.calendar_item(org, body, item.version if item else None)
     try:
         with Tx() as tx:
@@ -201,11 +196,8 @@ def update_provider(
 ) -> Response[ProviderOut]:
     """Bookings already made keep their time; new hours and time off apply to what is booked next."""
     org = principal_of(router).organization_id
-    if if_match is None:
-        raise PreconditionRequired("Send If-Match with the ETag of the provider you read.")
     item = provider_for(org, provider_id)
-    if not matches(if_match, item.version):
-        raise Conflict("The provider changed since you read it; read it again.", current_version=item.version)
+    require_current(if_match, item.version, "provider")
     current = item.record()
     if (body.slot_minutes, body.time_zone) != (
         current.slot_minutes,

@@ -75,6 +75,17 @@ def matches(if_match: str | None, version: int | None) -> bool:
     return if_match is not None and if_match.strip().removeprefix("W/").strip('"') == str(version or 0)
 
 
+def require_current(if_match: str | None, version: int | None, what: str) -> None:
+    """An edit of a versioned resource that exists: 428 without ``If-Match``, 409 (with
+    ``current_version``) when it names another version than ``version``."""
+    from shared.errors import Conflict, PreconditionRequired
+
+    if if_match is None:
+        raise PreconditionRequired(f"Send If-Match with the ETag of the {what} you read.")
+    if not matches(if_match, version):
+        raise Conflict(f"The {what} changed since you read it; read it again.", current_version=version)
+
+
 def status_move() -> dict[int, Any]:
     """``responses=`` of an action that moves a resource along its statuses (a new dict each call:
     Powertools writes the route's model into it)."""

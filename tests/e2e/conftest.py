@@ -51,8 +51,9 @@ class Running:
             raise
 
 
-def start_runtime(*args: str, choose_key: bool = True) -> Running:
-    """``python -m local.runtime ARGS`` on a free port; ready once ``/_local/status`` answers."""
+def start_runtime(*args: str, choose_key: bool = True, log: Path | None = None) -> Running:
+    """``python -m local.runtime ARGS`` on a free port; ready once ``/_local/status`` answers. With
+    ``log``, the runtime's and its workers' output (every function's log) goes to that file."""
     port = free_port()
     key = secrets.token_urlsafe(32) if choose_key else None
     env = {**os.environ, "PORT": str(port)}
@@ -60,11 +61,15 @@ def start_runtime(*args: str, choose_key: bool = True) -> Running:
         env.pop(var, None)
     if key:
         env["CARELOOP_TOKEN_KEY"] = key
+    output: Any = subprocess.DEVNULL if os.environ.get("CI") else None
+    if log is not None:
+        output = log.open("ab")
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "local.runtime", *args],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL if os.environ.get("CI") else None,
+        stdout=output,
+        stderr=subprocess.STDOUT if log is not None else None,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -50,6 +50,15 @@ def day_by_day(c: Cloud, until: datetime) -> dict[str, list[str]]:
     return out
 
 
+@pytest.fixture(autouse=True)
+def _phi(phi: Any) -> None:
+    """The patients' numbers and addresses, the words of what they are sent and send: never in a log."""
+    numbers = [PHONE, *(f"+121255510{n:02d}" for n in range(10)), *(f"+1212555110{n}" for n in range(5))]
+    phi.register(*numbers, *(n.lstrip("+") for n in numbers))
+    phi.register(*(f"{who}@example.com" for who in ("ana", "bo", "cy", "di", "eve", "luz", "kid")))
+    phi.register("Can I bring my daughter?", "Reply C to confirm", "Responda C para confirmar")
+
+
 @pytest.fixture
 def start_wednesday(aws: dict[str, Any], request: pytest.FixtureRequest) -> Iterator[tuple[Cloud, NyClinic]]:
     """Wednesday 2026-10-28 12:00 in New York (16:00 UTC), a clinic, one patient."""
