@@ -314,6 +314,9 @@ def test_a_patients_view_of_a_touch_has_no_staff_fields() -> None:
         ("STOPALL", Intent.STOP),
         ("start", Intent.START),
         ("UNSTOP", Intent.START),
+        ("yes start", Intent.START),
+        ("Yes   Start!", Intent.START),  # runs of spaces count as one
+        ("yes\tstart", Intent.START),
         ("help", Intent.HELP),
         ("Ayuda", Intent.HELP),
         ("HELP?", Intent.HELP),
