@@ -12,6 +12,7 @@ from shared.data import keys
 from shared.data import reminders as repo
 from shared.data import scheduling as sched
 from shared.data.patients import Actor, Patient
+from shared.domain.calendar import Calendar
 from shared.domain.patients import Channel, PatientOut
 from shared.domain.reminders import SENDABLE, MessageKind, ReminderPolicyOut, SubjectKind, TouchOut
 from shared.domain.scheduling import AppointmentOut
@@ -27,13 +28,17 @@ def system_actor(org: str) -> Actor:
 
 @dataclass
 class World:
-    """A touch and what deciding about it needs, read in one BatchGetItem."""
+    """A touch and what deciding about it needs, read in one BatchGetItem (strongly consistent reads
+    are not offered by BatchGetItem's callers here; the conditional writes that follow are what
+    guard against a stale read)."""
 
     patient: Patient | None
     appointment: sched.Appointment | None
     referral: sched.Referral | None
     policy: ReminderPolicyOut
     suppressed: dict[str, repo.Suppression]  # by channel: addresses that bounced or complained
+    head: repo.PlanHead | None  # the plan: is the touch still one of its current touches?
+    calendar: Calendar
 
 
 def load(org: str, touch: TouchOut) -> World:
@@ -43,7 +48,8 @@ def load(org: str, touch: TouchOut) -> World:
         subject = (keys.appointment_pk(org, touch.subject_id), keys.APPOINTMENT_SK)
     else:
         subject = (keys.referral_pk(org, touch.subject_id), keys.REFERRAL_SK)
-    found = sched.get_many([*wanted, subject, *suppressions])
+    plan = (keys.plan_pk(org, touch.subject_kind, touch.subject_id), keys.PLAN_SK)
+    found = sched.get_many([*wanted, subject, *suppressions, plan, sched.calendar_key(org)])
     policy_item = found.get(wanted[1])
     item = found.get(subject)
     return World(
@@ -52,6 +58,8 @@ def load(org: str, touch: TouchOut) -> World:
         referral=item if touch.subject_kind is SubjectKind.REFERRAL else None,
         policy=policy_item.record() if policy_item is not None else ReminderPolicyOut(),
         suppressed={i.channel: i for k in suppressions if (i := found.get(k)) is not None},
+        head=found.get(plan),
+        calendar=sched.calendar_of(found.get(sched.calendar_key(org))),
     )
 
 

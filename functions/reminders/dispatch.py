@@ -4,12 +4,15 @@ Scheduler delivers at least once and retries: the touch moves ``planned → queu
 so a second delivery (or a second dispatcher racing the first) finds it queued and only re-queues the
 same message, which the sender's own claim makes harmless. What is re-read at fire time decides:
 - the plan: a touch of a replaced plan (a reschedule) is skipped as ``moved``;
+- the visit: one that has started is past reminding (``late``: retries or a backlog held it);
 - the appointment: still pending or booked (else the plan ended: ``ended``), not confirmed when the
   touch asks for confirmation (``confirmed``);
 - a referral: still open and without an appointment (``scheduled``);
 - the patient: active (``inactive``).
-The work is one GetItem for the touch, one for the plan head, one BatchGetItem for the rest and one
-conditional write: it follows the touches due, whatever else is stored.
+The work is one GetItem for the touch, one BatchGetItem for the rest (plan head, patient, subject,
+policy, calendar, suppressed addresses) and one conditional write: it follows the touches due,
+whatever else is stored. The last touch that asks for confirmation, due while the appointment is
+still pending, raises ``AppointmentUnconfirmed`` in the same write.
 """
 
 from __future__ import annotations
@@ -28,24 +31,29 @@ from shared.domain.patients import PatientStatus
 from shared.domain.referrals import OPEN
 from shared.domain.reminders import SkipReason, SubjectKind, TouchOut, TouchStatus
 from shared.domain.scheduling import AppointmentStatus
+from shared.events.reminders import AppointmentUnconfirmed
 from shared.logs import get_logger, phi_safe_errors
 
 logger = get_logger()
 EARLY = timedelta(minutes=1)  # Scheduler fires within its minute
 
 
-def still_applies(touch: TouchOut, world: World) -> SkipReason | None:
-    """``None`` if the touch should go, else why not."""
+def still_applies(touch: TouchOut, world: World, now: datetime) -> SkipReason | None:
+    """``None`` if the touch should go now, else why not."""
+    if world.head is None or touch.id not in world.head.current:
+        return SkipReason.MOVED  # a reschedule made a new plan
     if world.patient is None or world.patient.record().status is not PatientStatus.ACTIVE:
         return SkipReason.INACTIVE
     if touch.subject_kind is SubjectKind.APPOINTMENT:
         if world.appointment is None:
             return SkipReason.ENDED
-        status = world.appointment.record().status
-        if status not in (AppointmentStatus.PENDING, AppointmentStatus.BOOKED):
+        record = world.appointment.record()
+        if record.status not in (AppointmentStatus.PENDING, AppointmentStatus.BOOKED):
             return SkipReason.ENDED
-        if touch.asks_confirmation and status is AppointmentStatus.BOOKED:
+        if touch.asks_confirmation and record.status is AppointmentStatus.BOOKED:
             return SkipReason.CONFIRMED
+        if record.start <= now:
+            return SkipReason.LATE
         return None
     if world.referral is None or world.referral.record().status not in OPEN:
         return SkipReason.ENDED
@@ -68,10 +76,8 @@ def dispatch(org: str, touch_id: str, now: datetime) -> str:
         return "not-due"  # sent, skipped or failed already: a duplicate delivery
     if touch.send_at is None or now < touch.send_at - EARLY:
         return "early"
-    head = repo.head(org, touch.subject_kind, touch.subject_id)
-    reason = SkipReason.MOVED if head is None or touch.id not in head.current else None
     world = load(org, touch)
-    reason = reason or still_applies(touch, world)
+    reason = still_applies(touch, world, now)
     if reason is not None:
         try:
             repo.move(
@@ -81,8 +87,23 @@ def dispatch(org: str, touch_id: str, now: datetime) -> str:
             return "raced"
         return f"skipped:{reason.value}"
     if touch.status is TouchStatus.PLANNED:
+        events = []
+        appointment = world.appointment.record() if world.appointment else None
+        if touch.raises_unconfirmed and appointment and appointment.status is AppointmentStatus.PENDING:
+            # every touch before this one went unanswered: a call before the visit (escalations)
+            events.append(
+                AppointmentUnconfirmed(
+                    organization_id=org,
+                    touch_id=touch.id,
+                    patient_id=touch.patient_id,
+                    subject_kind=touch.subject_kind,
+                    subject_id=touch.subject_id,
+                    appointment_id=appointment.id,
+                    occurred_at=now,
+                )
+            )
         try:
-            repo.move(org, item, (TouchStatus.PLANNED,), status=TouchStatus.QUEUED, updated_at=now)
+            repo.move(org, item, (TouchStatus.PLANNED,), events, status=TouchStatus.QUEUED, updated_at=now)
         except repo.Lost:
             return "raced"  # the other dispatcher queued it
     enqueue(org, touch.id)

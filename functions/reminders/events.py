@@ -53,6 +53,17 @@ ENDS = {
 }
 
 
+def rearm(org: str, head: repo.PlanHead) -> str:
+    """The plan exists: set its planned touches' timers again (setting moves a timer, so this is
+    harmless when they are set, and it finishes the job when the delivery that made the plan failed
+    between writing it and setting them)."""
+    for item in repo.touches(org, head.current):
+        record = item.record()
+        if record.status is TouchStatus.PLANNED and record.send_at is not None:
+            set_timer(TIMER, org, record.id, record.send_at)
+    return "duplicate"
+
+
 def _start_plan(
     org: str,
     kind: SubjectKind,
@@ -60,13 +71,11 @@ def _start_plan(
     patient_id: str,
     planned: list[PlannedTouch],
     now: datetime,
-    source_version: int = 0,
+    planned_for: datetime | None = None,
 ) -> str:
     old = repo.head(org, kind, subject_id)
     try:
-        records, superseded = repo.new_plan(
-            org, kind, subject_id, patient_id, planned, now, old, source_version
-        )
+        records, superseded = repo.new_plan(org, kind, subject_id, patient_id, planned, now, old, planned_for)
     except repo.Lost:  # another delivery of this event planned it a moment ago
         return "raced"
     for touch_id in superseded:
@@ -85,8 +94,8 @@ def plan_appointment(org: str, appointment_id: str, now: datetime) -> str:
     if appointment.status not in WAITING or appointment.start <= now:
         return "not-waiting"
     head = repo.head(org, SubjectKind.APPOINTMENT, appointment_id)
-    if head is not None and head.source_version >= appointment.version:
-        return "duplicate"
+    if head is not None and head.planned_for == clock.isoformat(appointment.start):
+        return rearm(org, head)  # a second delivery (or a late one, after a confirmation): same plan
     found = sched.get_many(
         [
             sched.patient_key(org, appointment.patient_id),
@@ -120,7 +129,7 @@ def plan_appointment(org: str, appointment_id: str, now: datetime) -> str:
         appointment.patient_id,
         planned,
         now,
-        appointment.version,
+        appointment.start,
     )
 
 
@@ -133,8 +142,9 @@ def plan_referral(org: str, referral_id: str, now: datetime) -> str:
     referral = item.record()
     if referral.status not in OPEN or referral.appointment_id is not None:
         return "not-open"
-    if repo.head(org, SubjectKind.REFERRAL, referral_id) is not None:
-        return "duplicate"
+    head = repo.head(org, SubjectKind.REFERRAL, referral_id)
+    if head is not None:
+        return rearm(org, head)
     patient = sched.get_item(Patient, sched.patient_key(org, referral.patient_id))
     if patient is None:
         return "gone"
@@ -188,7 +198,7 @@ def stop(
     return stopped
 
 
-def _mark_last_sent(org: str, appointment_id: str, now: datetime, **flag: bool) -> None:
+def _mark_last_sent(org: str, appointment_id: str, now: datetime, **flag: Any) -> None:
     """Mark the touches sent (for a miss: all of them; for a confirmation: the last one before it)."""
     sent = [
         i for i in _current(org, SubjectKind.APPOINTMENT, appointment_id) if i.record().status in DONE_TOUCH

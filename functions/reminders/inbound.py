@@ -19,12 +19,13 @@ the inbound message id, the reply kept under it, and the moves are conditional.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from functions.reminders.common import message, system_actor
-from shared import clock, ids
+from shared import clock
 from shared.data import keys, moves
 from shared.data import patients as patient_repo
 from shared.data import reminders as repo
@@ -154,10 +155,12 @@ def _answer(
     org: str,
     patient: PatientOut,
     kind: MessageKind,
-    inbound_id: str,
+    reply_id: str,
     touch_id: str,
     now: datetime,
     appointment: AppointmentOut | None = None,
+    *,
+    required: bool = False,
 ) -> None:
     from shared.data.reminders import policy as read_policy
 
@@ -168,7 +171,9 @@ def _answer(
         logger.warning("no answer for this reply", answer=kind.value, organization_id=org)
         return
     try:
-        delivery = send(org, patient, Channel.SMS, text, dedupe_key=f"reply-{inbound_id}")
+        delivery = send(
+            org, patient, Channel.SMS, text, dedupe_key=f"reply-{reply_id}", require_consent=not required
+        )
     except Undeliverable:
         return
     if delivery.message_id:  # a reply to the answer still finds its way
@@ -176,12 +181,15 @@ def _answer(
 
 
 def handle(inbound: dict[str, Any], now: datetime) -> str:
+    """One inbound SMS. ``now`` is when SNS published it (stable across redeliveries, so a redelivered
+    reply finds the one it kept before)."""
     body = str(inbound.get("messageBody") or "")
-    inbound_id = str(inbound.get("inboundMessageId") or ids.new_id(now))
-    reply_id = ids.new_id(now)
+    # the provider's id, untrusted: hashed into ours, which keys the kept reply and the answer's send
+    source = str(inbound.get("inboundMessageId") or body + clock.isoformat(now))
+    reply_id = hashlib.sha256(source.encode()).hexdigest()[:26].upper()
     intent = intent_of(body)
     previous = inbound.get("previousPublishedMessageId")
-    route = repo.route("MSG", previous) if isinstance(previous, str) and keys.is_part(previous) else None
+    route = repo.route("MSG", previous) if isinstance(previous, str) and previous else None
     if route is None:
         _keep(None, reply_id, body, intent, "unknown-number", now)
         return "unmatched"
@@ -194,6 +202,12 @@ def handle(inbound: dict[str, Any], now: datetime) -> str:
     )
     if on_file != {route.patient_id}:
         reason = "shared-number" if len(on_file) > 1 else "unknown-number"
+        if intent in (Intent.STOP, Intent.START) and len(on_file) > 1:
+            # consent to texts is the number's: a STOP from a shared number stops it for everyone on it
+            for patient_id in sorted(on_file):
+                shared = patient_repo.get(org, patient_id)
+                if shared is not None:
+                    _consent(org, shared, intent is Intent.START, now)
         _keep(org, reply_id, body, intent, reason, now, touch_id=route.touch_id, patient_id=None)
         return reason
     item = patient_repo.get(org, route.patient_id)
@@ -201,9 +215,7 @@ def handle(inbound: dict[str, Any], now: datetime) -> str:
         return "gone"
     patient = item.record()
     audit_entry(system_actor(org), patient.id, "patient.reply", now).save()
-    touch_item = repo.touch(org, route.touch_id)
-    touch = touch_item.record() if touch_item else None
-    appointment_id = touch.subject_id if touch and touch.subject_kind is SubjectKind.APPOINTMENT else None
+    appointment_id = _current_appointment(org, route.touch_id)
     kind, appointment = ANSWERS[intent], None
     if intent is Intent.CONFIRM:
         kind, appointment = _confirm(org, patient, appointment_id, now)
@@ -221,16 +233,30 @@ def handle(inbound: dict[str, Any], now: datetime) -> str:
         )
     elif intent is Intent.OTHER:
         _keep(org, reply_id, body, intent, "message", now, touch_id=route.touch_id, patient_id=patient.id)
-    if intent is Intent.STOP:
-        _answer(org, patient, kind, inbound_id, route.touch_id, now)  # the last text they get
-        _consent(org, item, False, now)
-        return intent.value
-    if intent is Intent.START:
-        _consent(org, item, True, now)
-        item = patient_repo.get(org, route.patient_id) or item
-        patient = item.record()
-    _answer(org, patient, kind, inbound_id, route.touch_id, now, appointment)
+    if intent in (Intent.STOP, Intent.START):
+        _consent(org, item, intent is Intent.START, now)
+        patient = (patient_repo.get(org, route.patient_id) or item).record()
+    # the STOP answer is the last text they get: carriers require it, consent or not
+    _answer(org, patient, kind, reply_id, route.touch_id, now, appointment, required=intent is Intent.STOP)
     return intent.value
+
+
+def _current_appointment(org: str, touch_id: str) -> str | None:
+    """The appointment the replied-to touch reminds of, if that touch is still of its current plan
+    (a reply to a reminder of a time since moved confirms nothing: the patient was told another time)."""
+    touch_item = repo.touch(org, touch_id)
+    touch = touch_item.record() if touch_item else None
+    if touch is None or touch.subject_kind is not SubjectKind.APPOINTMENT:
+        return None
+    head = repo.head(org, touch.subject_kind, touch.subject_id)
+    return touch.subject_id if head is not None and touch.id in head.current else None
+
+
+def _published(record: dict[str, Any]) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(record["Sns"]["Timestamp"]).replace("Z", "+00:00")).astimezone(UTC)
+    except (KeyError, ValueError, TypeError):
+        return None
 
 
 @phi_safe_errors
@@ -246,9 +272,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
             continue
         if not isinstance(inbound, dict):
             continue
-        outcome = handle(inbound, clock.now())
+        outcome = handle(inbound, _published(record) or clock.now())
         outcomes.append(outcome)
-        logger.info(
-            "inbound SMS", outcome=outcome, inbound_message_id=str(inbound.get("inboundMessageId"))[:64]
-        )
+        logger.info("inbound SMS", outcome=outcome)
     return {"outcome": ",".join(outcomes)}

@@ -65,13 +65,22 @@ def _open(token: str) -> tuple[str, repo.Touch, TouchOut, sched.Appointment, dat
     touch = item.record() if item else None
     if item is None or touch is None or touch.subject_kind is not SubjectKind.APPOINTMENT:
         raise NotFound(FORGED)
-    appointment = sched.get_item(
-        sched.Appointment, (keys.appointment_pk(org, touch.subject_id), keys.APPOINTMENT_SK)
+    key = (keys.appointment_pk(org, touch.subject_id), keys.APPOINTMENT_SK)
+    found = sched.get_many([key, (keys.plan_pk(org, touch.subject_kind, touch.subject_id), keys.PLAN_SK)])
+    appointment, head = (
+        found.get(key),
+        found.get((keys.plan_pk(org, touch.subject_kind, touch.subject_id), keys.PLAN_SK)),
     )
     if appointment is None:
         raise NotFound(FORGED)
+    # a link lasts until the visit starts: the one it named, and the current one if it moved earlier
+    expires = min(expires, appointment.record().start)
     if clock.now() >= expires:
         raise Gone("This link has expired. Call the clinic or use the app.")
+    if head is None or touch.id not in head.current:
+        raise Gone(
+            "This appointment has moved since this message; use the latest one, the app, or call the clinic."
+        )
     return org, item, touch, appointment, expires
 
 
@@ -129,10 +138,6 @@ def use(token: Token, body: LinkAction) -> LinkView:
             f"The appointment is {appointment.record().status.value}: it cannot be {body.action}ed now."
         )
     now = clock.now()
-    try:  # the link is good once: whoever marks it first acts
-        touch = repo.move(org, item, (touch.status,), link_used_at=now, updated_at=now)
-    except repo.Lost:
-        raise Conflict("This link was used already.") from None
     patient_id = appointment.patient_id
     principal = Principal(
         subject=f"patient-link:{patient_id}",
@@ -147,16 +152,27 @@ def use(token: Token, body: LinkAction) -> LinkView:
                 by=principal.subject, by_role="patient", reason=CancelReason.PATIENT, at=now
             )
         }
+    # the link is good once: marked used in the move's own transaction, on the version read
+    used = repo.touch_item(org, touch.model_copy(update={"link_used_at": now, "updated_at": now}))
+    used.version = item.version
     try:
         moves.move(
-            principal, Actor(org, principal.subject, None, None), appointment, body.action, now, **extra
+            principal,
+            Actor(org, principal.subject, None, None),
+            appointment,
+            body.action,
+            now,
+            also=[("link", used, None)],
+            **extra,
         )
     except (Cancelled, Conflict):
-        raise Conflict("The appointment changed a moment ago; open the app or call the clinic.") from None
+        raise Conflict(
+            "The link was used, or the appointment changed, a moment ago; open the app or call the clinic."
+        ) from None
     fresh = sched.get_item(
         sched.Appointment, (keys.appointment_pk(org, touch.subject_id), keys.APPOINTMENT_SK)
     )
-    return _view(org, touch, fresh or appointment, expires)
+    return _view(org, touch.model_copy(update={"link_used_at": now}), fresh or appointment, expires)
 
 
 app = make_resolver(router)

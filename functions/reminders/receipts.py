@@ -19,12 +19,10 @@ from shared import clock
 from shared.data import keys
 from shared.data import reminders as repo
 from shared.data.patients import audit_entry
-from shared.data.patients import get as get_patient
 from shared.data.table import bind
 from shared.domain.patients import Channel
 from shared.domain.reminders import DONE_TOUCH, Receipt, TouchStatus
 from shared.logs import get_logger, phi_safe_errors
-from shared.notify.channels import address_of
 
 logger = get_logger()
 
@@ -80,16 +78,12 @@ def record(message_id: str, channel: Channel, receipt: Receipt, now: datetime) -
         repo.move(org, item, DONE_TOUCH, **update)
     except repo.Lost:
         raise RuntimeError("touch moved while recording a receipt: retry") from None
-    if receipt.permanent:
-        patient = get_patient(org, touch.patient_id)
-        if patient is not None:
-            try:
-                address = address_of(patient.record(), channel)
-            except ValueError:
-                return "recorded"
-            repo.suppression_item(org, touch.patient_id, channel.value, address, receipt.event, now).save()
-            audit_entry(system_actor(org), touch.patient_id, f"patient.address.{receipt.event}", now).save()
-            return "suppressed"
+    if receipt.permanent and route.address_hash:  # the address it went to, not whatever is on file now
+        repo.suppression_item(
+            org, touch.patient_id, channel.value, route.address_hash, receipt.event, now
+        ).save()
+        audit_entry(system_actor(org), touch.patient_id, f"patient.address.{receipt.event}", now).save()
+        return "suppressed"
     return "recorded"
 
 

@@ -21,12 +21,13 @@ import os
 import time
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from functions.reminders import tokens
-from functions.reminders.common import expires, link_url, load, message, system_actor
+from functions.reminders.common import TIMER, World, expires, link_url, load, message, system_actor
 from functions.reminders.dispatch import still_applies
 from shared import clock
 from shared.aws import client
@@ -36,16 +37,17 @@ from shared.data.table import bind
 from shared.data.tx import Cancelled, Tx
 from shared.domain.patients import Channel, PatientOut
 from shared.domain.reminders import MessageKind, SkipReason, SubjectKind, TouchOut, TouchStatus
+from shared.domain.scheduling import AppointmentOut
 from shared.events.reminders import (
-    AppointmentUnconfirmed,
     ReminderFailed,
     ReminderSent,
     ReminderUndeliverable,
 )
 from shared.logs import get_logger, phi_safe_errors
 from shared.notify import pace
-from shared.notify.channels import address_of, reachable
+from shared.notify.channels import address_of, allowed_time, reachable
 from shared.notify.send import Undeliverable, send
+from shared.timers import set_timer
 
 logger = get_logger()
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -118,17 +120,36 @@ def _ids(touch: TouchOut, org: str, now: datetime) -> dict[str, Any]:
     }
 
 
+class HeldElsewhere(Exception):
+    """Another sender holds the touch (its lease still runs): the queue's retry comes back later,
+    after the lease, and takes over if that sender died."""
+
+
 def deliver(org: str, touch_id: str) -> str:
     item = repo.touch(org, touch_id)
     if item is None:
         return "gone"
     now = clock.now()
+    held = item.record().status is TouchStatus.SENDING
     try:
         touch = repo.claim(org, item, now, LEASE)
     except repo.Lost:
-        return "not-ours"  # sent already, or another sender holds it
+        if held and item.lease_until is not None and item.lease_until >= clock.isoformat(now):
+            raise HeldElsewhere from None
+        return "not-ours"  # sent, skipped or failed already: a duplicate message
+    try:
+        return _send_held(org, item, touch, now)
+    except (Done, HeldElsewhere):
+        raise
+    except Exception as exc:  # whatever failed after the claim: give the touch back, count the attempt
+        _give_back(org, item, touch, now, type(exc).__name__)
+        raise
+
+
+def _send_held(org: str, item: repo.Touch, touch: TouchOut, now: datetime) -> str:
+    """Send the touch this sender holds; record the outcome."""
     world = load(org, touch)
-    reason = still_applies(touch, world)  # a confirmation or cancel since it was queued
+    reason = still_applies(touch, world, now)  # a confirmation, a cancel, a reschedule since it was queued
     if reason is not None or world.patient is None:
         _finish(
             org, item, touch, now, [], status=TouchStatus.SKIPPED, skip_reason=reason or SkipReason.INACTIVE
@@ -136,6 +157,9 @@ def deliver(org: str, touch_id: str) -> str:
         return "skipped"
     patient = world.patient.record()
     appointment = world.appointment.record() if world.appointment else None
+    retimed = _retime_if_quiet(org, item, touch, world, patient, appointment, now)
+    if retimed:
+        return retimed
     audit_entry(system_actor(org), patient.id, "patient.notify", now).save()  # their contact is read
     channels = usable(patient, touch, world.suppressed)
     kind = MessageKind.APPOINTMENT if touch.subject_kind is SubjectKind.APPOINTMENT else MessageKind.REFERRAL
@@ -158,22 +182,19 @@ def deliver(org: str, touch_id: str) -> str:
         except pace.Busy as busy:  # a backlog: not the touch's failure, and not the queue's retry
             _defer(org, item, touch, now, busy.wait)
             return "deferred"
-        except Exception as exc:
-            _give_back(org, item, touch, now, type(exc).__name__)
-            raise
         sent_at = clock.now()
-        events: list[Any] = [ReminderSent(**_ids(touch, org, sent_at), channel=channel)]
-        if touch.raises_unconfirmed and appointment is not None and appointment.status.value == "pending":
-            events.append(AppointmentUnconfirmed(**_ids(touch, org, sent_at), appointment_id=appointment.id))
+        address = address_of(patient, channel)
         routes = [repo.route_item("TOUCH", touch.id, org, touch.id, patient.id, sent_at)]
         if delivery.message_id:
-            routes.append(repo.route_item("MSG", delivery.message_id, org, touch.id, patient.id, sent_at))
+            routes.append(
+                repo.route_item("MSG", delivery.message_id, org, touch.id, patient.id, sent_at, address)
+            )
         _finish(
             org,
             item,
             touch,
             sent_at,
-            events,
+            [ReminderSent(**_ids(touch, org, sent_at), channel=channel)],
             status=TouchStatus.SENT,
             channel=channel,
             sent_at=sent_at,
@@ -191,6 +212,46 @@ def deliver(org: str, touch_id: str) -> str:
         failure="undeliverable",
     )
     return "undeliverable"
+
+
+def _retime_if_quiet(
+    org: str,
+    item: repo.Touch,
+    touch: TouchOut,
+    world: World,
+    patient: PatientOut,
+    appointment: AppointmentOut | None,
+    now: datetime,
+) -> str | None:
+    """A touch held back (a backlog, retries) into the patient's quiet hours or a holiday goes back to
+    ``planned`` with a new timer at the next allowed minute (before the visit), never out now."""
+    calendar = world.calendar
+    allowed = allowed_time(
+        now,
+        quiet=(patient.quiet_hours.start, patient.quiet_hours.end),
+        zone=ZoneInfo(patient.time_zone),
+        closed=lambda t: calendar.is_holiday(calendar.local_date(t)),
+        closed_zone=calendar.zone,
+        before=appointment.start if appointment else None,
+        not_before=now,
+    )
+    if allowed == now:
+        return None
+    if allowed is None:
+        _finish(org, item, touch, now, [], status=TouchStatus.SKIPPED, skip_reason=SkipReason.NO_ALLOWED_TIME)
+        return "skipped"
+    repo.move(
+        org,
+        item,
+        (TouchStatus.SENDING,),
+        status=TouchStatus.PLANNED,
+        send_at=allowed,
+        attempts=touch.attempts - 1,
+        updated_at=now,
+    )
+    set_timer(TIMER, org, touch.id, allowed)
+    logger.info("reminder held past its time: moved out of the quiet hours", touch_id=touch.id)
+    return "retimed"
 
 
 def _defer(org: str, item: repo.Touch, touch: TouchOut, now: datetime, wait: timedelta) -> None:
@@ -242,9 +303,11 @@ def _record(record: SQSRecord) -> None:
         outcome = deliver(body["organization_id"], body["touch_id"])
     except Done:
         outcome = "failed"
-    except Exception:
+    except Exception as exc:
         receives = int(record.attributes.approximate_receive_count or 1)
         backoff = 60 * 4 ** min(receives - 1, 3)  # 1, 4, 16, 64 minutes
+        if isinstance(exc, HeldElsewhere):
+            backoff = int(LEASE.total_seconds()) + 30  # after the holder's lease
         try:
             client("sqs").change_message_visibility(
                 QueueUrl=os.environ["SEND_QUEUE_URL"],

@@ -4,7 +4,9 @@
 ``tag`` is the first 12 bytes of HMAC-SHA256 over the rest, keyed by the Secrets Manager secret named
 by ``LINK_SECRET_ARN``: 43 characters. Not a guessable id: without the secret no token verifies, and
 one token cannot be turned into another touch's or a later expiry. Verified with the current secret,
-then the previous one (a rotation does not break links already sent).
+then the previous one (a rotation does not break links already sent); a token that verifies with
+neither makes the container read the secret again, at most every five minutes (a link made after a
+rotation it has not seen yet).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import hashlib
 import hmac
 import os
 import threading
+import time
 from datetime import UTC, datetime
 
 from ulid import ULID
@@ -25,6 +28,8 @@ _TAG = 12
 _LENGTH = 16 + 4 + _TAG
 _lock = threading.Lock()
 _cache: dict[str, list[bytes]] = {}
+_refreshed: dict[str, float] = {}
+REFRESH_AFTER = 300.0
 
 
 class BadToken(ValueError):
@@ -47,6 +52,19 @@ def _keys(previous: bool = False) -> list[bytes]:
 def reset() -> None:
     with _lock:
         _cache.clear()
+        _refreshed.clear()
+
+
+def _refresh() -> bool:
+    """Forget the cached keys if they were fetched over :data:`REFRESH_AFTER` ago (a forged token
+    must not make every request read Secrets Manager); whether it did."""
+    now = time.monotonic()
+    with _lock:
+        if now - _refreshed.get("at", 0.0) < REFRESH_AFTER:
+            return False
+        _refreshed["at"] = now
+        _cache.clear()
+        return True
 
 
 def _tag(key: bytes, body: bytes) -> bytes:
@@ -68,6 +86,11 @@ def read(token: str) -> tuple[str, datetime]:
     if len(raw) != _LENGTH or len(token) > 64:
         raise BadToken
     body, tag = raw[:-_TAG], raw[-_TAG:]
-    if not any(hmac.compare_digest(_tag(key, body), tag) for key in _keys(previous=True)):
+
+    def verifies() -> bool:
+        return any(hmac.compare_digest(_tag(key, body), tag) for key in _keys(previous=True))
+
+    # made after a rotation this container has not seen? read the secret again, at most every 5 min
+    if not verifies() and not (_refresh() and verifies()):
         raise BadToken
     return str(ULID.from_bytes(body[:16])), datetime.fromtimestamp(int.from_bytes(body[16:20], "big"), UTC)

@@ -83,6 +83,7 @@ reads must filter expired items themselves).
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 _PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
@@ -325,10 +326,11 @@ def replies_pk(org: str) -> str:
 
 
 def route_pk(kind: str, value: str) -> str:
-    """A route: the organization for something a provider sends us without one (see above)."""
+    """A route: the organization for something a provider sends us without one (see above). The
+    value is the provider's (any characters, e.g. a ``/``) or ours: its SHA-256 goes in the key."""
     if kind not in ("MSG", "TOUCH"):
         raise ValueError("unknown route kind")
-    return f"ROUTE#{kind}#{part(value)}"
+    return f"ROUTE#{kind}#{hashlib.sha256(value.encode()).hexdigest()[:40]}"
 
 
 ROUTE_SK = "ROUTE"

@@ -8,6 +8,7 @@ referral moved along, the audit entry and the event. A failed condition raises
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,10 +32,12 @@ def move(
     if_match: str | None = None,
     *,
     automatic: bool = False,
+    also: Sequence[tuple[str, Any, Any]] = (),
     **update: Any,
 ) -> AppointmentOut:
     """Apply a status move (the transition table decides), releasing the slot on a cancel and moving
-    a linked referral along: one transaction."""
+    a linked referral along: one transaction, with ``also`` (label, item, condition) puts of the
+    caller's (a one-tap link marked used with the move it made)."""
     from shared.events.scheduling import APPOINTMENT_EVENTS
 
     current = item.record()
@@ -59,6 +62,8 @@ def move(
         held = []
     appointment = repo.appointment_item(org, record, item.GSI3PK or "", held)
     change.put("appointment", appointment)
+    for label, extra, condition in also:
+        change.put(label, extra, condition)
     change.audit.append((current.patient_id, f"appointment.{action}"))
     fields: dict[str, Any] = {}
     if record.cancellation is not None:

@@ -31,6 +31,7 @@ from shared.domain.reminders import (
     TouchOut,
     TouchStatus,
 )
+from shared.events.models import DomainEvent
 from shared.notify.plans import PlannedTouch
 
 ROUTE_RETENTION = timedelta(days=60)  # receipts and replies come within days
@@ -58,7 +59,7 @@ class PlanHead(CareModel, discriminator="ReminderPlan"):
     generation = NumberAttribute()
     patient_id = UnicodeAttribute()
     touch_ids = UnicodeAttribute()  # JSON list: the current generation's touches
-    source_version = NumberAttribute(default=0)  # the appointment version it was made for
+    planned_for = UnicodeAttribute(null=True)  # the visit's start it was made for
     version = VersionAttribute()
 
     @property
@@ -81,6 +82,7 @@ class Route(CareModel, discriminator="Route"):
     organization_id = UnicodeAttribute()
     touch_id = UnicodeAttribute()
     patient_id = UnicodeAttribute()
+    address_hash = UnicodeAttribute(null=True)  # the address the message went to (a bounce retires it)
 
 
 class Suppression(CareModel, discriminator="Suppression"):
@@ -161,12 +163,13 @@ def new_plan(
     planned: list[PlannedTouch],
     now: datetime,
     old: PlanHead | None,
-    source_version: int = 0,
+    planned_for: datetime | None = None,
 ) -> tuple[list[TouchOut], list[str]]:
     """Write a new generation of a plan (its touches and its head, conditional on the head not having
     moved since ``old`` was read) and skip the previous generation's open touches as ``moved``.
     Returns the new touches and the ids of the touches it skipped. Raises :class:`Lost` if another
-    consumer replaced the plan first."""
+    consumer replaced the plan first; :class:`shared.data.tx.Cancelled` if an old touch moved since
+    it was read (the dispatcher queued it): the caller's retry reads again."""
     generation = (old.generation if old else 0) + 1
     records = [
         TouchOut(
@@ -189,15 +192,15 @@ def new_plan(
         for p in planned
     ]
     asking = [r for r in records if r.status is TouchStatus.PLANNED and r.asks_confirmation]
-    if kind is SubjectKind.APPOINTMENT and len(asking) >= 2:
-        records[records.index(asking[-2])] = asking[-2].model_copy(update={"raises_unconfirmed": True})
+    if kind is SubjectKind.APPOINTMENT and asking:  # still pending when the last one is due: raised
+        records[records.index(asking[-1])] = asking[-1].model_copy(update={"raises_unconfirmed": True})
     new_head = PlanHead(
         keys.plan_pk(org, kind, subject_id),
         keys.PLAN_SK,
         generation=generation,
         patient_id=patient_id,
         touch_ids=json.dumps([r.id for r in records]),
-        source_version=source_version,
+        planned_for=isoformat(planned_for) if planned_for else None,
     )
     if old is not None:
         new_head.version = old.version
@@ -212,8 +215,10 @@ def new_plan(
                     update={"status": TouchStatus.SKIPPED, "skip_reason": SkipReason.MOVED, "updated_at": now}
                 )
                 tx.put("old-touch", _versioned(touch_item(org, skipped), item))
-    except Cancelled:
-        raise Lost from None
+    except Cancelled as cancelled:
+        if "plan" in cancelled.failed:
+            raise Lost from None
+        raise
     return records, [t.touch_id for t in superseded]
 
 
@@ -221,7 +226,7 @@ def touches(org: str, touch_ids: Iterable[str]) -> list[Touch]:
     wanted = [(keys.touch_pk(org, t), keys.TOUCH_SK) for t in touch_ids]
     out: list[Touch] = []
     for i in range(0, len(wanted), 100):
-        out.extend(Touch.batch_get(wanted[i : i + 100]))
+        out.extend(Touch.batch_get(wanted[i : i + 100], consistent_read=True))
     return out
 
 
@@ -235,18 +240,30 @@ def _versioned(item: Touch, read: Touch) -> Touch:
     return item
 
 
-def move(org: str, read: Touch, expect: Iterable[TouchStatus], **update: Any) -> TouchOut:
-    """Move the touch ``read`` if it is still in one of ``expect`` and still the version read;
-    otherwise :class:`Lost`."""
+def move(
+    org: str, read: Touch, expect: Iterable[TouchStatus], events: Iterable[DomainEvent] = (), **update: Any
+) -> TouchOut:
+    """Move the touch ``read`` if it is still in one of ``expect`` and still the version read (with
+    ``events``, in the same transaction); otherwise :class:`Lost`."""
     current = read.record()
-    if current.status not in set(expect):
+    expected = [s.value for s in expect]
+    if current.status.value not in expected:
         raise Lost
+    lease = update.pop("lease_until", None)
     new = current.model_copy(update=update)
     item = _versioned(touch_item(org, new), read)
-    lease = update.pop("lease_until", None)
     item.lease_until = isoformat(lease) if isinstance(lease, datetime) else None
+    events = list(events)
     try:
-        item.save(condition=Touch.status.is_in(*[s.value for s in expect]))
+        if events:
+            with Tx() as tx:
+                tx.put("touch", item, Touch.status.is_in(*expected))
+                for event in events:
+                    tx.put("event", event.to_outbox())
+        else:
+            item.save(condition=Touch.status.is_in(*expected))
+    except Cancelled:
+        raise Lost from None
     except PutError as exc:
         if exc.cause_response_code == "ConditionalCheckFailedException":
             raise Lost from None
@@ -285,13 +302,16 @@ def route(kind: str, value: str) -> Route | None:
         return None
 
 
-def route_item(kind: str, value: str, org: str, touch_id: str, patient_id: str, now: datetime) -> Route:
+def route_item(
+    kind: str, value: str, org: str, touch_id: str, patient_id: str, now: datetime, address: str | None = None
+) -> Route:
     return Route(
         keys.route_pk(kind, value),
         keys.ROUTE_SK,
         organization_id=org,
         touch_id=touch_id,
         patient_id=patient_id,
+        address_hash=address_hash(address) if address else None,
         ttl=now + ROUTE_RETENTION,
     )
 
@@ -301,13 +321,14 @@ def address_hash(address: str) -> str:
 
 
 def suppression_item(
-    org: str, patient_id: str, channel: str, address: str, reason: str, now: datetime
+    org: str, patient_id: str, channel: str, hashed: str, reason: str, now: datetime
 ) -> Suppression:
+    """The address whose hash is ``hashed`` (the one a message went to) is not to be used again."""
     return Suppression(
         keys.patient_pk(org, patient_id),
         keys.suppression_sk(channel),
         channel=channel,
-        address_hash=address_hash(address),
+        address_hash=hashed,
         reason=reason,
         at=isoformat(now),
     )

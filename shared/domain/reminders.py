@@ -50,6 +50,7 @@ class SkipReason(StrEnum):
     CONFIRMED = "confirmed"  # a touch asking for confirmation, after the patient confirmed
     SCHEDULED = "scheduled"  # a referral follow-up, once the referral has its appointment
     INACTIVE = "inactive"  # the patient's record is inactive
+    LATE = "late"  # held back (a backlog, retries) until the visit had started
 
 
 class SubjectKind(StrEnum):
@@ -220,8 +221,8 @@ class TouchOut(Model):
     link_used_at: datetime | None = None
     raises_unconfirmed: bool = Field(
         False,
-        description="the last-but-one touch asking for confirmation: once sent, an unconfirmed "
-        "appointment is raised for a call",
+        description="the last touch asking for confirmation: when it is due and the appointment is still "
+        "unconfirmed (after every touch before it), the appointment is raised for a call",
     )
     confirmed_after: bool = Field(
         False, description="the appointment was confirmed after this touch, before the next"

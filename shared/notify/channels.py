@@ -115,18 +115,21 @@ def allowed_time(
     quiet: tuple[time, time],
     zone: ZoneInfo,
     closed: Callable[[datetime], bool] = lambda _at: False,
+    closed_zone: ZoneInfo | None = None,
     before: datetime | None = None,
     not_before: datetime | None = None,
     spread: timedelta = timedelta(0),
 ) -> datetime | None:
     """When a message due at ``at`` may go out: ``at`` itself if it is outside the quiet hours
     (``quiet``, local to ``zone``) and not on a closed day (``closed``: e.g. an organization
-    holiday); else the next allowed minute; or, when that would not be before ``before`` (the
-    visit), the last allowed minute before the quiet hours or the closed day began. ``None`` when no
+    holiday, whose days are those of ``closed_zone``, the organization's); else the next allowed
+    minute; or, when that would not be before ``before`` (the visit), the last allowed minute before
+    the quiet hours or the closed day began. ``None`` when no
     allowed minute lies between ``not_before`` and ``before``. A message moved to the end of the
     quiet hours (the patient's morning) goes ``spread`` later, so a morning's messages do not all
     fire at 09:00:00; never past ``before``."""
     start, end = (t.replace(tzinfo=None) for t in quiet)
+    day_zone = closed_zone or zone
 
     def blocked(t: datetime) -> bool:
         return _quiet(start, end, t.astimezone(zone).time().replace(tzinfo=None)) or closed(t)
@@ -136,8 +139,8 @@ def allowed_time(
         if _quiet(start, end, forward.astimezone(zone).time().replace(tzinfo=None)):
             forward, moved_to_morning = _quiet_edges(start, end, zone, forward)[1], True
         elif closed(forward):
-            local = forward.astimezone(zone)
-            forward = _end_instant(local.date() + timedelta(days=1), time(0), zone, forward)
+            local = forward.astimezone(day_zone)
+            forward = _end_instant(local.date() + timedelta(days=1), time(0), day_zone, forward)
             moved_to_morning = False
         else:
             break
@@ -152,8 +155,8 @@ def allowed_time(
         if _quiet(start, end, backward.astimezone(zone).time().replace(tzinfo=None)):
             backward = _quiet_edges(start, end, zone, backward)[0] - timedelta(minutes=1)
         else:
-            local = backward.astimezone(zone)
-            backward = _end_instant(local.date(), time(0), zone, backward - timedelta(days=2))
+            local = backward.astimezone(day_zone)
+            backward = _end_instant(local.date(), time(0), day_zone, backward - timedelta(days=2))
             backward -= timedelta(minutes=1)
     if blocked(backward) or (not_before is not None and backward < not_before):
         return None

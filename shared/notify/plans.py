@@ -81,6 +81,7 @@ def plan(
             quiet=quiet,
             zone=zone,
             closed=lambda t: calendar.is_holiday(calendar.local_date(t)),
+            closed_zone=calendar.zone,
             before=start,
             not_before=now,
             spread=spread_of(f"{key}#{number}"),

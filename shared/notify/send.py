@@ -48,16 +48,10 @@ SUPPORTED = frozenset({Channel.SMS, Channel.EMAIL})
 
 
 LEASE = timedelta(minutes=1)
-# provider error codes that no retry will fix
-PERMANENT_ERRORS = frozenset(
-    {
-        "OptedOut",
-        "InvalidParameter",
-        "InvalidParameterValue",
-        "MessageRejected",
-        "AccountSendingPausedException",
-    }
-)
+# provider error codes that say this recipient will never take the message (fall back to the next
+# channel). Everything else (throttling, an account paused, a configuration error) is retried and,
+# failing, a `provider-error` staff see: it is the deployment's problem, not the patient's address.
+PERMANENT_ERRORS = frozenset({"OptedOut", "OptedOutException"})
 
 
 class Undeliverable(ValueError):
@@ -194,7 +188,13 @@ def _deliver(channel: Channel, address: str, message: Message) -> str:
 
 
 def send(
-    organization_id: str, patient: PatientOut, channel: Channel, message: Message, dedupe_key: str
+    organization_id: str,
+    patient: PatientOut,
+    channel: Channel,
+    message: Message,
+    dedupe_key: str,
+    *,
+    require_consent: bool = True,
 ) -> Delivery:
     """Send ``message`` to ``patient`` on ``channel`` unless ``dedupe_key`` was already sent.
 
@@ -202,11 +202,12 @@ def send(
     or the patient has no consent or no address for it (choose it with
     :func:`shared.notify.channels.choose_channel`). A provider error is re-raised with the claim left
     in ``preparation``, so the caller's retry sends. Quiet hours are the caller's to respect
-    (:func:`shared.notify.channels.next_send_time`).
+    (:func:`shared.notify.channels.next_send_time`). ``require_consent=False`` is for the one
+    message a withdrawal itself calls for (the carriers' STOP confirmation).
     """
     if channel not in SUPPORTED:
         raise Undeliverable(f"channel {channel.value} is not supported")
-    if not reachable(patient, channel):
+    if require_consent and not reachable(patient, channel):
         raise Undeliverable(f"no consent or no address for channel {channel.value}")
     address = address_of(patient, channel)
     logger = get_logger()

@@ -41,7 +41,10 @@ def test_a_week_of_reminders_day_by_day(runtime: tuple[Client, Path]) -> None:
     assert client.post("/_local/clock", json={"set": "2027-03-10T17:00:00Z"}).status_code == 200
     admin = client.token(org="e2e-rem", roles=("admin",), sub="admin-rem")
     staff = client.token(org="e2e-rem", roles=("coordinator",), sub="coord-rem")
-    calendar = {"time_zone": "America/New_York", "holidays": [{"date": "2027-03-12", "name": "Clinic closed"}]}
+    calendar = {
+        "time_zone": "America/New_York",
+        "holidays": [{"date": "2027-03-12", "name": "Clinic closed"}],
+    }
     assert client.request("PUT", "/organization/calendar", admin, json=calendar).status_code == 200
     body = {"display": "Follow-up", "duration_minutes": 30}
     assert client.request("PUT", "/appointment-types/follow-up", admin, json=body).status_code == 200
@@ -64,11 +67,19 @@ def test_a_week_of_reminders_day_by_day(runtime: tuple[Client, Path]) -> None:
         assert registered.status_code == 201, registered.text
         ids[label] = registered.json()["id"]
     visits = {}
-    for label, start in (("ana", "2027-03-16T14:00:00Z"), ("luz", "2027-03-16T14:30:00Z")):  # 10:00, 10:30 EDT
+    for label, start in (
+        ("ana", "2027-03-16T14:00:00Z"),
+        ("luz", "2027-03-16T14:30:00Z"),
+    ):  # 10:00, 10:30 EDT
         booked = client.post(
             "/appointments",
             staff,
-            json={"patient_id": ids[label], "provider_id": provider, "appointment_type": "follow-up", "start": start},
+            json={
+                "patient_id": ids[label],
+                "provider_id": provider,
+                "appointment_type": "follow-up",
+                "start": start,
+            },
         )
         assert booked.status_code == 201, booked.text
         visits[label] = booked.json()["id"]
@@ -81,7 +92,9 @@ def test_a_week_of_reminders_day_by_day(runtime: tuple[Client, Path]) -> None:
             (first,) = outbox_to(client, ANA)
             assert "Reply C to confirm" in first["text"] and "Quintero" not in first["text"]
             reply = client.post("/_local/sms", json={"from": ANA, "body": "C"})
-            assert reply.status_code == 202 and reply.json()["previousPublishedMessageId"] == first["message_id"]
+            assert (
+                reply.status_code == 202 and reply.json()["previousPublishedMessageId"] == first["message_id"]
+            )
     luz = outbox_to(client, LUZ)
     # Thursday 10:30 EST (the 2 business days skip Friday's holiday), Monday 10:30 EDT (after the change),
     # Tuesday's 2-hour touch (08:30 EDT is quiet: 09:00-09:30 EDT)
@@ -92,12 +105,16 @@ def test_a_week_of_reminders_day_by_day(runtime: tuple[Client, Path]) -> None:
     ana = outbox_to(client, ANA)
     assert len(ana) == 2 and "confirmed" in ana[1]["text"]  # the reminder and the answer: then nothing
     read = client.get(f"/appointments/{visits['ana']}", staff).json()
-    assert read["confirmed_at"] and read["status"] == "noshow"  # confirmed; by Tuesday 13:00, nobody checked in
+    assert (
+        read["confirmed_at"] and read["status"] == "noshow"
+    )  # confirmed; by Tuesday 13:00, nobody checked in
     touches = client.get(f"/appointments/{visits['ana']}/reminders", staff).json()["items"]
     assert [t["skip_reason"] for t in touches] == ["past", None, "confirmed", "confirmed"]
 
     text = log.read_text(errors="replace")
-    assert '"service":"reminder-send"' in text and '"service":"reminder-inbound"' in text  # their logs are here
+    assert (
+        '"service":"reminder-send"' in text and '"service":"reminder-inbound"' in text
+    )  # their logs are here
     leaked = [value for value in PHI if value in text]
     assert leaked == [], f"PHI in the runtime's log: {leaked}"
     assert not re.search(r"Responda|Reply C", text)  # no message text either

@@ -174,7 +174,7 @@ def test_two_senders_racing_on_one_touch_send_one_message(start_wednesday: Any) 
     from concurrent.futures import ThreadPoolExecutor
 
     from functions.reminders.dispatch import dispatch
-    from functions.reminders.sender import deliver
+    from functions.reminders.sender import HeldElsewhere, deliver
 
     c, clinic = start_wednesday
     appt = clinic.book("ana", "2026-11-03T15:00:00Z")
@@ -183,9 +183,16 @@ def test_two_senders_racing_on_one_touch_send_one_message(start_wednesday: Any) 
     c.clock.set(at(touch["send_at"]))
     with _environ(c.env("ReminderDispatchFunction")):
         assert dispatch("acme", touch["id"], c.clock.now()) == "queued"
+
+    def one(_: int) -> str:
+        try:
+            return deliver("acme", touch["id"])
+        except HeldElsewhere:  # the other holds it: this message comes back after the lease
+            return "held-elsewhere"
+
     with _environ(c.env("ReminderSendFunction")), ThreadPoolExecutor(2) as pool:
-        outcomes = sorted(pool.map(lambda _: deliver("acme", touch["id"]), range(2)))
-    assert outcomes == ["not-ours", "sent"]
+        outcomes = sorted(pool.map(one, range(2)))
+    assert outcomes in (["held-elsewhere", "sent"], ["not-ours", "sent"])
     c.settle()  # the queued message itself: the touch is sent, nothing more goes
     assert len(sms_to(c, PHONE)) == 1
 
@@ -561,3 +568,107 @@ def test_a_burst_keeps_to_the_sending_identitys_pace_and_a_backlog_waits_without
         batches = [len(e["Records"]) for e in c.pools["ReminderSendFunction"].calls]
         assert batches[0] == 5 and len(batches) >= 2  # the first batch deferred what it could not wait for
         assert not c.dispatcher.views.dlq
+
+
+# ---------------------------------------------------------------- what review found
+
+
+def test_a_touch_held_back_into_the_quiet_hours_waits_for_the_morning(start_wednesday: Any) -> None:
+    """Queued at 20:59, sent only after the identity's backlog: by then it is 21:30, quiet. It goes
+    back to its timer, at the patient's 09:00, instead of out in the night."""
+    from functions.reminders.dispatch import dispatch
+    from functions.reminders.sender import deliver
+
+    c, clinic = start_wednesday
+    appt = clinic.book("ana", "2026-11-04T12:00:00Z")  # Wednesday 07:00 EST: its 2h touch is at 20:59
+    c.settle()
+    touch = clinic.rem.touches(appt["id"])[-1]
+    assert touch["send_at"] == "2026-11-04T01:59:00Z"
+    c.clock.set(at(touch["send_at"]))
+    with _environ(c.env("ReminderDispatchFunction")):
+        assert dispatch("acme", touch["id"], c.clock.now()) == "queued"
+    c.clock.set(at("2026-11-04T02:30:00Z"))  # 21:30 in New York
+    with _environ(c.env("ReminderSendFunction")):
+        assert deliver("acme", touch["id"]) in ("retimed", "skipped")
+    after = clinic.rem.touches(appt["id"])[-1]
+    # 09:00 is after the 07:00 visit, and the evening has no allowed minute left: skipped, never sent
+    assert (after["status"], after["skip_reason"]) == ("skipped", "no-allowed-time")
+    assert sms_to(c, PHONE) == []
+
+
+def test_a_late_touch_is_retimed_to_the_next_allowed_minute(start_wednesday: Any) -> None:
+    from functions.reminders.dispatch import dispatch
+    from functions.reminders.sender import deliver
+
+    c, clinic = start_wednesday
+    appt = clinic.book("ana", "2026-11-05T19:00:00Z")  # Thursday 14:00 EST
+    c.settle()
+    touch = clinic.rem.touches(appt["id"])[2]  # 24h: Wednesday 14:00 EST
+    c.clock.set(at(touch["send_at"]))
+    with _environ(c.env("ReminderDispatchFunction")):
+        assert dispatch("acme", touch["id"], c.clock.now()) == "queued"
+    c.clock.set(at("2026-11-05T03:00:00Z"))  # held until 22:00: quiet
+    with _environ(c.env("ReminderSendFunction")):
+        assert deliver("acme", touch["id"]) == "retimed"
+    after = clinic.rem.touches(appt["id"])[2]
+    assert (after["status"], after["send_at"], after["attempts"]) == ("planned", "2026-11-05T14:00:00Z", 0)
+    # the clock jumped over the earlier touches' timers too: late, they also wait for the morning
+    c.advance_to(at("2026-11-05T14:30:00Z"))
+    assert {minute(m) for m in sms_to(c, PHONE)} == {"2026-11-05T14:00Z"}
+    assert clinic.rem.touches(appt["id"])[2]["sent_at"][:16] == "2026-11-05T14:00"
+
+
+def test_a_redelivered_reply_is_kept_once(start_wednesday: Any) -> None:
+    from functions.reminders.inbound import handle
+
+    c, clinic = start_wednesday
+    clinic.book("ana", "2026-11-03T15:00:00Z")
+    c.advance_to(at("2026-10-31T12:00:00Z"))
+    reply = {
+        "originationNumber": PHONE,
+        "messageBody": "Can I bring my daughter?",
+        "inboundMessageId": "a/b+c d" * 30,  # the provider's id: any characters, any length
+        "previousPublishedMessageId": c.dispatcher.last_sms_to(PHONE),
+    }
+    published = c.clock.now()  # SNS's timestamp: the same on every delivery of one notification
+    with _environ(c.env("ReminderInboundFunction")):
+        assert handle(reply, published) == "other"
+        assert handle(reply, published) == "other"  # SNS delivers at least once
+    c.settle()
+    assert len(clinic.rem.req("GET", "/replies")["json"]["items"]) == 1
+    assert c.detail_types("careloop.reminders").count("PatientReplied") == 1
+    assert len(sms_to(c, PHONE)) == 2  # one reminder, one answer
+
+
+def test_stop_from_a_number_two_patients_share_stops_texts_for_both(start_wednesday: Any) -> None:
+    c, clinic = start_wednesday
+    kid = clinic.add_patient("kid", PHONE, preferred_channels=["sms"])
+    clinic.book("ana", "2026-11-03T15:00:00Z")
+    c.advance_to(at("2026-10-31T12:00:00Z"))
+    c.reply(PHONE, "STOP")
+    for patient_id in (clinic.patients["ana"], kid):
+        assert Api().on("GET", patient_id)["json"]["consent"]["sms"]["granted"] is False
+    c.advance_to(at("2026-11-03T16:00:00Z"))
+    assert len(sms_to(c, PHONE)) == 1
+
+
+def test_a_link_from_before_a_reschedule_moves_nothing(start_wednesday: Any) -> None:
+    from tests.support.reminders import link
+
+    c, clinic = start_wednesday
+    appt = clinic.book("ana", "2026-11-03T15:00:00Z")
+    c.advance_to(at("2026-10-31T12:00:00Z"))
+    token = _token(sms_to(c, PHONE)[0]["text"])
+    moved = clinic.staff.req(
+        "POST",
+        "/appointments/{appointment_id}/reschedule",
+        {"start": "2026-11-02T15:00:00Z"},
+        appointment_id=appt["id"],
+    )
+    assert moved["statusCode"] == 200
+    c.settle()
+    with _environ(c.env("ReminderLinksFunction")):
+        refused = link("POST", token, {"action": "cancel"})
+    assert refused["statusCode"] == 410
+    read = clinic.staff.req("GET", "/appointments/{appointment_id}", appointment_id=appt["id"])["json"]
+    assert read["status"] == "pending"

@@ -332,3 +332,20 @@ def test_a_patients_view_of_a_touch_has_no_staff_fields() -> None:
 )
 def test_what_a_reply_asks_for(body: str, intent: Intent) -> None:
     assert intent_of(body) is intent
+
+
+def test_a_holiday_is_the_organizations_day_not_the_patients() -> None:
+    """A Los Angeles clinic closed on 25 December; a New York patient with no quiet hours. A touch due
+    at 10:00 New York (07:00 in Los Angeles: the holiday) waits for the clinic's next day, which
+    begins at 03:00 in New York."""
+    la = Calendar(
+        time_zone="America/Los_Angeles", holidays=[{"date": date(2026, 12, 25), "name": "Christmas"}]
+    )
+    got = allowed_time(
+        ny(2026, 12, 25, 10),
+        quiet=(time(0), time(0)),
+        zone=NY,
+        closed=lambda t: la.is_holiday(la.local_date(t)),
+        closed_zone=la.zone,
+    )
+    assert got == ny(2026, 12, 26, 3)
