@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -30,10 +31,19 @@ for _var in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
     os.environ.pop(_var, None)
 
 
+@functools.cache
+def boto_session() -> Any:
+    """One boto3 session for every test of a worker: a session caches the service models it loads
+    (JSON, ~0.5 s for the dozen services provisioning uses), clients made from it inside ``mock_aws``
+    are mocked all the same."""
+    import boto3
+
+    return boto3.Session(region_name="us-east-1")
+
+
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """moto, with the table, bus and dead-letter queue created from template.yaml's definitions."""
-    import boto3
     from moto import mock_aws
 
     from local.stack import function_environment, provision
@@ -47,7 +57,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         reset_connections()
         reset_keys()
         bind()
-        stack = provision(boto3.Session(), table_name="careloop-test", bus_name="careloop-test")
+        stack = provision(boto_session(), table_name="careloop-test", bus_name="careloop-test")
         # the cursor key's secret, as the template passes it to the functions that list things
         env = function_environment(Template.default(), "IntakeFunction", stack.names)
         monkeypatch.setenv(SECRET_ENV, env[SECRET_ENV])

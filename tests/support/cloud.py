@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import boto3
-
 from local.context import LambdaContext
 from local.dispatch import Dispatcher
 from local.stack import Stack, function_environment
@@ -108,7 +106,9 @@ def cloud(stack: dict[str, Any], at: datetime, **environment: str) -> Iterator[C
         pool.env.update(environment)
     offset = clock.OffsetClock()
     offset.set(at)
-    session = boto3.Session(region_name="us-east-1")
+    from tests.conftest import boto_session
+
+    session = boto_session()
     with clock.use_clock(offset):
         dispatcher = Dispatcher(tpl, provisioned, session, pools, offset)  # type: ignore[arg-type]
         yield Cloud(tpl, provisioned, dispatcher, pools, offset)
