@@ -148,7 +148,6 @@ class Dispatcher:
         self._iterators: dict[str, str] = {}
         self._shard_ids: list[str] = []
         self._finished_shards: set[str] = set()
-        self._schedule_details: dict[tuple[str, str, Any], dict[str, Any]] = {}
         self.fired_once: set[tuple[str, str, str]] = set()
         self.moved = 0  # everything settle() ever moved: the runtime saves a snapshot when it grows
         self._recurring: dict[tuple[str, str, str], datetime | None] = {}
@@ -601,18 +600,22 @@ class Dispatcher:
     # ------------------------------------------------------------ time
 
     def scheduler_schedules(self) -> list[dict[str, Any]]:
-        """Every schedule code created through EventBridge Scheduler, its details fetched once per
-        modification (a list call per pass, not a get per schedule)."""
-        current: dict[tuple[str, str, Any], dict[str, Any]] = {}
-        for page in self._scheduler.get_paginator("list_schedules").paginate():
-            for summary in page["Schedules"]:
-                group = summary.get("GroupName", "default")
-                key = (group, summary["Name"], summary.get("LastModificationDate"))
-                current[key] = self._schedule_details.get(key) or self._scheduler.get_schedule(
-                    Name=summary["Name"], GroupName=group
-                )
-        self._schedule_details = current
-        return list(current.values())
+        """Every schedule code created through EventBridge Scheduler, read from moto's backend in this
+        process (the moto server is a thread of the runtime; tests run moto in-process): listing them
+        through the API cost a paginated call per 100 schedules on every pass, and reminders keep a
+        schedule per planned touch."""
+        from moto.scheduler.models import scheduler_backends
+
+        backend = scheduler_backends[ACCOUNT_ID][REGION]
+        out = []
+        for group in list(backend.schedule_groups.values()):
+            for schedule in list(group.schedules.values()):
+                detail = schedule.to_dict()
+                detail["State"] = (
+                    detail["State"] or "ENABLED"
+                )  # moto's UpdateSchedule drops it; AWS defaults it
+                out.append(detail)
+        return out
 
     def _scheduler_due(self, until: datetime) -> list[tuple[datetime, str, Any]]:
         """One-time and recurring Scheduler schedules due by ``until``."""

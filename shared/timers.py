@@ -50,6 +50,7 @@ def set_timer(kind: str, organization_id: str, item_id: str, at: datetime) -> st
         "ScheduleExpression": at_expression(at),
         "ScheduleExpressionTimezone": "UTC",
         "FlexibleTimeWindow": {"Mode": "OFF"},
+        "State": "ENABLED",
         "ActionAfterCompletion": "DELETE",
         "Target": target,
     }
