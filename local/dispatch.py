@@ -629,10 +629,9 @@ class Dispatcher:
         out = []
         for group in list(backend.schedule_groups.values()):
             for schedule in list(group.schedules.values()):
-                detail = schedule.to_dict()
-                detail["State"] = (
-                    detail["State"] or "ENABLED"
-                )  # moto's UpdateSchedule drops it; AWS defaults it
+                # as GetSchedule answers: no empty fields, and State ENABLED when an update left it out
+                detail = {k: v for k, v in schedule.to_dict().items() if v is not None}
+                detail.setdefault("State", "ENABLED")
                 out.append(detail)
         return out
 
