@@ -19,6 +19,8 @@ from shared.domain.patients import TimeZone
 
 MAX_HOLIDAYS = 400
 FIRST_YEAR, LAST_YEAR = 2000, 2100
+# How far a business-time clock looks for opening hours before it calls the calendar closed for good.
+MAX_SEARCH_DAYS = 3 * 366
 
 
 def _sane_day(value: date) -> date:
@@ -140,3 +142,68 @@ class Calendar(Strict):
 
     def local_date(self, at: datetime) -> date:
         return at.astimezone(self.zone).date()
+
+    # ------------------------------------------------------------ business time (SLA clocks)
+
+    def open_intervals(self, day: date) -> list[tuple[datetime, datetime]]:
+        """``day``'s business hours as UTC instants, overlapping windows merged; none on a holiday.
+        Each window is converted on its own day, so one that spans a DST change is as long as the
+        clock on the wall says it was (08:00-17:00 is 9 hours, 01:00-05:00 on a spring-forward
+        night 3)."""
+        if self.is_holiday(day):
+            return []
+        zone = self.zone
+        spans = sorted(
+            (
+                datetime.combine(day, w.start, zone).astimezone(UTC),
+                datetime.combine(day, w.end, zone).astimezone(UTC),
+            )
+            for w in self.business_hours
+            if w.weekday == day.isoweekday()
+        )
+        merged: list[tuple[datetime, datetime]] = []
+        for start, end in spans:
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((start, end))
+        return merged
+
+    def add_business_minutes(self, start: datetime, minutes: int) -> datetime:
+        """The instant ``minutes`` minutes of business hours after ``start`` (aware): an escalation
+        clock of 4 business hours started on Friday at 16:00 (hours 08:00-17:00) runs out on Monday
+        at 11:00, or Tuesday at 11:00 if Monday is a holiday. A clock started outside business hours
+        starts counting at the next opening."""
+        if minutes < 0:
+            raise ValueError("minutes must be >= 0")
+        if not minutes:
+            return start.astimezone(UTC)
+        left = timedelta(minutes=minutes)
+        cursor = start.astimezone(UTC)
+        day = start.astimezone(self.zone).date() - timedelta(days=1)  # a window may start the day before
+        for _ in range(MAX_SEARCH_DAYS):
+            for open_at, close_at in self.open_intervals(day):
+                if close_at <= cursor:
+                    continue
+                begin = max(open_at, cursor)
+                if begin + left <= close_at:  # runs out inside (or at the end of) this window
+                    return begin + left
+                left -= close_at - begin
+                cursor = close_at
+            day += timedelta(days=1)
+        raise ValueError("the calendar has no business hours to count in")
+
+    def business_minutes_between(self, start: datetime, end: datetime) -> int:
+        """Whole minutes of business hours in ``[start, end)`` (0 when ``end`` is not after
+        ``start``): what is left of a clock put on hold."""
+        start, end = start.astimezone(UTC), end.astimezone(UTC)
+        total = timedelta()
+        day = start.astimezone(self.zone).date() - timedelta(days=1)
+        last = end.astimezone(self.zone).date()
+        while day <= last:
+            for open_at, close_at in self.open_intervals(day):
+                overlap = min(close_at, end) - max(open_at, start)
+                if overlap > timedelta():
+                    total += overlap
+            day += timedelta(days=1)
+        return int(total.total_seconds() // 60)

@@ -21,6 +21,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
 from shared.domain.calendar import Calendar, Day, Instant, Weekday, Window
@@ -284,3 +286,154 @@ def test_instants_come_back_in_utc_whatever_the_machines_zone() -> None:
     parsed = TypeAdapter(Instant).validate_python("2026-11-24T09:00:00-06:00")
     assert parsed.isoformat() == "2026-11-24T15:00:00+00:00"
     assert auckland().is_open(at(MON, 8)) and not auckland().is_open(at(MON, 7, 59))
+
+
+# ---------------------------------------------------------------- business time (SLA clocks)
+# The written rule: a clock of n business minutes started at ``s`` runs out at the first instant ``t``
+# such that n of the whole minutes in [s, t) are open (each minute judged by ``is_open`` at its start);
+# ``business_minutes_between(s, e)`` counts the open minutes in [s, e). The brute-force oracle below
+# walks minute by minute with ``is_open`` (tested above), not with the code under test.
+
+
+def oracle_add(cal: Calendar, start: datetime, minutes: int) -> datetime:
+    t, left = start, minutes
+    while left:
+        if cal.is_open(t):
+            left -= 1
+        t += timedelta(minutes=1)
+    while minutes and not cal.is_open(t - timedelta(minutes=1)):  # ends at the close of the last minute
+        t -= timedelta(minutes=1)
+    return t
+
+
+def oracle_between(cal: Calendar, start: datetime, end: datetime) -> int:
+    count, t = 0, start
+    while t < end:
+        count += cal.is_open(t)
+        t += timedelta(minutes=1)
+    return count
+
+
+NEW_YORK = ZoneInfo("America/New_York")
+FRI_DEC_4 = date(2026, 12, 4)  # a Friday
+
+
+def new_york(**extra: object) -> Calendar:
+    return Calendar.model_validate({"time_zone": "America/New_York", **extra})
+
+
+def test_four_business_hours_from_friday_four_pm_run_out_on_monday_at_eleven() -> None:
+    cal = new_york()
+    start = at(FRI_DEC_4, 16, zone=NEW_YORK)
+    assert cal.add_business_minutes(start, 4 * 60) == at(date(2026, 12, 7), 11, zone=NEW_YORK)
+    with_holiday = new_york(holidays=[{"date": "2026-12-07", "name": "Closed"}])
+    assert with_holiday.add_business_minutes(start, 4 * 60) == at(date(2026, 12, 8), 11, zone=NEW_YORK)
+    assert cal.business_minutes_between(start, at(date(2026, 12, 7), 11, zone=NEW_YORK)) == 240
+    assert with_holiday.business_minutes_between(start, at(date(2026, 12, 8), 11, zone=NEW_YORK)) == 240
+
+
+def test_a_clock_started_out_of_hours_starts_at_the_next_opening() -> None:
+    cal = new_york()
+    saturday_night = at(date(2026, 12, 5), 22, zone=NEW_YORK)
+    assert cal.add_business_minutes(saturday_night, 30) == at(date(2026, 12, 7), 8, 30, zone=NEW_YORK)
+    assert cal.add_business_minutes(saturday_night, 0) == saturday_night
+    assert cal.business_minutes_between(saturday_night, at(date(2026, 12, 7), 8, zone=NEW_YORK)) == 0
+
+
+def test_a_clock_that_runs_out_at_closing_time_runs_out_then() -> None:
+    cal = new_york()
+    assert cal.add_business_minutes(at(FRI_DEC_4, 16, zone=NEW_YORK), 60) == at(FRI_DEC_4, 17, zone=NEW_YORK)
+    assert cal.add_business_minutes(at(FRI_DEC_4, 16, zone=NEW_YORK), 61) == at(
+        date(2026, 12, 7), 8, 1, zone=NEW_YORK
+    )
+
+
+def test_business_time_follows_the_wall_clock_across_the_change_to_winter_time() -> None:
+    # 2026-11-01 is the fall-back Sunday in New York: an overnight crisis line open 00:00-06:00 that
+    # night is open seven real hours (01:00-02:00 happens twice)
+    cal = new_york(business_hours=[{"weekday": 7, "start": "00:00", "end": "06:00"}])
+    sunday = date(2026, 11, 1)
+    assert cal.business_minutes_between(at(sunday, 0, zone=NEW_YORK), at(sunday, 12, zone=NEW_YORK)) == 7 * 60
+    assert cal.add_business_minutes(at(sunday, 0, zone=NEW_YORK), 7 * 60) == at(sunday, 6, zone=NEW_YORK)
+
+
+def test_overlapping_windows_count_once() -> None:
+    cal = new_york(
+        business_hours=[
+            {"weekday": 1, "start": "08:00", "end": "12:00"},
+            {"weekday": 1, "start": "10:00", "end": "14:00"},
+            {"weekday": 1, "start": "14:00", "end": "15:00"},
+        ]
+    )
+    monday = date(2026, 12, 7)
+    assert cal.business_minutes_between(at(monday, 0, zone=NEW_YORK), at(monday, 23, zone=NEW_YORK)) == 7 * 60
+    assert cal.add_business_minutes(at(monday, 0, zone=NEW_YORK), 7 * 60) == at(monday, 15, zone=NEW_YORK)
+    assert cal.add_business_minutes(at(monday, 0, zone=NEW_YORK), 7 * 60 + 1) == at(
+        date(2026, 12, 14), 8, 1, zone=NEW_YORK
+    )
+
+
+def test_a_window_from_the_evening_before_is_counted() -> None:
+    # Auckland is ahead of UTC: its Monday 08:00 is Sunday in UTC, so the day before the start in
+    # UTC terms must be looked at too
+    cal = auckland()
+    start = at(MON, 8)
+    assert cal.add_business_minutes(start, 60) == at(MON, 9)
+    assert cal.business_minutes_between(start, at(MON, 9)) == 60
+
+
+def test_a_clock_on_a_calendar_without_hours_is_refused_and_negative_minutes_too() -> None:
+    with pytest.raises(ValueError, match="no business hours"):
+        auckland(business_hours=[]).add_business_minutes(at(MON, 8), 1)
+    assert auckland(business_hours=[]).add_business_minutes(at(MON, 8), 0) == at(MON, 8)
+    with pytest.raises(ValueError, match=">= 0"):
+        auckland().add_business_minutes(at(MON, 8), -1)
+    assert auckland().business_minutes_between(at(MON, 12), at(MON, 9)) == 0
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    zone=st.sampled_from(["America/New_York", "Pacific/Auckland", "Europe/London"]),
+    windows=st.lists(
+        st.tuples(
+            st.integers(1, 7),
+            st.sampled_from([0, 1, 4, 7, 8, 9, 12, 13]),
+            st.sampled_from([1, 2, 3, 5, 8, 10]),
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    start_day=st.sampled_from([date(2026, 3, 7), date(2026, 3, 27), date(2026, 9, 25), date(2026, 10, 30)]),
+    start_minute=st.integers(0, 3 * 24 * 60),
+    minutes=st.integers(0, 900),
+    holiday=st.booleans(),
+)
+def test_business_time_matches_a_minute_by_minute_count(
+    zone: str,
+    windows: list[tuple[int, int, int]],
+    start_day: date,
+    start_minute: int,
+    minutes: int,
+    holiday: bool,
+) -> None:
+    # start days a few days before a DST change in each zone; windows never start or end in the hour
+    # a spring-forward skips (02:00-03:00), where a wall time names no instant
+    cal = Calendar.model_validate(
+        {
+            "time_zone": zone,
+            "business_hours": [
+                {"weekday": d, "start": f"{h:02d}:00", "end": f"{min(h + n, 23):02d}:30"}
+                for d, h, n in windows
+            ],
+            "holidays": [{"date": str(start_day + timedelta(days=1)), "name": "Closed"}] if holiday else [],
+        }
+    )
+    start = datetime.combine(start_day, time(0), tzinfo=ZoneInfo(zone)).astimezone(UTC) + timedelta(
+        minutes=start_minute
+    )
+    end = cal.add_business_minutes(start, minutes)
+    assert end == oracle_add(cal, start, minutes)
+    assert cal.business_minutes_between(start, end) == minutes
+    assert cal.business_minutes_between(start, end + timedelta(minutes=37)) == oracle_between(
+        cal, start, end + timedelta(minutes=37)
+    )
