@@ -16,7 +16,6 @@ from functions.scheduling.common import (
     appointment_view,
     commit,
     conflict,
-    require_parent,
 )
 from shared import clock
 from shared.data import keys, moves
@@ -39,7 +38,7 @@ from shared.domain.scheduling import (
 )
 from shared.errors import Conflict, Forbidden
 from shared.http.auth import STAFF, Principal, Role, allow
-from shared.http.caller import audited_read, caller
+from shared.http.caller import audited_read, caller, require_parent
 from shared.http.contract import IfMatch, UlidPath, etag, matches, responses, status_move
 from shared.http.idempotency import idempotent
 from shared.http.pagination import Cursor, Limit, Page, cursor_list, decode_cursor, encode_cursor

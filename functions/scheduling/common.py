@@ -76,22 +76,6 @@ def provider_for(org: str, provider_id: str) -> repo.Provider:
     return item
 
 
-def require_parent(
-    found: bool, cursor: str | None, model: type[Any], key: tuple[str, str], what: str
-) -> None:
-    """One rule for every sub-collection (a patient's appointments, referrals and waitlist entries, a
-    provider's day): a parent that is not the caller's (missing, another organization's, or for a
-    patient another patient's, which :meth:`Principal.require_patient` refuses before any read) is a
-    404, never an empty list. Items ``found`` prove the parent: they sit in a partition of the caller's
-    organization and are written only for a parent that exists there. So does a ``cursor``: sealed for
-    this tenant and this partition, it is issued only after a page of items. Only an empty first page
-    costs one GetItem of the parent."""
-    if found or cursor:
-        return
-    if repo.get_item(model, key) is None:
-        raise NotFound(f"No {what} with this id.")
-
-
 def appointment_view(principal: Principal, record: AppointmentOut) -> AppointmentOut | AppointmentPatientView:
     """Staff read the whole appointment; a patient their own view of it."""
     return AppointmentPatientView.of(record) if principal.is_patient else record

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from functions.scheduling.common import commit, require_parent
+from functions.scheduling.common import commit
 from shared import clock, ids
 from shared.data import keys, moves
 from shared.data import scheduling as repo
@@ -25,7 +25,7 @@ from shared.domain.referrals import (
 )
 from shared.errors import Conflict, NotFound
 from shared.http.auth import STAFF, Role, allow
-from shared.http.caller import audited_read, caller, invalid
+from shared.http.caller import audited_read, caller, invalid, require_parent
 from shared.http.contract import IfMatch, UlidPath, etag, matches, responses, status_move
 from shared.http.idempotency import idempotent
 from shared.http.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor

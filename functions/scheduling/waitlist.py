@@ -15,7 +15,6 @@ from functions.scheduling.common import (
     conflict,
     entry_for,
     offer_for,
-    require_parent,
 )
 from shared import clock, ids
 from shared.data import keys
@@ -25,7 +24,7 @@ from shared.domain.referrals import OfferOut, OfferStatus, WaitlistIn, WaitlistO
 from shared.domain.scheduling import AppointmentOut, AppointmentPatientView, Code, Ulid
 from shared.errors import Conflict
 from shared.http.auth import STAFF, Role, allow
-from shared.http.caller import audited_read, caller, invalid
+from shared.http.caller import audited_read, caller, invalid, require_parent
 from shared.http.contract import UlidPath, responses
 from shared.http.idempotency import idempotent
 from shared.http.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor

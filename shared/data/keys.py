@@ -67,6 +67,22 @@ Reminders (``functions/reminders``; ``<kind>`` is what a plan reminds about: ``a
 - an address that bounced or complained: GetItem ``ORG#<org>#PATIENT#<id>`` / ``SUPPRESS#<channel>``
 - replies kept for staff (``GET /replies``): Query ``ORG#<org>#REPLIES`` / ``<at>#<id>``
 
+Tasks and escalations (``functions/escalations``; ``<queue>`` is ``ROLE#<role>`` for a role's queue or
+``STAFF#<sub>`` for a person's own tasks; ``<rank>`` 0-3 is the priority, stat first):
+
+- the organization's escalation policy (ladder, limits, rules): GetItem ``ORG#<org>`` / ``ESCALATIONPOLICY``
+- a task and its history (``GET /tasks/{id}``: one Query of the partition): ``ORG#<org>#TASK#<id>`` /
+  ``TASK``, and ``HIST#<at>#<n>`` per entry
+- the worklist: Query GSI1 ``ORG#<org>#WORK#<queue>`` / ``<rank>#<earliest clock>#<id>`` (sparse: open
+  tasks only, so the order is priority, then the earlier of due time and escalation deadline), one
+  Query per queue the caller reads (their own, and one per role they hold), merged; its cost follows
+  the page, never the organization's number of tasks
+- a patient's tasks, newest first: Query GSI2 ``ORG#<org>#PATIENT#<id>#TASKS`` / ``<created>#<id>``
+- one active task per cause (rule + focus): ``ORG#<org>#CAUSE#<digest>`` / ``CAUSE`` holds the task id,
+  put with ``attribute_not_exists`` in the task's transaction and deleted in the one that closes it;
+  an event already turned into a task: ``ORG#<org>#SEEN#<digest>`` / ``SEEN`` (TTL), so a redelivery
+  after the task was closed opens nothing
+
 Routes: the one exception to "every partition key starts with the organization". What arrives
 from a provider names no organization: a delivery receipt carries the provider's message id, an SMS
 reply the id of the last message sent to that number, a one-tap link a touch id. ``ROUTE#MSG#<provider
@@ -343,3 +359,55 @@ def pace_pk(identity: str) -> str:
 
 PACE_SK = "PACE"
 UNMATCHED_PK = "ROUTE#UNMATCHED"
+
+
+# ---------------------------------------------------------------- tasks and escalations
+
+ESCALATION_POLICY_SK = "ESCALATIONPOLICY"
+
+
+def task_pk(org: str, task_id: str) -> str:
+    return f"{org_pk(org)}#TASK#{part(task_id)}"
+
+
+TASK_SK = "TASK"
+HISTORY_PREFIX = "HIST#"
+
+
+def history_sk(at: str, n: int) -> str:
+    return f"{HISTORY_PREFIX}{part(at)}#{n:04d}"
+
+
+def queue_role(role: str) -> str:
+    return f"ROLE#{part(role)}"
+
+
+def queue_staff(staff_id: str) -> str:
+    return f"STAFF#{part(staff_id)}"
+
+
+def work_queue_pk(org: str, queue: str) -> str:
+    return f"{org_pk(org)}#WORK#{queue}"
+
+
+def work_sk(rank: int, at: str | None, task_id: str) -> str:
+    """``<rank>#<instant>#<id>``; no clock sorts last (``~`` after every digit)."""
+    return f"{rank}#{part(at) if at else '~'}#{part(task_id)}"
+
+
+def patient_tasks_pk(org: str, patient_id: str) -> str:
+    return f"{patient_pk(org, patient_id)}#TASKS"
+
+
+def cause_pk(org: str, cause: str) -> str:
+    return f"{org_pk(org)}#CAUSE#{hashlib.sha256(cause.encode()).hexdigest()[:40]}"
+
+
+CAUSE_SK = "CAUSE"
+
+
+def seen_pk(org: str, seen: str) -> str:
+    return f"{org_pk(org)}#SEEN#{hashlib.sha256(seen.encode()).hexdigest()[:40]}"
+
+
+SEEN_SK = "SEEN"

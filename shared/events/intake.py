@@ -64,5 +64,6 @@ class PatientRecordAccessed(DomainEvent):
         "offer.read",
         "reminders.read",
         "replies.read",
+        "task.read",
     ]
     request_id: str | None = None

@@ -3,11 +3,13 @@ shape of a field-level 422 that domain checks raise."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from shared.audit import record_access
 from shared.data.patients import Actor
-from shared.errors import Unprocessable
+from shared.errors import NotFound, Unprocessable
 from shared.http.auth import Principal, principal_of
 
 
@@ -32,3 +34,21 @@ def invalid(field: str, message: str, where: str = "body") -> Unprocessable:
         f"Fix the invalid field(s) and send again: {where}.{field}.",
         errors=[{"loc": [where, field], "msg": message, "type": "value_error"}],
     )
+
+
+def require_parent(
+    found: bool, cursor: str | None, model: type[Any], key: tuple[str, str], what: str
+) -> None:
+    """One rule for every sub-collection (a patient's appointments, referrals and waitlist entries, a
+    provider's day): a parent that is not the caller's (missing, another organization's, or for a
+    patient another patient's, which :meth:`Principal.require_patient` refuses before any read) is a
+    404, never an empty list. Items ``found`` prove the parent: they sit in a partition of the caller's
+    organization and are written only for a parent that exists there. So does a ``cursor``: sealed for
+    this tenant and this partition, it is issued only after a page of items. Only an empty first page
+    costs one GetItem of the parent."""
+    if found or cursor:
+        return
+    try:
+        model.get(*key)
+    except model.DoesNotExist:
+        raise NotFound(f"No {what} with this id.") from None

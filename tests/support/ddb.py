@@ -30,6 +30,31 @@ def count_calls() -> Iterator[Counter[str]]:
         BaseClient._make_api_call = original  # type: ignore[method-assign]
 
 
+@contextmanager
+def items_read() -> Iterator[Counter[str]]:
+    """Items DynamoDB read, by operation: a Query's ``ScannedCount`` (what a filter discards was read
+    too), a GetItem's item, a BatchGetItem's responses."""
+    read: Counter[str] = Counter()
+    original = BaseClient._make_api_call
+
+    def counting(self: BaseClient, operation_name: str, api_params: Any) -> Any:
+        out = original(self, operation_name, api_params)
+        if self.meta.service_model.service_name == _DYNAMODB:
+            if operation_name in ("Query", "Scan"):
+                read[operation_name] += int(out.get("ScannedCount", 0))
+            elif operation_name == "GetItem":
+                read[operation_name] += 1 if out.get("Item") else 0
+            elif operation_name == "BatchGetItem":
+                read[operation_name] += sum(len(v) for v in out.get("Responses", {}).values())
+        return out
+
+    BaseClient._make_api_call = counting  # type: ignore[method-assign]
+    try:
+        yield read
+    finally:
+        BaseClient._make_api_call = original  # type: ignore[method-assign]
+
+
 def item_size(item: dict[str, Any]) -> int:
     """An item's size as DynamoDB bills it (attribute names plus values; close enough for strings,
     numbers, booleans, lists and maps, which is all Careloop stores)."""

@@ -137,7 +137,7 @@ def test_only_the_functions_that_list_things_can_read_the_cursor_key() -> None:
         if any(p["name"] == "cursor" for p in op.get("parameters", []))
     }
     listing = {r.function_id for r in template.routes() if (r.method, r.path) in paged}
-    assert listing == {"IntakeFunction", "SchedulingFunction", "RemindersFunction"}
+    assert listing == {"IntakeFunction", "SchedulingFunction", "RemindersFunction", "EscalationsFunction"}
     secret = {"Ref": "CursorKeySecret"}
     for fn in template.functions():
         props = template.resources()[fn.logical_id]["Properties"]

@@ -1,0 +1,455 @@
+"""Tasks and escalations (shared/domain/tasks.py), against rules written out here.
+
+The rules:
+- statuses are FHIR Task's; the moves: accept (requested → accepted), start (requested or accepted →
+  in-progress), hold (any open status but on-hold → on-hold), resume (on-hold → where it was held
+  from), complete (requested, accepted or in-progress → completed; needs an outcome), cancel (any
+  open status → cancelled; needs a reason), fail (accepted or in-progress → failed; needs a reason);
+- accepting or starting a task nobody owns makes it the caller's;
+- an escalation's clock runs while the task is ``requested``: a hold pauses it and keeps the whole
+  minutes left, resume restarts it with them, anything else stops it for good;
+- when it runs out it climbs a rung with that rung's limit; at the top it stays, breached;
+- an item is at risk in the last quarter of its limit; clocks count whole minutes.
+
+The calendar is New York's, Monday to Friday 08:00-17:00 (UTC-5 in December).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from shared.domain.calendar import Calendar
+from shared.domain.tasks import (
+    MOVES,
+    RANK,
+    Action,
+    ClockKind,
+    DueIn,
+    EscalationOut,
+    EscalationPolicy,
+    Focus,
+    IllegalMove,
+    MissingDetail,
+    Priority,
+    QueueRole,
+    Rule,
+    Severity,
+    TaskActionIn,
+    TaskCode,
+    TaskOut,
+    TaskStatus,
+    acknowledge,
+    act,
+    climb,
+    climbed,
+    due_at,
+    minute_of,
+    next_status,
+    pause,
+    raise_escalation,
+    resolved,
+    resume,
+    risk_from,
+    run_for,
+)
+
+NY = Calendar(time_zone="America/New_York")
+FRI_16 = datetime(2026, 12, 4, 21, 0, tzinfo=UTC)  # Friday 16:00 in New York
+MON_08, MON_11 = datetime(2026, 12, 7, 13, 0, tzinfo=UTC), datetime(2026, 12, 7, 16, 0, tzinfo=UTC)
+POLICY = EscalationPolicy()
+S = TaskStatus
+
+# status → the actions it allows, and where each goes (resume: back to where the hold came from)
+ALLOWED: dict[TaskStatus, dict[Action, TaskStatus]] = {
+    S.REQUESTED: {
+        Action.ACCEPT: S.ACCEPTED,
+        Action.START: S.IN_PROGRESS,
+        Action.HOLD: S.ON_HOLD,
+        Action.COMPLETE: S.COMPLETED,
+        Action.CANCEL: S.CANCELLED,
+    },
+    S.ACCEPTED: {
+        Action.START: S.IN_PROGRESS,
+        Action.HOLD: S.ON_HOLD,
+        Action.COMPLETE: S.COMPLETED,
+        Action.CANCEL: S.CANCELLED,
+        Action.FAIL: S.FAILED,
+    },
+    S.IN_PROGRESS: {
+        Action.HOLD: S.ON_HOLD,
+        Action.COMPLETE: S.COMPLETED,
+        Action.CANCEL: S.CANCELLED,
+        Action.FAIL: S.FAILED,
+    },
+    S.ON_HOLD: {Action.RESUME: S.ACCEPTED, Action.CANCEL: S.CANCELLED},  # held from accepted
+    S.COMPLETED: {},
+    S.CANCELLED: {},
+    S.FAILED: {},
+}
+
+
+@pytest.mark.parametrize("status", list(TaskStatus))
+@pytest.mark.parametrize("action", list(Action))
+def test_every_move_by_the_table(status: TaskStatus, action: Action) -> None:
+    expected = ALLOWED[status].get(action)
+    if expected is None:
+        with pytest.raises(IllegalMove) as raised:
+            next_status(status, action, S.ACCEPTED)
+        assert raised.value.status is status and status.value in str(raised.value)
+    else:
+        assert next_status(status, action, S.ACCEPTED) is expected
+
+
+def test_resume_goes_back_where_the_hold_came_from_and_to_requested_when_unknown() -> None:
+    assert next_status(S.ON_HOLD, Action.RESUME, S.IN_PROGRESS) is S.IN_PROGRESS
+    assert next_status(S.ON_HOLD, Action.RESUME, None) is S.REQUESTED
+    assert set(MOVES) == set(Action)
+
+
+def task(**changes: object) -> TaskOut:
+    base: dict[str, object] = {
+        "id": "01KB0000000000000000000001",
+        "version": 1,
+        "code": TaskCode.CALL_PATIENT,
+        "status": S.REQUESTED,
+        "priority": Priority.ROUTINE,
+        "role": QueueRole.COORDINATOR,
+        "created_at": FRI_16,
+        "created_by": "rule:no-show",
+        "updated_at": FRI_16,
+    }
+    return TaskOut.model_validate({**base, **changes})
+
+
+def escalation(at: datetime = FRI_16, severity: Severity = Severity.MODERATE, **kw: object) -> EscalationOut:
+    clock = kw.pop("clock", ClockKind.BUSINESS)
+    role = kw.pop("role", QueueRole.COORDINATOR)
+    return raise_escalation(severity, clock, POLICY, role, at, NY)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- the clock
+
+
+def test_a_moderate_escalation_has_four_business_hours_on_the_first_rung() -> None:
+    esc = escalation()
+    assert (esc.level, esc.role, esc.limit, esc.limits) == (0, QueueRole.COORDINATOR, 240, [240, 240, 480])
+    assert esc.deadline_at == MON_11 and esc.running
+    # at risk in the last quarter: 60 business minutes before the deadline, Monday 10:00
+    assert esc.at_risk_at == datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
+    assert esc.ladder == [QueueRole.COORDINATOR, QueueRole.NURSE, QueueRole.PHYSICIAN]
+
+
+def test_a_clock_counts_whole_minutes() -> None:
+    esc = escalation(at=FRI_16 + timedelta(seconds=50))
+    assert esc.deadline_at == MON_11
+    assert minute_of(datetime(2026, 12, 4, 21, 0, 59, 999, tzinfo=UTC)) == FRI_16
+
+
+def test_a_wall_clock_escalation_starts_on_its_rule_s_rung_and_counts_every_minute() -> None:
+    esc = escalation(severity=Severity.HIGH, clock=ClockKind.WALL, role=QueueRole.NURSE)
+    assert (esc.level, esc.role, esc.limit) == (1, QueueRole.NURSE, 60)
+    assert esc.deadline_at == FRI_16 + timedelta(hours=1)
+    assert esc.at_risk_at == FRI_16 + timedelta(minutes=45)
+
+
+def test_a_restart_with_less_than_a_quarter_left_is_at_risk_at_once() -> None:
+    esc = run_for(escalation(), 30, MON_08, NY)
+    assert esc.deadline_at == MON_08 + timedelta(minutes=30) and esc.at_risk_at == MON_08
+    exactly_a_quarter = run_for(escalation(), 60, MON_08, NY)
+    assert exactly_a_quarter.at_risk_at == MON_08
+    more = run_for(escalation(), 61, MON_08, NY)
+    assert more.at_risk_at == MON_08 + timedelta(minutes=1)
+
+
+def test_a_hold_keeps_the_whole_minutes_left_and_resume_gives_them_back() -> None:
+    esc = escalation()
+    held = pause(esc, MON_08 + timedelta(minutes=60, seconds=40), NY)  # 2 of 4 hours used at Mon 09:00
+    assert (held.deadline_at, held.at_risk_at, held.remaining_minutes) == (None, None, 120)
+    assert not held.running
+    tuesday_9 = datetime(2026, 12, 8, 14, 0, tzinfo=UTC)
+    back = resume(held, tuesday_9, NY)
+    assert back.deadline_at == tuesday_9 + timedelta(hours=2) and back.remaining_minutes is None
+    assert back.at_risk_at == tuesday_9 + timedelta(hours=1)
+    assert pause(held, tuesday_9, NY) == held  # no clock running: nothing to pause
+    assert resume(esc, tuesday_9, NY) == esc  # nothing kept: nothing to resume
+
+
+def test_a_wall_clock_hold_keeps_wall_minutes() -> None:
+    esc = escalation(severity=Severity.HIGH, clock=ClockKind.WALL, role=QueueRole.NURSE)
+    held = pause(esc, FRI_16 + timedelta(minutes=25), NY)
+    assert held.remaining_minutes == 35
+    late = pause(esc, FRI_16 + timedelta(hours=3), NY)
+    assert late.remaining_minutes == 0
+
+
+def test_acknowledging_stops_the_clock_once() -> None:
+    esc = escalation()
+    ack = acknowledge(esc, MON_08)
+    assert (ack.deadline_at, ack.at_risk_at, ack.remaining_minutes, ack.acknowledged_at) == (
+        None,
+        None,
+        None,
+        MON_08,
+    )
+    assert acknowledge(ack, MON_11).acknowledged_at == MON_08
+
+
+def test_climbing_goes_up_a_rung_with_its_limit_and_stays_breached_at_the_top() -> None:
+    esc = escalation()
+    nurse = climb(esc, MON_11, NY)
+    assert (nurse.level, nurse.role, nurse.limit, nurse.breached) == (1, QueueRole.NURSE, 240, False)
+    assert nurse.deadline_at == datetime(2026, 12, 7, 20, 0, tzinfo=UTC)  # Monday 15:00
+    doctor = climb(nurse, nurse.deadline_at, NY)
+    assert (doctor.level, doctor.role, doctor.limit) == (2, QueueRole.PHYSICIAN, 480)
+    assert doctor.deadline_at == datetime(2026, 12, 8, 19, 0, tzinfo=UTC)  # Tuesday 14:00 (2 + 6 hours)
+    top = climb(doctor, doctor.deadline_at, NY)
+    assert (top.level, top.breached, top.deadline_at, top.at_risk_at) == (2, True, None, None)
+
+
+# ---------------------------------------------------------------- acting on a task
+
+
+def test_accepting_a_queued_task_makes_it_yours_and_stops_its_clock() -> None:
+    t = task(escalation=escalation())
+    after = act(t, Action.ACCEPT, "coord-7", None, MON_08, NY)
+    assert (after.status, after.owner_id, after.updated_at) == (S.ACCEPTED, "coord-7", MON_08)
+    assert after.escalation is not None and after.escalation.acknowledged_at == MON_08
+    assert not after.escalation.running
+    owned = act(task(owner_id="coord-2"), Action.START, "coord-7", None, MON_08, NY)
+    assert (owned.status, owned.owner_id) == (S.IN_PROGRESS, "coord-2")
+    assert act(task(), Action.START, "coord-7", None, MON_08, NY).owner_id == "coord-7"
+
+
+def test_complete_needs_an_outcome_and_cancel_and_fail_a_reason() -> None:
+    with pytest.raises(MissingDetail, match="outcome"):
+        act(task(), Action.COMPLETE, "c", None, MON_08, NY)
+    with pytest.raises(MissingDetail, match="reason"):
+        act(task(), Action.CANCEL, "c", TaskActionIn(), MON_08, NY)
+    with pytest.raises(MissingDetail, match="reason"):
+        act(task(status=S.ACCEPTED), Action.FAIL, "c", TaskActionIn(), MON_08, NY)
+    body = TaskActionIn.model_validate({"outcome": {"code": "reached", "note": "Rebooked"}})
+    done = act(task(), Action.COMPLETE, "c", body, MON_08, NY)
+    assert done.status is S.COMPLETED and done.outcome is not None and done.outcome.code == "reached"
+    cancelled = act(task(), Action.CANCEL, "c", TaskActionIn(reason="duplicate"), MON_08, NY)
+    assert (cancelled.status, cancelled.status_reason, cancelled.outcome) == (S.CANCELLED, "duplicate", None)
+    failed = act(task(status=S.IN_PROGRESS), Action.FAIL, "c", TaskActionIn(reason="unreachable"), MON_08, NY)
+    assert (failed.status, failed.status_reason) == (S.FAILED, "unreachable")
+
+
+def test_a_hold_remembers_where_it_came_from_and_a_reason_if_given() -> None:
+    held = act(task(status=S.IN_PROGRESS), Action.HOLD, "c", TaskActionIn(reason="waiting"), MON_08, NY)
+    assert (held.status, held.held_from, held.status_reason) == (S.ON_HOLD, S.IN_PROGRESS, "waiting")
+    back = act(held, Action.RESUME, "c", None, MON_11, NY)
+    assert (back.status, back.held_from) == (S.IN_PROGRESS, None)
+    quiet = act(task(), Action.HOLD, "c", None, MON_08, NY)
+    assert quiet.status_reason is None
+
+
+def test_holding_an_unacknowledged_escalation_pauses_it_and_resuming_restarts_it() -> None:
+    t = task(escalation=escalation())
+    held = act(t, Action.HOLD, "c", None, MON_08 + timedelta(hours=1), NY)
+    assert held.escalation is not None and held.escalation.remaining_minutes == 120
+    assert held.escalation.acknowledged_at is None
+    tuesday_9 = datetime(2026, 12, 8, 14, 0, tzinfo=UTC)
+    back = act(held, Action.RESUME, "c", None, tuesday_9, NY)
+    assert back.status is S.REQUESTED
+    assert back.escalation is not None and back.escalation.deadline_at == tuesday_9 + timedelta(hours=2)
+
+
+def test_holding_an_acknowledged_escalation_changes_nothing_on_its_clock() -> None:
+    accepted = act(task(escalation=escalation()), Action.ACCEPT, "c", None, MON_08, NY)
+    held = act(accepted, Action.HOLD, "c", None, MON_11, NY)
+    assert held.escalation == accepted.escalation
+    back = act(held, Action.RESUME, "c", None, MON_11, NY)
+    assert back.status is S.ACCEPTED and back.escalation == accepted.escalation
+
+
+def test_a_fired_clock_climbs_only_an_unacknowledged_task_whose_deadline_has_come() -> None:
+    t = task(escalation=escalation(), owner_id="coord-2")
+    assert climbed(t, MON_11 - timedelta(seconds=1), NY) is None
+    up = climbed(t, MON_11, NY)
+    assert up is not None and (up.role, up.owner_id, up.updated_at) == (QueueRole.NURSE, None, MON_11)
+    assert up.escalation is not None and up.escalation.level == 1
+    assert climbed(task(), MON_11, NY) is None  # no escalation
+    assert climbed(task(status=S.ACCEPTED, escalation=escalation()), MON_11, NY) is None
+    held = act(t, Action.HOLD, "c", None, MON_08, NY)
+    assert climbed(held, MON_11, NY) is None
+    stopped = task(escalation=acknowledge(escalation(), MON_08))
+    assert climbed(stopped, MON_11, NY) is None
+
+
+def test_at_the_top_a_fired_clock_flags_it_breached_and_keeps_its_queue() -> None:
+    doc = task(
+        role=QueueRole.PHYSICIAN,
+        owner_id="doc-1",
+        escalation=climb(climb(escalation(), MON_11, NY), MON_11, NY),
+    )
+    assert doc.escalation is not None
+    top = climbed(doc, doc.escalation.deadline_at, NY)  # type: ignore[arg-type]
+    assert top is not None and top.escalation is not None and top.escalation.breached
+    assert (top.role, top.owner_id) == (QueueRole.PHYSICIAN, "doc-1")
+    seen = top.as_seen(MON_11)
+    assert seen.breached and not task(escalation=escalation()).as_seen(MON_11).breached
+
+
+def test_resolved_by_event_cancels_and_stops_the_clock() -> None:
+    out = resolved(task(escalation=escalation()), MON_08)
+    assert (out.status, out.status_reason, out.updated_at) == (S.CANCELLED, "resolved-by-event", MON_08)
+    assert out.escalation is not None and out.escalation.acknowledged_at == MON_08
+    plain = resolved(task(), MON_08)
+    assert plain.escalation is None and plain.status is S.CANCELLED
+
+
+# ---------------------------------------------------------------- due times, risk, what a list shows
+
+
+def test_due_times_by_unit() -> None:
+    visit = datetime(2026, 12, 9, 15, 0, tzinfo=UTC)
+    assert due_at(DueIn(amount=1, unit="business-days"), FRI_16, NY, None) == MON_08 + timedelta(hours=8)
+    assert due_at(DueIn(amount=2, unit="business-hours"), FRI_16, NY, None) == MON_08 + timedelta(hours=1)
+    assert due_at(DueIn(amount=90, unit="minutes"), FRI_16, NY, None) == FRI_16 + timedelta(minutes=90)
+    assert due_at(DueIn(amount=3, unit="hours"), FRI_16, NY, None) == FRI_16 + timedelta(hours=3)
+    before = DueIn(amount=2, unit="hours", before_visit=True)
+    assert due_at(before, FRI_16, NY, visit) == visit - timedelta(hours=2)
+    assert due_at(before, visit - timedelta(minutes=30), NY, visit) == visit - timedelta(minutes=30)
+    assert due_at(before, FRI_16, NY, None) == FRI_16 + timedelta(hours=2)  # no visit: after the event
+    assert due_at(
+        DueIn(amount=1, unit="hours"), FRI_16 + timedelta(seconds=30), NY, None
+    ) == FRI_16 + timedelta(hours=1)
+
+
+def test_risk_is_the_last_quarter_of_the_time() -> None:
+    assert risk_from(FRI_16, FRI_16 + timedelta(hours=4)) == FRI_16 + timedelta(hours=3)
+
+
+def test_what_a_list_shows_at_an_instant() -> None:
+    due = FRI_16 + timedelta(hours=4)
+    t = task(due_at=due, at_risk_at=risk_from(FRI_16, due))
+    assert not t.as_seen(FRI_16).at_risk and not t.as_seen(FRI_16).overdue
+    assert (
+        t.as_seen(FRI_16 + timedelta(hours=3)).at_risk and not t.as_seen(FRI_16 + timedelta(hours=3)).overdue
+    )
+    assert t.as_seen(due).overdue
+    closed = task(status=S.COMPLETED, due_at=due, at_risk_at=risk_from(FRI_16, due))
+    assert not closed.as_seen(due).at_risk and not closed.as_seen(due).overdue
+    esc = task(escalation=escalation())
+    assert esc.as_seen(datetime(2026, 12, 7, 15, 0, tzinfo=UTC)).at_risk
+    assert not esc.as_seen(datetime(2026, 12, 7, 14, 59, tzinfo=UTC)).at_risk
+
+
+def test_the_earliest_clock_sorts_a_task() -> None:
+    assert task().sort_at() is None
+    assert task(due_at=MON_08).sort_at() == MON_08
+    assert task(due_at=MON_08 + timedelta(days=3), escalation=escalation()).sort_at() == MON_11
+    assert task(due_at=MON_08, escalation=escalation()).sort_at() == MON_08
+    assert task(escalation=acknowledge(escalation(), MON_08)).sort_at() is None
+    assert [p for p, _ in sorted(RANK.items(), key=lambda kv: kv[1])] == ["stat", "asap", "urgent", "routine"]
+
+
+# ---------------------------------------------------------------- the policy
+
+
+def test_the_default_rules_cover_the_events_that_make_work() -> None:
+    on = {r.on: r for r in POLICY.rules}
+    assert set(on) >= {
+        "AppointmentNoShow",
+        "AppointmentUnconfirmed",
+        "ReminderUndeliverable",
+        "ReferralOverdue",
+        "SocialNeedIdentified",
+        "SafetyConcernIdentified",
+    }
+    safety = on["SafetyConcernIdentified"]
+    assert (safety.role, safety.priority, safety.severity, safety.clock) == (
+        QueueRole.NURSE,
+        Priority.URGENT,
+        Severity.HIGH,
+        ClockKind.WALL,
+    )
+    assert on["AppointmentNoShow"].severity is Severity.MODERATE
+    assert "AppointmentConfirmed" in on["AppointmentUnconfirmed"].closed_by
+    assert [r.id for r in POLICY.rules_closed_by("AppointmentConfirmed")] == ["unconfirmed"]
+    assert [r.id for r in POLICY.rules_on("AppointmentNoShow")] == ["no-show"]
+
+
+def test_a_disabled_rule_opens_nothing_but_still_closes() -> None:
+    rules = [r.model_copy(update={"enabled": r.id != "unconfirmed"}) for r in POLICY.rules]
+    policy = EscalationPolicy(rules=rules)
+    assert policy.rules_on("AppointmentUnconfirmed") == []
+    assert [r.id for r in policy.rules_closed_by("AppointmentConfirmed")] == ["unconfirmed"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"ladder": ["nurse", "nurse"]}, "appears once"),
+        ({"limits": {"low": [1, 1, 1], "moderate": [1, 1, 1]}}, "every severity"),
+        ({"limits": {"low": [1, 1], "moderate": [1, 1, 1], "high": [1, 1, 1]}}, "one limit per level"),
+        ({"ladder": ["coordinator", "physician"]}, "one limit per level"),
+        (
+            {"rules": [{"id": "a", "on": "AppointmentNoShow", "code": "other"}] * 2},
+            "unique",
+        ),
+        (
+            {
+                "ladder": ["coordinator"],
+                "limits": {"low": [1], "moderate": [1], "high": [1]},
+                "rules": [
+                    {
+                        "id": "a",
+                        "on": "AppointmentNoShow",
+                        "code": "other",
+                        "role": "nurse",
+                        "severity": "low",
+                    }
+                ],
+            },
+            "rung of the ladder",
+        ),
+        (
+            {
+                "rules": [
+                    {
+                        "id": "a",
+                        "on": "AppointmentNoShow",
+                        "code": "other",
+                        "closed_by": ["AppointmentNoShow"],
+                    }
+                ]
+            },
+            "closed by the event that opens it",
+        ),
+        (
+            {
+                "rules": [
+                    {
+                        "id": "a",
+                        "on": "AppointmentNoShow",
+                        "code": "other",
+                        "due": {"amount": 1, "unit": "business-days", "before_visit": True},
+                    }
+                ]
+            },
+            "minutes or hours",
+        ),
+    ],
+)
+def test_a_policy_that_makes_no_sense_is_refused(change: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        EscalationPolicy.model_validate(change)
+
+
+def test_a_plain_task_rule_may_name_a_role_off_the_ladder() -> None:
+    policy = EscalationPolicy.model_validate(
+        {
+            "ladder": ["coordinator"],
+            "limits": {"low": [1], "moderate": [1], "high": [1]},
+            "rules": [{"id": "a", "on": "AppointmentNoShow", "code": "other", "role": "nurse"}],
+        }
+    )
+    assert policy.rules[0].role is QueueRole.NURSE
+    assert Rule(id="b", on="PatientReplied", code=TaskCode.READ_REPLY).enabled
+    assert Focus(type="appointment", id="01KB").id == "01KB"
