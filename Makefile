@@ -55,6 +55,7 @@ bench: install
 	$(PY) -m bench.scheduling
 	$(PY) -m bench.availability
 	$(PY) -m bench.reminders
+	$(PY) -m bench.escalations
 	$(PY) -m bench.runtime
 
 openapi: install

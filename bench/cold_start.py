@@ -45,6 +45,9 @@ SAMPLES = {
     "ReminderSendFunction": ["reminders/send-queue.json"],
     "ReminderInboundFunction": ["reminders/sms-reply.json"],
     "ReminderReceiptsFunction": ["reminders/ses-delivery.json"],
+    "EscalationsFunction": ["escalations/worklist.json"],
+    "EscalationEventsFunction": ["escalations/appointment-no-show.json"],
+    "EscalationTimerFunction": ["escalations/timer-task.json"],
 }
 
 _TIMED = textwrap.dedent(

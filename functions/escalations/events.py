@@ -227,5 +227,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, list[str]]:
     bind()
     kind, detail = event["detail-type"], event["detail"]
     outcomes = on_event(kind, detail["organization_id"], detail, clock.now())
-    logger.info("escalations event", detail_type=kind, event_id=detail.get("event_id"), outcomes=outcomes)
+    logger.info("escalations event", detail_type=kind, event_id=detail.get("event_id"), outcome=",".join(outcomes))
     return {"outcomes": outcomes}

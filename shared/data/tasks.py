@@ -271,15 +271,17 @@ def cause_task_id(org: str, cause: str) -> str | None:
 def queue_page(
     org: str, queue: str, after: str | None, limit: int, filters: Any
 ) -> tuple[list[TaskItem], str | None]:
-    """One Query of a worklist queue, after ``after`` (a sort key), with ``filters`` (a PynamoDB
+    """One Query (one request: PynamoDB's iterator would fetch page after page until ``limit`` items
+    matched a filter) of a worklist queue, after ``after`` (a sort key), with ``filters`` (a PynamoDB
     condition or ``None``). Returns the matching tasks and the last sort key DynamoDB evaluated when
     there may be more (a filtered page can match fewer than ``limit``)."""
-    condition = after < TaskItem.GSI1SK if after else None
+    condition = TaskItem.GSI1SK > after if after else None
     result = TaskItem.gsi1.query(
-        keys.work_queue_pk(org, queue), condition, filter_condition=filters, limit=limit
+        keys.work_queue_pk(org, queue), condition, filter_condition=filters, page_size=limit
     )
-    items = [i for i in result if isinstance(i, TaskItem)]
-    last = result.last_evaluated_key
+    page = next(result.page_iter)
+    items = [TaskItem.from_raw_data(raw) for raw in page.get("Items", [])]
+    last = result.page_iter.last_evaluated_key
     return items, (last["GSI1SK"]["S"] if last else None)
 
 

@@ -109,3 +109,50 @@ def test_an_unattended_visit_becomes_a_no_show_when_the_clock_passes(careloop: C
     assert careloop.post("/_local/clock", json={"set": after.isoformat()}).status_code == 200
     status = lambda: careloop.get(f"/appointments/{appointment_id}", token).json()["status"]  # noqa: E731
     assert eventually(lambda: status() == "noshow") is True
+
+
+def test_a_missed_friday_visit_becomes_a_call_task_that_climbs_on_monday_at_eleven(careloop: Client) -> None:
+    """Through the runtime and its clock: the no-show timer, the rule that makes the call task, the
+    escalation's Scheduler timer and the climb. The organization keeps the default calendar (UTC,
+    Monday to Friday 08:00-17:00): 4 business hours from Friday 16:00 run out on Monday at 11:00."""
+    token, provider_id, patients, _ = clinic(careloop, "e2e-escalate", 1)
+    now = datetime.fromisoformat(careloop.get("/_local/clock").json()["now"].replace("Z", "+00:00"))
+    friday = (now + timedelta(days=1 + (4 - now.weekday() - 1) % 7)).replace(
+        hour=15, minute=30, second=0, microsecond=0
+    )
+    monday_11 = (friday + timedelta(days=3)).replace(hour=11, minute=0)
+    booked = careloop.post(
+        "/appointments",
+        token,
+        json={
+            "patient_id": patients[0],
+            "provider_id": provider_id,
+            "appointment_type": "follow-up",
+            "start": friday.isoformat(),
+        },
+    )
+    assert booked.status_code == 201, booked.text
+    appointment_id = booked.json()["id"]
+    assert eventually(
+        lambda: any(appointment_id in str(s) for s in careloop.get("/_local/schedules").json()["schedules"])
+    )
+    assert (
+        careloop.post("/_local/clock", json={"set": (friday + timedelta(minutes=31)).isoformat()}).status_code
+        == 200
+    )
+
+    def call_task() -> Any:
+        items = careloop.get("/worklist", token, params={"code": "call-patient"}).json()["items"]
+        return next((t for t in items if (t["focus"] or {}).get("id") == appointment_id), None)
+
+    task = eventually(call_task)
+    assert task, careloop.get("/_local/dlq").json()
+    assert task["escalation"]["deadline_at"] == monday_11.isoformat().replace("+00:00", "Z")
+    assert (
+        careloop.post(
+            "/_local/clock", json={"set": (monday_11 + timedelta(seconds=30)).isoformat()}
+        ).status_code
+        == 200
+    )
+    role = lambda: careloop.get(f"/tasks/{task['id']}", token).json()["role"]  # noqa: E731
+    assert eventually(lambda: role() == "nurse") is True, careloop.get(f"/tasks/{task['id']}", token).json()

@@ -361,6 +361,10 @@ def test_the_worklist_reads_one_query_per_queue_whatever_the_organization_holds(
     assert len(page["items"]) == 10 and page["next_cursor"]
     assert calls == Counter({"Query": 2}), calls
     assert read["Query"] <= 2 * 10, read
+    with count_calls() as calls, items_read() as read:  # a filter nothing matches reads one page, no more
+        filtered = coordinator().worklist(limit="10", code="chase-referral")
+    assert filtered["items"] == [] and filtered["next_cursor"]
+    assert calls == Counter({"Query": 2}) and read["Query"] <= 2 * 10, (calls, read)
 
 
 # ---------------------------------------------------------------- rules
