@@ -8,7 +8,8 @@ ratios to:
   PynamoDB connection, ``APIGatewayHttpResolver(enable_validation=True)`` and ``Logger()``;
 - the AWS floor: ``import boto3``, one DynamoDB client, one GetItem.
 
-``make bench``; ``RUNS=11 make bench`` for more runs.
+``make bench``; ``RUNS=11 make bench`` for more runs; ``ONLY=Escalation python -m bench.cold_start``
+for the functions whose logical id starts so.
 """
 
 from __future__ import annotations
@@ -161,7 +162,10 @@ def main() -> None:
         aws_floor = median(AWS_FLOOR, env)
         rows = []
         floors: list[float] = []
+        only = os.environ.get("ONLY")  # ONLY=Escalations: just the functions whose name starts so
         for fn in template.functions():
+            if only and not fn.logical_id.startswith(only):
+                continue
             # the environment the template gives the function (secrets' ARNs, queue URLs...), then ours
             given = function_environment(template.Template.default(), fn.logical_id, names)
             fn_env = {**given, **env, "POWERTOOLS_SERVICE_NAME": fn.logical_id}
