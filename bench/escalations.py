@@ -81,9 +81,9 @@ def main() -> None:
             seeded = stored
             task = escalating()
             due = task["escalation"]["deadline_at"]
-            with clock.use_clock(clock.FixedClock(datetime.fromisoformat(due.replace("Z", "+00:00")))):
-                with count_calls() as calls, items_read() as read:
-                    outcome = fire("acme", task["id"], clock.now())
+            at = clock.FixedClock(datetime.fromisoformat(due.replace("Z", "+00:00")))
+            with clock.use_clock(at), count_calls() as calls, items_read() as read:
+                outcome = fire("acme", task["id"], clock.now())
             print(_line(f"fire ({outcome}) with {OPEN_TASKS + stored:,} tasks stored", calls, read))
 
 

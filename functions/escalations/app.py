@@ -60,11 +60,10 @@ CLOSING_EVENTS: dict[Action, type[TaskEvent]] = {
 
 
 def _display_name(org: str, patient_id: str) -> str:
-    patient = sched.get_item(sched.Patient, sched.patient_key(org, patient_id))
-    if patient is None:
+    name = repo.display_name(sched.get_item(sched.Patient, sched.patient_key(org, patient_id)))
+    if name is None:
         raise invalid("patient_id", "no patient with this id")
-    name = patient.record().name
-    return f"{name.given[0]} {name.family}"
+    return name
 
 
 def _task(org: str, task_id: str) -> repo.TaskItem:

@@ -88,13 +88,6 @@ def already_resolved(rule: Rule, appointment: Any, referral: Any) -> bool:
     return False
 
 
-def display_name(patient: Any) -> str | None:
-    if patient is None:
-        return None
-    name = patient.record().name
-    return f"{name.given[0]} {name.family}"
-
-
 def _priority(rule: Rule, detail: dict[str, Any]) -> Priority:
     stated = detail.get("priority")
     if stated in set(Priority) and RANK[Priority(stated)] < RANK[rule.priority]:
@@ -124,7 +117,7 @@ def open_for(
         status=TaskStatus.REQUESTED,
         priority=_priority(rule, detail),
         patient_id=detail.get("patient_id"),
-        patient_name=display_name(world.get("patient")),
+        patient_name=repo.display_name(world.get("patient")),
         focus=focus,
         role=rule.role,
         due_at=due,
@@ -227,5 +220,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, list[str]]:
     bind()
     kind, detail = event["detail-type"], event["detail"]
     outcomes = on_event(kind, detail["organization_id"], detail, clock.now())
-    logger.info("escalations event", detail_type=kind, event_id=detail.get("event_id"), outcome=",".join(outcomes))
+    logger.info(
+        "escalations event", detail_type=kind, event_id=detail.get("event_id"), outcome=",".join(outcomes)
+    )
     return {"outcomes": outcomes}

@@ -96,6 +96,15 @@ def save_policy(org: str, new: EscalationPolicy, old: PolicyItem | None) -> Esca
 # ---------------------------------------------------------------- tasks
 
 
+def display_name(patient: Any) -> str | None:
+    """What a worklist shows of a patient (a ``Patient`` item): first given name and family name,
+    kept on the task when it is made so the worklist reads nothing else."""
+    if patient is None:
+        return None
+    name = patient.record().name
+    return f"{name.given[0]} {name.family}"
+
+
 def queue_of(record: TaskOut) -> str:
     """The queue a task waits in: its owner's own, or its role's."""
     return keys.queue_staff(record.owner_id) if record.owner_id else keys.queue_role(record.role)
@@ -275,7 +284,7 @@ def queue_page(
     matched a filter) of a worklist queue, after ``after`` (a sort key), with ``filters`` (a PynamoDB
     condition or ``None``). Returns the matching tasks and the last sort key DynamoDB evaluated when
     there may be more (a filtered page can match fewer than ``limit``)."""
-    condition = TaskItem.GSI1SK > after if after else None
+    condition = TaskItem.GSI1SK > after if after else None  # noqa: SIM300 - a PynamoDB condition
     result = TaskItem.gsi1.query(
         keys.work_queue_pk(org, queue), condition, filter_condition=filters, page_size=limit
     )

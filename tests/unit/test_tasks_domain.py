@@ -453,3 +453,42 @@ def test_a_plain_task_rule_may_name_a_role_off_the_ladder() -> None:
     assert policy.rules[0].role is QueueRole.NURSE
     assert Rule(id="b", on="PatientReplied", code=TaskCode.READ_REPLY).enabled
     assert Focus(type="appointment", id="01KB").id == "01KB"
+
+
+ENDS = ["AppointmentCancelled", "AppointmentCheckedIn", "AppointmentArrived"]
+REFERRAL_DONE = ["ReferralScheduled", "ReferralCompleted", "ReferralClosed", "ReferralCancelled"]
+# What an organization gets before an admin writes its own (the README's "Tasks and escalations").
+DEFAULT_RULES = [
+    ("no-show", "AppointmentNoShow", "call-patient", "coordinator", "routine", (1, "business-days", False),
+     "moderate", "business", []),
+    ("unconfirmed", "AppointmentUnconfirmed", "confirm-appointment", "coordinator", "routine",
+     (2, "hours", True), None, "business", ["AppointmentConfirmed", "AppointmentRescheduled", *ENDS]),
+    ("undeliverable", "ReminderUndeliverable", "fix-contact-details", "coordinator", "routine",
+     (1, "business-days", False), "low", "business", []),
+    ("reschedule", "RescheduleRequested", "reschedule-appointment", "coordinator", "routine",
+     (1, "business-days", False), None, "business", ["AppointmentRescheduled", *ENDS]),
+    ("reply", "PatientReplied", "read-reply", "coordinator", "routine", (1, "business-days", False), None,
+     "business", []),
+    ("referral-overdue", "ReferralOverdue", "chase-referral", "coordinator", "routine",
+     (2, "business-days", False), "low", "business", REFERRAL_DONE),
+    ("social-need", "SocialNeedIdentified", "connect-resource", "coordinator", "routine",
+     (3, "business-days", False), None, "business", []),
+    ("safety-concern", "SafetyConcernIdentified", "safety-check", "nurse", "urgent", (1, "hours", False),
+     "high", "wall", []),
+]  # fmt: skip
+
+
+def test_the_defaults_an_organization_starts_with() -> None:
+    policy = EscalationPolicy().model_dump(mode="json")
+    assert policy["ladder"] == ["coordinator", "nurse", "physician"]
+    assert policy["limits"] == {"low": [480, 480, 960], "moderate": [240, 240, 480], "high": [60, 60, 60]}
+    rules = [
+        (
+            r["id"], r["on"], r["code"], r["role"], r["priority"],
+            (r["due"]["amount"], r["due"]["unit"], r["due"]["before_visit"]),
+            r["severity"], r["clock"], r["closed_by"],
+        )
+        for r in policy["rules"]
+    ]  # fmt: skip
+    assert rules == DEFAULT_RULES
+    assert all(r["enabled"] for r in policy["rules"])
