@@ -153,9 +153,12 @@ def machinery() -> Iterator[Client]:
     running.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def careloop() -> Iterator[Client]:
-    """A runtime over the product's own template.yaml, as `make run` starts it."""
+    """A runtime over the product's own template.yaml, as `make run` starts it: one per pytest worker
+    for the whole run (starting one and warming its functions' workers costs tens of seconds of CPU
+    a module). Tests share it as tenants share production: each works in an organization of its own
+    and reads the clock from the runtime (a test may move it forward, never back)."""
     running = start_runtime()
     yield Client(running)
     running.stop()
