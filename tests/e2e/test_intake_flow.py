@@ -14,11 +14,11 @@ from .conftest import Client, eventually
 pytestmark = pytest.mark.e2e
 
 
-def bus_events(client: Client, patient_id: str) -> list[str]:
+def bus_events(client: Client, patient_id: str, source: str = "careloop.intake") -> list[str]:
     return [
         e["event"]["detail-type"]
         for e in client.get("/_local/events").json()["events"]
-        if e["event"]["detail"].get("patient_id") == patient_id
+        if e["event"]["detail"].get("patient_id") == patient_id and e["event"]["source"] == source
     ]
 
 
@@ -46,6 +46,17 @@ def test_register_then_assess_puts_the_needs_on_the_bus(careloop: Client) -> Non
         return seen if len(seen) >= len(expected) else None
 
     assert eventually(all_four) == expected
+
+    # the escalations area's rules turn the needs into work: a call for the coordinator, a safety
+    # check for the nurse (urgent)
+    def tasks() -> list[tuple[str, str, str]] | None:
+        items = careloop.get(f"/patients/{pid}/tasks", token).json()["items"]
+        return sorted((t["code"], t["role"], t["priority"]) for t in items) if len(items) >= 2 else None
+
+    assert eventually(tasks) == [
+        ("connect-resource", "coordinator", "routine"),
+        ("safety-check", "nurse", "urgent"),
+    ]
 
 
 def test_reads_reach_the_audit_trail(careloop: Client) -> None:

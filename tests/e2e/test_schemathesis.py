@@ -23,9 +23,10 @@ from .conftest import Client
 
 pytestmark = pytest.mark.e2e
 # Examples per route and role: a coordinator reaches every handler's checks; a patient is refused most
-# routes at the door, so fewer examples say as much. One test per route and role, so pytest-xdist
-# spreads the fuzzing over both workers instead of one test holding a worker for minutes.
-EXAMPLES = {"coordinator": 25, "patient": 10}
+# routes at the door, so fewer examples say as much; the stateful run below goes deeper. One test per
+# route and role, so pytest-xdist spreads the fuzzing over both workers instead of one test holding a
+# worker for minutes.
+EXAMPLES = {"coordinator": 15, "patient": 5}
 
 
 def careloop_routes() -> list:
