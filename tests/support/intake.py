@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -110,6 +111,14 @@ class Api:
         response = self.target(event, LambdaContext(self.function))
         response["json"] = json.loads(response["body"]) if response.get("body") else None
         return response
+
+    def req(self, method: str, route: str, body: Any = None, **kwargs: Any) -> dict[str, Any]:
+        """``route`` with its parameters filled in: ``req("POST", "/appointments/{appointment_id}/cancel",
+        appointment_id=...)``; other keyword arguments (query, headers) go to :meth:`call`."""
+        names = re.findall(r"{(\w+)}", route)
+        params = {n: kwargs.pop(n) for n in names}
+        path = route.format(**params)
+        return self.call(method, path, route=route, body=body, path_parameters=params or None, **kwargs)
 
     def register(self, body: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
         return self.call("POST", "/patients", body=body if body is not None else patient(), **kwargs)

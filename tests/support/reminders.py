@@ -7,7 +7,6 @@ gives it.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,13 +33,6 @@ class Rem(Api):
         from functions.reminders.app import handler
 
         return handler(event, context)  # type: ignore[no-any-return]
-
-    def req(self, method: str, route: str, body: Any = None, **kwargs: Any) -> dict[str, Any]:
-        names = re.findall(r"{(\w+)}", route)
-        params = {n: kwargs.pop(n) for n in names}
-        return self.call(
-            method, route.format(**params), route=route, body=body, path_parameters=params or None, **kwargs
-        )
 
     def touches(self, appointment_id: str) -> list[dict[str, Any]]:
         out = self.req("GET", "/appointments/{appointment_id}/reminders", appointment_id=appointment_id)

@@ -7,7 +7,6 @@ clinic's Thanksgiving (Thursday 2026-11-26) is a holiday.
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,14 +46,6 @@ class Sched(Api):
         from functions.scheduling.app import handler
 
         return handler(event, context)  # type: ignore[no-any-return]
-
-    def req(self, method: str, route: str, body: Any = None, **kwargs: Any) -> dict[str, Any]:
-        """``route`` with its parameters filled in: ``req("POST", "/appointments/{appointment_id}/cancel",
-        appointment_id=...)``; other keyword arguments (query, headers) go to :meth:`call`."""
-        names = re.findall(r"{(\w+)}", route)
-        params = {n: kwargs.pop(n) for n in names}
-        path = route.format(**params)
-        return self.call(method, path, route=route, body=body, path_parameters=params or None, **kwargs)
 
     def book(
         self, patient_id: str, provider_id: str, start: str = TUESDAY_9AM, **extra: Any

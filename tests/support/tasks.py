@@ -4,7 +4,6 @@ clinic (business hours Monday to Friday 08:00-17:00) whose events the in-process
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from tests.support.intake import NEGATIVE_SCREEN, Api
@@ -18,13 +17,6 @@ class Tasks(Api):
         from functions.escalations.app import handler
 
         return handler(event, context)  # type: ignore[no-any-return]
-
-    def req(self, method: str, route: str, body: Any = None, **kwargs: Any) -> dict[str, Any]:
-        names = re.findall(r"{(\w+)}", route)
-        params = {n: kwargs.pop(n) for n in names}
-        return self.call(
-            method, route.format(**params), route=route, body=body, path_parameters=params or None, **kwargs
-        )
 
     def task(self, task_id: str) -> dict[str, Any]:
         out = self.req("GET", "/tasks/{task_id}", task_id=task_id)
