@@ -44,9 +44,23 @@ def _authorize_before_validation(app: APIGatewayHttpResolver) -> None:
     validate = app._request_validation_middleware
 
     def authorize_then_validate(app: Any, next_middleware: Any) -> Any:
-        return authorize(app, lambda a: validate(a, next_middleware))
+        return authorize(app, lambda a: validate(refuse_unknown_query(a), next_middleware))
 
     app._request_validation_middleware = authorize_then_validate  # type: ignore[assignment]
+
+
+def refuse_unknown_query(app: Any) -> Any:
+    """A query parameter the route does not declare is a 400: a misspelt filter (``?stauts=open``)
+    would otherwise be ignored and answer with everything. The name is not echoed."""
+    from shared.errors import BadRequest
+
+    route = app.context.get("_route")
+    given = app.current_event.query_string_parameters or {}
+    if route is not None and given:
+        declared = {param.alias for param in route.dependant.query_params}
+        if any(name not in declared for name in given):
+            raise BadRequest("A query parameter this route does not take; see the OpenAPI document.")
+    return app
 
 
 def unreadable_body(event: dict[str, Any]) -> dict[str, Any] | None:

@@ -337,3 +337,15 @@ def test_a_response_that_breaks_its_own_model_is_a_500_not_a_422(aws: dict) -> N
     response = call(http_event("GET", "/broken", claims=claims()))
     assert response["statusCode"] == 500
     assert body_of(response)["type"].endswith("/internal")
+
+
+@pytest.mark.parametrize("query", [{"nmae": "Roe"}, {"": "null"}, {"name": "Roe", "cursr": "x"}])
+def test_an_undeclared_query_parameter_is_a_400_that_names_nothing(aws: dict, query: dict) -> None:
+    """A misspelt filter would otherwise be ignored and the list answer with everything."""
+    from tests.support.intake import Api
+
+    out = Api().call("GET", "/patients", query=query)
+    assert out["statusCode"] == 400, out["body"]
+    assert out["headers"]["Content-Type"] == "application/problem+json"
+    assert all(k not in out["body"] for k in query if k) and "Roe" not in out["body"]
+    assert Api().call("GET", "/patients", query={"name": "Roe", "limit": "5"})["statusCode"] == 200
