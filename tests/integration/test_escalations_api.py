@@ -21,6 +21,14 @@ from tests.support.intake import Api
 from tests.support.tasks import Tasks, admin, coordinator, nurse
 
 STAFF = ("coordinator", "nurse", "physician", "admin")
+
+
+@pytest.fixture(autouse=True)
+def _phi(phi: Any) -> None:
+    """A task's description and an outcome's note are free text about a patient: never in a log."""
+    phi.register("Book cardiology", "Same as the other", "Rebooked", "Call back")
+
+
 LATER = "2026-11-25T14:00:00Z"
 
 
