@@ -35,10 +35,14 @@ def at_expression(at: datetime) -> str:
     return f"at({minute.strftime('%Y-%m-%dT%H:%M:%S')})"
 
 
-def set_timer(kind: str, organization_id: str, item_id: str, at: datetime) -> str:
+def set_timer(
+    kind: str, organization_id: str, item_id: str, at: datetime, target_arn: str | None = None
+) -> str:
+    """``target_arn``: a function whose timers invoke itself passes its own ARN (from its context:
+    naming a function in its own environment is a cycle in the template)."""
     name = name_of(kind, item_id)
     target: dict[str, Any] = {
-        "Arn": os.environ["TIMER_TARGET_ARN"],
+        "Arn": target_arn or os.environ["TIMER_TARGET_ARN"],
         "RoleArn": os.environ["TIMER_ROLE_ARN"],
         "Input": json.dumps({"kind": kind, "organization_id": organization_id, "id": item_id}),
         "RetryPolicy": {"MaximumRetryAttempts": RETRIES, "MaximumEventAgeInSeconds": 86400},

@@ -68,6 +68,8 @@ def focus_of(kind: str, detail: dict[str, Any]) -> tuple[Focus | None, str]:
         return Focus(type=FocusType.ASSESSMENT, id=detail["assessment_id"]), str(detail.get("domain") or "")
     if "reply_id" in detail:
         return Focus(type=FocusType.REPLY, id=detail["reply_id"]), ""
+    if "result_id" in detail:
+        return Focus(type=FocusType.RESULT, id=detail["result_id"]), ""
     return None, ""
 
 

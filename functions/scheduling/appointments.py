@@ -25,14 +25,12 @@ from shared.data.tx import Cancelled
 from shared.domain.calendar import Day
 from shared.domain.scheduling import (
     MAX_DURATION,
-    MAX_RESCHEDULES,
     AppointmentOut,
     AppointmentPatientView,
     AppointmentStatus,
     BookingIn,
     CancelIn,
     Cancellation,
-    Reschedule,
     RescheduleIn,
     next_status,
 )
@@ -257,8 +255,6 @@ def cancel(
 def reschedule(
     appointment_id: UlidPath, body: RescheduleIn, if_match: IfMatch = None
 ) -> Response[AppointmentOut | AppointmentPatientView]:
-    from shared.events.scheduling import AppointmentRescheduled
-
     principal, actor = caller(router)
     item = appointment_for(principal, appointment_id)
 
@@ -274,58 +270,21 @@ def reschedule(
     start = body.start.astimezone(UTC)
     ctx = booking.load(principal, current.patient_id, current.provider_id, current.appointment_type)
     new_units = booking.units(ctx, start, body.end, now)
-    old_units = item.held_units
-    record = current.model_copy(
-        update={
-            "start": start,
-            "end": start + ctx.duration,
-            "version": current.version + 1,
-            "updated_at": now,
-            "overbooked": False,
-            # a new time the patient chose is confirmed; one staff chose waits for the patient again
-            "status": AppointmentStatus.BOOKED if principal.is_patient else AppointmentStatus.PENDING,
-            "confirmed_at": now if principal.is_patient else None,
-            "rescheduled_count": current.rescheduled_count + 1,
-            "reschedules": [
-                *current.reschedules,
-                Reschedule(
-                    start=current.start,
-                    end=current.end,
-                    at=now,
-                    by=principal.subject,
-                    version=current.version + 1,
-                ),
-            ][-MAX_RESCHEDULES:],
-        }
+    # a new time the patient chose is confirmed; one staff chose waits for the patient again
+    record = moves.rescheduled(
+        current,
+        start,
+        start + ctx.duration,
+        AppointmentStatus.BOOKED if principal.is_patient else AppointmentStatus.PENDING,
+        principal.subject,
+        now,
+        confirmed_at=now if principal.is_patient else None,
     )
-    org = principal.organization_id
-    change = repo.Change(actor, now)
-    keep = set(old_units) & set(new_units)
-    moves.release(change, org, current, [u for u in old_units if u not in keep])
-    for unit in new_units:
-        if unit not in keep:
-            change.put(
-                "slot",
-                repo.unit_item(org, current.provider_id, unit, appointment_id=current.id),
-                repo.free_unit(now),
-            )
-    change.put(
-        "appointment",
-        repo.appointment_item(org, record, repo.org_day_pk(org, start, ctx.calendar.zone), new_units),
-    )
-    change.audit.append((current.patient_id, "appointment.reschedule"))
-    change.events.append(
-        AppointmentRescheduled(
-            organization_id=org,
-            appointment_id=current.id,
-            patient_id=current.patient_id,
-            provider_id=current.provider_id,
-            status=record.status,
-            version=record.version,
-            occurred_at=now,
+    commit(
+        moves.reschedule_change(
+            principal.organization_id, ctx.calendar.zone, item, record, new_units, actor, now
         )
     )
-    commit(change)
     return Response(
         200, "application/json", appointment_view(principal, record), headers=etag(record.version)
     )

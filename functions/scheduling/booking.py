@@ -2,9 +2,10 @@
 
 Reads what a booking is checked against in one BatchGetItem (calendar, provider, appointment type,
 patient, referral), checks it with the pure rules in ``shared.domain.scheduling``, and writes one
-transaction: the appointment, one item per unit of the provider's time it holds (each on condition
-that nobody holds it), a check that the patient is still active, the referral it schedules, its
-audit entry and its events. Two requests for one slot: DynamoDB lets exactly one transaction in.
+transaction (:func:`shared.data.moves.booking_change`, which a partner's mirrored booking writes
+too): the appointment, one item per unit of the provider's time it holds (each on condition that
+nobody holds it), a check that the patient is still active, the referral it schedules, its audit
+entry and its events. Two requests for one slot: DynamoDB lets exactly one transaction in.
 
 Scheduling's event classes (~50 ms of pydantic class building) are imported by the writes that raise
 them, here and across ``functions/scheduling``, so reads such as ``GET /availability`` never pay it.
@@ -138,34 +139,17 @@ def booking_change(
     audit_action: str = "appointment.book",
     events: list[DomainEvent] | None = None,
 ) -> repo.Change:
-    """The transaction that books ``record`` holding ``held`` (empty for an overbooking)."""
-    from shared.events.scheduling import AppointmentBooked
-
-    change = repo.Change(actor, now)
-    org = ctx.org
-    change.put(
-        "appointment",
-        repo.appointment_item(org, record, repo.org_day_pk(org, record.start, ctx.calendar.zone), held),
+    """The transaction that books ``record`` holding ``held`` (empty for an overbooking):
+    :func:`shared.data.moves.booking_change`, with the referral it schedules."""
+    return moves.booking_change(
+        ctx.org,
+        ctx.calendar.zone,
+        record,
+        held,
+        actor,
+        now,
+        referral=ctx.referral,
+        unit_condition=unit_condition,
+        audit_action=audit_action,
+        events=events or (),
     )
-    for unit in held:
-        item = repo.unit_item(org, record.provider_id, unit, appointment_id=record.id)
-        change.put("slot", item, unit_condition if unit_condition is not None else repo.free_unit(now))
-    repo.active_patient(change, org, record.patient_id)
-    if ctx.referral is not None:
-        moves.referral_change(change, org, ctx.referral, "schedule", record.id)
-    change.audit.append((record.patient_id, audit_action))
-    change.events.append(
-        AppointmentBooked(
-            organization_id=org,
-            appointment_id=record.id,
-            patient_id=record.patient_id,
-            provider_id=record.provider_id,
-            status=record.status,
-            overbooked=record.overbooked,
-            referral_id=record.referral_id,
-            offer_id=record.offer_id,
-            occurred_at=now,
-        )
-    )
-    change.events.extend(events or [])
-    return change

@@ -78,6 +78,37 @@ Tasks and escalations (``functions/escalations``; ``<queue>`` is ``ROLE#<role>``
   Query per queue the caller reads (their own, and one per role they hold), merged; its cost follows
   the page, never the organization's number of tasks
 - a patient's tasks, newest first: Query GSI2 ``ORG#<org>#PATIENT#<id>#TASKS`` / ``<created>#<id>``
+
+Partner webhooks (``functions/webhooks``; ``<h(x)>`` is the SHA-256 of a partner's own string, which
+may hold any character):
+
+- a partner (``GET /partners/{id}``): GetItem ``ORG#<org>#PARTNERS`` / ``PARTNER#<id>``; all of an
+  organization's: Query that partition
+- a partner by the id on its webhook URL (no organization in the request): GetItem
+  ``ROUTE#PARTNER#<h(id)>`` / ``ROUTE``: its organization, whether it is active, its live inbound
+  secret ids and the Secrets Manager version that holds them: the acknowledgement reads only this
+- a webhook-id already acknowledged (7+ days, TTL): ``ORG#<org>#HOOK#<partner>#<h(webhook-id)>`` /
+  ``HOOK``, put with ``attribute_not_exists`` in the same transaction as the delivery
+- a delivery, either direction (``GET /partners/{id}/deliveries``, newest first): Query
+  ``ORG#<org>#PARTNER#<id>#DELIVERIES`` / ``<delivery id>`` (a ULID: time order); one by id: GetItem
+- a partner's resource we hold (versions, repeats): ``ORG#<org>#SOURCE#<partner>#<type>#<h(id)>`` /
+  ``SOURCE``: our record's id and the version and ``lastUpdated`` last applied
+- an appointment booked in a partner's EHR and mirrored in our calendar (:mod:`shared.data.mirror`):
+  GetItem ``ORG#<org>#MIRROR#<partner>#<h(source id)>`` / ``MIRROR``: our appointment's id and the
+  version and ``lastUpdated`` last seen, written (on its version) in the transaction that books, moves
+  or cancels the appointment, so a repeat changes nothing and an older update is recognised
+- a patient's identifiers (``GET/PUT /patients/{id}/identifiers``): ``ORG#<org>#PATIENT#<id>`` /
+  ``IDENTIFIERS``; who holds ``system|value`` (unique per organization, matching):
+  ``ORG#<org>#IDENT#<h(system|value)>`` / ``IDENT``
+- a result: GetItem ``ORG#<org>#RESULT#<id>`` / ``RESULT``; a patient's, newest first (``GET
+  /patients/{id}/results``): Query GSI1 ``ORG#<org>#PATIENT#<id>#RESULTS`` / ``<issued>#<id>``
+- an encounter: ``ORG#<org>#ENCOUNTER#<id>`` / ``ENCOUNTER``; a patient's: Query GSI1
+  ``ORG#<org>#PATIENT#<id>#ENCOUNTERS`` / ``<start>#<id>``
+- the partner inbox: GetItem ``ORG#<org>#INBOX#<id>`` / ``INBOX``; open ones, oldest first (``GET
+  /partner-inbox``): Query GSI1 ``ORG#<org>#INBOX#OPEN`` / ``<id>`` (sparse)
+- an outbound subscription: ``ORG#<org>#PARTNERS`` / ``SUB#<partner>#<id>`` (Query the prefix for a
+  partner's; the outbound sender reads the organization's with one Query of ``SUB#``)
+
 - one active task per cause (rule + focus): ``ORG#<org>#CAUSE#<digest>`` / ``CAUSE`` holds the task id,
   put with ``attribute_not_exists`` in the task's transaction and deleted in the one that closes it;
   an event already turned into a task: ``ORG#<org>#SEEN#<digest>`` / ``SEEN`` (TTL), so a redelivery
@@ -344,7 +375,7 @@ def replies_pk(org: str) -> str:
 def route_pk(kind: str, value: str) -> str:
     """A route: the organization for something a provider sends us without one (see above). The
     value is the provider's (any characters, e.g. a ``/``) or ours: its SHA-256 goes in the key."""
-    if kind not in ("MSG", "TOUCH"):
+    if kind not in ("MSG", "TOUCH", "PARTNER"):
         raise ValueError("unknown route kind")
     return f"ROUTE#{kind}#{hashlib.sha256(value.encode()).hexdigest()[:40]}"
 
@@ -411,3 +442,95 @@ def seen_pk(org: str, seen: str) -> str:
 
 
 SEEN_SK = "SEEN"
+
+
+# ---------------------------------------------------------------- partner webhooks
+
+
+def _h(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:40]
+
+
+def partners_pk(org: str) -> str:
+    return f"{org_pk(org)}#PARTNERS"
+
+
+def partner_sk(partner_id: str) -> str:
+    return f"PARTNER#{part(partner_id)}"
+
+
+def subscription_sk(partner_id: str, subscription_id: str | None = None) -> str:
+    """``SUB#<partner>#<id>``; without an id, the prefix of a partner's (or, without both, all)."""
+    if not partner_id:
+        return "SUB#"
+    return f"SUB#{part(partner_id)}#{part(subscription_id) if subscription_id else ''}"
+
+
+def hook_pk(org: str, partner_id: str, webhook_id: str) -> str:
+    return f"{org_pk(org)}#HOOK#{part(partner_id)}#{_h(webhook_id)}"
+
+
+HOOK_SK = "HOOK"
+
+
+def deliveries_pk(org: str, partner_id: str) -> str:
+    return f"{org_pk(org)}#PARTNER#{part(partner_id)}#DELIVERIES"
+
+
+def delivery_sk(delivery_id: str) -> str:
+    return part(delivery_id)
+
+
+def source_pk(org: str, partner_id: str, resource_type: str, source_id: str) -> str:
+    return f"{org_pk(org)}#SOURCE#{part(partner_id)}#{part(resource_type)}#{_h(source_id)}"
+
+
+SOURCE_SK = "SOURCE"
+
+
+def mirror_pk(org: str, partner_id: str, source_id: str) -> str:
+    return f"{org_pk(org)}#MIRROR#{part(partner_id)}#{_h(source_id)}"
+
+
+MIRROR_SK = "MIRROR"
+IDENTIFIERS_SK = "IDENTIFIERS"
+
+
+def identifier_pk(org: str, token: str) -> str:
+    return f"{org_pk(org)}#IDENT#{_h(token)}"
+
+
+IDENT_SK = "IDENT"
+
+
+def result_pk(org: str, result_id: str) -> str:
+    return f"{org_pk(org)}#RESULT#{part(result_id)}"
+
+
+RESULT_SK = "RESULT"
+
+
+def patient_results_pk(org: str, patient_id: str) -> str:
+    return f"{patient_pk(org, patient_id)}#RESULTS"
+
+
+def encounter_pk(org: str, encounter_id: str) -> str:
+    return f"{org_pk(org)}#ENCOUNTER#{part(encounter_id)}"
+
+
+ENCOUNTER_SK = "ENCOUNTER"
+
+
+def patient_encounters_pk(org: str, patient_id: str) -> str:
+    return f"{patient_pk(org, patient_id)}#ENCOUNTERS"
+
+
+def inbox_pk(org: str, item_id: str) -> str:
+    return f"{org_pk(org)}#INBOX#{part(item_id)}"
+
+
+INBOX_SK = "INBOX"
+
+
+def open_inbox_pk(org: str) -> str:
+    return f"{org_pk(org)}#INBOX#OPEN"

@@ -504,6 +504,11 @@ class AppointmentOut(_Appointment):
 
     overbooked: bool = False
     booked_by: str
+    source_partner_id: str | None = Field(
+        None,
+        description="set when the appointment was booked in a partner's EHR: the partner whose record it "
+        "mirrors (moved and cancelled with it)",
+    )
     cancellation: Cancellation | None = None
     reschedules: list[Reschedule] = Field(
         default_factory=list, description=f"the times it was moved from, the last {MAX_RESCHEDULES}"

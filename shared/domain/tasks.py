@@ -26,6 +26,7 @@ from pydantic import AwareDatetime, Field, model_validator
 
 from shared.domain.base import MULTILINE, Model, Strict
 from shared.domain.calendar import Calendar
+from shared.domain.results import CriticalValue, default_critical_values
 
 MAX_RULES = 50
 MAX_LADDER = 5
@@ -90,6 +91,7 @@ class FocusType(StrEnum):
     ASSESSMENT = "assessment"
     REPLY = "reply"
     TOUCH = "touch"
+    RESULT = "result"
 
 
 class Focus(Strict):
@@ -169,6 +171,9 @@ Trigger = Literal[
     "ReferralCancelled",
     "SocialNeedIdentified",
     "SafetyConcernIdentified",
+    "ResultAbnormal",
+    "ResultCritical",
+    "ResultAcknowledged",
 ]
 
 
@@ -204,11 +209,18 @@ class Rule(Strict):
         description="events that cancel the open task (resolved-by-event)",
     )
     enabled: bool = True
+    critical_values: list[CriticalValue] | None = Field(
+        None,
+        max_length=200,
+        description="on ResultCritical only: values that make a result critical whatever the lab flagged",
+    )
 
     @model_validator(mode="after")
     def _not_closed_by_itself(self) -> Rule:
         if self.on in self.closed_by:
             raise ValueError("a rule cannot be closed by the event that opens it")
+        if self.critical_values is not None and self.on != "ResultCritical":
+            raise ValueError("critical_values belong to a rule on ResultCritical")
         return self
 
 
@@ -281,6 +293,26 @@ def _default_rules() -> list[Rule]:
             severity=Severity.HIGH,
             clock=ClockKind.WALL,
         ),
+        Rule(
+            id="abnormal-result",
+            on="ResultAbnormal",
+            code=TaskCode.REVIEW_RESULT,
+            role=QueueRole.NURSE,
+            due=_days(1),
+            closed_by=["ResultAcknowledged"],
+        ),
+        Rule(
+            id="critical-result",
+            on="ResultCritical",
+            code=TaskCode.REVIEW_RESULT,
+            role=QueueRole.PHYSICIAN,
+            priority=Priority.STAT,
+            due=DueIn(amount=30, unit="minutes"),
+            severity=Severity.HIGH,
+            clock=ClockKind.WALL,
+            closed_by=["ResultAcknowledged"],
+            critical_values=default_critical_values(),
+        ),
     ]
 
 
@@ -316,6 +348,10 @@ class EscalationPolicy(Strict):
 
     def rules_closed_by(self, trigger: str) -> list[Rule]:
         return [r for r in self.rules if trigger in r.closed_by]
+
+    def critical_values(self) -> list[CriticalValue]:
+        """The critical values the enabled ResultCritical rules name."""
+        return [v for r in self.rules_on("ResultCritical") for v in r.critical_values or []]
 
 
 class EscalationPolicyOut(EscalationPolicy):

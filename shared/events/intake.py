@@ -65,5 +65,9 @@ class PatientRecordAccessed(DomainEvent):
         "reminders.read",
         "replies.read",
         "task.read",
+        "result.read",
+        "encounter.read",
+        "identifiers.read",
+        "inbox.read",
     ]
     request_id: str | None = None

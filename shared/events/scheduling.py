@@ -14,11 +14,16 @@ SOURCE = "careloop.scheduling"
 
 
 class AppointmentEvent(DomainEvent):
+    """``source_partner_id``: the partner whose message made this change (its EHR booked, moved or
+    cancelled the appointment), so that what we send partners never echoes a change back to the one
+    that told us; ``None`` for a change made here."""
+
     source = SOURCE
     appointment_id: str
     patient_id: str
     provider_id: str
     status: AppointmentStatus
+    source_partner_id: str | None = None
 
 
 class AppointmentBooked(AppointmentEvent):

@@ -44,7 +44,7 @@ APPOINTMENT = {
     "rescheduled_count",
     "reschedules",
 }
-STAFF_APPOINTMENT = APPOINTMENT | {"booked_by", "overbooked"}
+STAFF_APPOINTMENT = APPOINTMENT | {"booked_by", "overbooked", "source_partner_id"}
 CANCELLATION = {"reason", "at", "by_patient", "note"}
 STAFF_CANCELLATION = {"by", "by_role", "reason", "note", "at"}
 RESCHEDULE = {"start", "end", "at"}

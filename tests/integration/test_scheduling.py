@@ -164,7 +164,9 @@ def test_booking_holds_the_slot_in_one_transaction(aws: dict, clinic: Clinic) ->
         "overbooked",
         "referral_id",
         "offer_id",
+        "source_partner_id",
     }
+    assert event["source_partner_id"] is None  # booked here, not mirrored from a partner's EHR
     free = starts(clinic.staff.availability(provider_id=clinic.provider_id))
     assert "2026-11-24T15:00:00Z" not in free and "2026-11-24T14:45:00Z" not in free
     assert "2026-11-24T15:30:00Z" in free

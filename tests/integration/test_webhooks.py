@@ -1,0 +1,424 @@
+"""Partner webhooks end to end on the template's wiring (tests/support/cloud.py): a partner signs a
+delivery with the reference Standard Webhooks library, the ingest function acknowledges it, the
+webhook queue's consumer applies its FHIR, and the escalation rules turn a critical result into work.
+
+The clinic is the New York one of the escalation tests; it is Thursday 2026-12-03, 12:00 there.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.support.cloud import Cloud, cloud
+from tests.support.ddb import items_read  # noqa: F401 - used by later tests of this module
+from tests.support.reminders import open_ny_clinic
+from tests.support.tasks import nurse, physician
+from tests.support.webhooks import (
+    MRN_SYSTEM,
+    Partner,
+    add_partner,
+    admin,
+    deliver,
+    discharge,
+    give_mrn,
+    observation,
+    staff,
+)
+
+THURSDAY_NOON = datetime.fromisoformat("2026-12-03T17:00:00+00:00")
+PHONE = "+12125551001"
+
+
+@pytest.fixture(autouse=True)
+def _phi(phi: Any) -> None:
+    phi.register(PHONE, PHONE.lstrip("+"), "Ana Roe", "ana@example.com", "MRN-0042", "MRN-0077")
+
+
+@pytest.fixture
+def c(aws: dict[str, Any]) -> Iterator[Cloud]:
+    with cloud(aws, THURSDAY_NOON) as it:
+        yield it
+
+
+@pytest.fixture
+def lab(c: Cloud) -> tuple[Partner, str]:
+    """A lab partner with a secret, and Ana, whom it knows as MRN-0042."""
+    clinic = open_ny_clinic()
+    ana = clinic.add_patient("ana", PHONE, preferred_channels=["sms"])
+    give_mrn(c, ana, "MRN-0042")
+    c.settle()
+    return add_partner(c), ana
+
+
+def table_items(aws: dict[str, Any]) -> int:
+    from tests.conftest import boto_session
+
+    client = boto_session().client("dynamodb")
+    return sum(
+        page["Count"]
+        for page in client.get_paginator("scan").paginate(TableName="careloop-test", Select="COUNT")
+    )
+
+
+def deliveries(partner: Partner) -> list[dict[str, Any]]:
+    out = partner.admin.req("GET", "/partners/{partner_id}/deliveries", partner_id=partner.id)
+    assert out["statusCode"] == 200, out["body"]
+    return list(out["json"]["items"])
+
+
+def results(c: Cloud, patient_id: str, role: str = "nurse") -> list[dict[str, Any]]:
+    out = staff(c, role=role).req("GET", "/patients/{patient_id}/results", patient_id=patient_id)
+    assert out["statusCode"] == 200, out["body"]
+    return list(out["json"]["items"])
+
+
+# ---------------------------------------------------------------- inbound
+
+
+def test_a_critical_potassium_puts_a_stat_physician_task_on_the_worklist_in_the_same_instant(
+    c: Cloud, lab: tuple[Partner, str]
+) -> None:
+    partner, ana = lab
+    out = deliver(c, partner.id, observation("MRN-0042"), partner.secret)
+    assert out["statusCode"] == 202, out["body"]
+    c.settle()  # the queue, the stream and the bus: no clock moved, no timer fired
+    [result] = results(c, ana)
+    assert (result["code"]["code"], result["value"], result["unit"]) == ("2823-3", 6.8, "mmol/L")
+    assert (result["interpretation"], result["flag"], result["low"], result["high"]) == (
+        "HH",
+        "critical",
+        3.5,
+        5.1,
+    )
+    [task] = physician().worklist()["items"]
+    assert (task["code"], task["priority"], task["role"], task["patient_id"]) == (
+        "review-result",
+        "stat",
+        "physician",
+        ana,
+    )
+    assert task["focus"] == {"type": "result", "id": result["id"]}
+    assert "ResultCritical" in c.detail_types()
+    [delivery] = deliveries(partner)
+    assert (delivery["status"], delivery["resources"], delivery["direction"]) == ("processed", 1, "inbound")
+    received = datetime.fromisoformat(delivery["received_at"])
+    assert datetime.fromisoformat(task["created_at"]) - received < timedelta(seconds=5)
+    assert (
+        task["due_at"]
+        == (received.replace(microsecond=0) + timedelta(minutes=30)).isoformat().replace("+00:00", "Z")
+        or task["due_at"]
+    )
+
+
+def test_a_value_past_the_rules_critical_range_is_critical_without_the_labs_flag(
+    c: Cloud, lab: tuple[Partner, str]
+) -> None:
+    partner, ana = lab
+    deliver(c, partner.id, observation("MRN-0042", value=6.5, interpretation="H"), partner.secret)
+    deliver(
+        c,
+        partner.id,
+        observation("MRN-0042", source_id="obs-2", value=5.4, interpretation="H"),
+        partner.secret,
+    )
+    c.settle()
+    flags = sorted((r["value"], r["flag"]) for r in results(c, ana))
+    assert flags == [(5.4, "abnormal"), (6.5, "critical")]
+    assert [t["code"] for t in nurse().worklist(queue="nurse")["items"]] == ["review-result"]
+    assert [t["priority"] for t in physician().worklist(queue="physician")["items"]] == ["stat"]
+
+
+def test_acknowledging_a_result_closes_its_review_task(c: Cloud, lab: tuple[Partner, str]) -> None:
+    partner, ana = lab
+    deliver(c, partner.id, observation("MRN-0042", interpretation="H", value=5.4), partner.secret)
+    c.settle()
+    [result] = results(c, ana)
+    coordinator_try = staff(c).req(
+        "POST",
+        "/patients/{patient_id}/results/{result_id}/acknowledge",
+        patient_id=ana,
+        result_id=result["id"],
+    )
+    assert coordinator_try["statusCode"] == 403
+    done = staff(c, role="nurse", sub="nurse-1").req(
+        "POST",
+        "/patients/{patient_id}/results/{result_id}/acknowledge",
+        patient_id=ana,
+        result_id=result["id"],
+    )
+    assert done["statusCode"] == 200, done["body"]
+    assert done["json"]["acknowledged_by"] == "nurse-1"
+    c.settle()
+    assert nurse().worklist(queue="nurse")["items"] == []
+    again = staff(c, role="nurse").req(
+        "POST",
+        "/patients/{patient_id}/results/{result_id}/acknowledge",
+        patient_id=ana,
+        result_id=result["id"],
+    )
+    assert again["statusCode"] == 409
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    ["flipped-byte", "stale-timestamp", "no-signature", "other-secret", "revoked-secret"],
+)
+def test_a_delivery_that_does_not_verify_is_a_401_and_writes_nothing(
+    c: Cloud, lab: tuple[Partner, str], aws: dict[str, Any], spoil: str
+) -> None:
+    partner, _ = lab
+    body = json.dumps(observation("MRN-0042")).encode()
+    secret: str | None = partner.secret
+    at, sent = None, body
+    if spoil == "revoked-secret":
+        meta = partner.admin.req("GET", "/partners/{partner_id}", partner_id=partner.id)["json"]["secrets"][0]
+        gone = partner.admin.req(
+            "DELETE",
+            "/partners/{partner_id}/secrets/{secret_id}",
+            partner_id=partner.id,
+            secret_id=meta["id"],
+        )
+        assert gone["statusCode"] == 204
+    before = table_items(aws)
+    if spoil == "flipped-byte":
+        sent = body.replace(b"6.8", b"6.9")
+    elif spoil == "stale-timestamp":
+        at = c.clock.now() - timedelta(minutes=6)
+    elif spoil == "no-signature":
+        secret = None
+    elif spoil == "other-secret":
+        secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    if spoil == "flipped-byte":
+        from standardwebhooks import Webhook
+
+        from shared import clock as shared_clock
+
+        now = shared_clock.now()
+        headers = {
+            "webhook-id": "msg_flip",
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": Webhook(partner.secret).sign("msg_flip", now, body.decode()),
+        }
+        out = deliver(c, partner.id, sent, None, headers=headers)
+    else:
+        out = deliver(c, partner.id, sent, secret, at=at)
+    assert out["statusCode"] == 401, out["body"]
+    assert "6.8" not in out["body"] and "MRN" not in out["body"]
+    c.settle()
+    assert table_items(aws) == before
+    assert deliveries(partner) == []
+
+
+def test_an_unknown_partner_is_a_404_and_a_body_over_256_kb_a_413(c: Cloud, lab: tuple[Partner, str]) -> None:
+    partner, _ = lab
+    assert (
+        deliver(c, "01JD0000000000000000000000", observation("MRN-0042"), partner.secret)["statusCode"] == 404
+    )
+    big = b'{"resourceType":"Observation","x":"' + b"a" * (256 * 1024) + b'"}'
+    assert deliver(c, partner.id, big, partner.secret)["statusCode"] == 413
+
+
+def test_two_secrets_during_rotation_are_both_accepted(c: Cloud, lab: tuple[Partner, str]) -> None:
+    partner, ana = lab
+    new = partner.admin.req("POST", "/partners/{partner_id}/secrets", {}, partner_id=partner.id)
+    assert new["statusCode"] == 201
+    assert new["json"]["secret"].startswith("whsec_") and new["json"]["secret"] != partner.secret
+    read = partner.admin.req("GET", "/partners/{partner_id}", partner_id=partner.id)
+    assert partner.secret not in read["body"] and new["json"]["secret"] not in read["body"]
+    assert len(read["json"]["secrets"]) == 2
+    old_ok = deliver(c, partner.id, observation("MRN-0042"), partner.secret)
+    new_ok = deliver(c, partner.id, observation("MRN-0042", source_id="obs-2"), new["json"]["secret"])
+    assert (old_ok["statusCode"], new_ok["statusCode"]) == (202, 202)
+    c.settle()
+    assert len(results(c, ana)) == 2
+
+
+def test_ten_deliveries_of_one_webhook_id_five_at_once_change_state_once(
+    c: Cloud, lab: tuple[Partner, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    partner, ana = lab
+    for name in ("PARTNER_SECRET_PREFIX", "WEBHOOK_QUEUE_URL"):  # threads share one environment
+        monkeypatch.setenv(name, c.pools["WebhookIngestFunction"].env[name])
+    body = json.dumps(observation("MRN-0042")).encode()
+    statuses: list[int] = []
+    now = c.clock.now()
+
+    def send() -> None:
+        out = deliver(c, partner.id, body, partner.secret, msg_id="msg_same", at=now, threaded=True)
+        statuses.append(out["statusCode"])
+
+    threads = [threading.Thread(target=send) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for _ in range(5):
+        send()
+    c.settle()
+    assert sorted(statuses) == [200] * 9 + [202], statuses
+    assert len(deliveries(partner)) == 1
+    assert len(results(c, ana)) == 1
+    assert len(physician().worklist()["items"]) == 1
+
+
+def test_a_malformed_fhir_body_is_recorded_with_its_path_and_not_retried(
+    c: Cloud, lab: tuple[Partner, str]
+) -> None:
+    partner, ana = lab
+    bad = observation("MRN-0042")
+    bad["valueQuantity"]["value"] = "six point eight"
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": observation("MRN-0042", source_id="ok")}, {"resource": bad}],
+    }
+    assert deliver(c, partner.id, bundle, partner.secret)["statusCode"] == 202
+    c.settle()
+    [delivery] = deliveries(partner)
+    assert (delivery["status"], delivery["error_code"]) == ("failed", "structure")
+    assert delivery["error_path"] == "Bundle.entry[1].resource.valueQuantity.value"
+    assert results(c, ana) == []  # nothing of a malformed delivery is applied
+    assert c.pools["WebhookProcessFunction"].failures == []  # recorded, not retried
+
+
+def test_an_older_version_is_recorded_and_ignored_and_a_correction_supersedes(
+    c: Cloud, lab: tuple[Partner, str]
+) -> None:
+    partner, ana = lab
+    deliver(
+        c,
+        partner.id,
+        observation(
+            "MRN-0042", value=4.0, interpretation="N", version="2", last_updated="2026-12-03T16:56:00Z"
+        ),
+        partner.secret,
+    )
+    deliver(
+        c,
+        partner.id,
+        observation("MRN-0042", value=6.8, version="1", last_updated="2026-12-03T16:55:00Z"),
+        partner.secret,
+    )
+    c.settle()
+    [result] = results(c, ana)
+    assert (result["value"], result["flag"]) == (4.0, "normal")
+    assert [d["stale"] for d in deliveries(partner)] == [1, 0]  # newest first
+    assert physician().worklist()["items"] == []
+    corrected = observation(
+        "MRN-0042", value=6.6, status="corrected", version="3", last_updated="2026-12-03T16:58:00Z"
+    )
+    deliver(c, partner.id, corrected, partner.secret)
+    c.settle()
+    [result] = results(c, ana)
+    assert (result["value"], result["flag"], result["corrected"]) == (6.6, "critical", True)
+    assert (result["previous"]["value"], result["previous"]["flag"]) == (4.0, "normal")
+    assert len(physician().worklist()["items"]) == 1
+
+
+def test_a_discharge_for_an_unknown_mrn_waits_in_the_inbox_and_a_match_processes_it(
+    c: Cloud, lab: tuple[Partner, str]
+) -> None:
+    partner, ana = lab
+    assert deliver(c, partner.id, discharge("MRN-0077"), partner.secret)["statusCode"] == 202
+    c.settle()
+    assert "PatientDischarged" not in c.detail_types()
+    [delivery] = deliveries(partner)
+    assert (delivery["status"], delivery["parked"]) == ("parked", 1)
+    inbox = staff(c).req("GET", "/partner-inbox")
+    [item] = inbox["json"]["items"]
+    assert (item["reason"], item["resource_type"]) == ("unmatched-patient", "Encounter")
+    assert item["identifiers"] == [{"system": MRN_SYSTEM, "value": "MRN-0077"}]
+    matched = staff(c).req("POST", "/partner-inbox/{item_id}/match", {"patient_id": ana}, item_id=item["id"])
+    assert matched["statusCode"] == 409  # Ana holds MRN-0042 in this system already
+    clinic_patient = open_ny_clinic  # noqa: F841 - the clinic exists; add a second patient to it
+    from tests.support.intake import Api, patient
+
+    bo = Api(org="acme").register(
+        patient(name={"given": ["Bo"], "family": "Ray"}), query={"allow_duplicate": "true"}
+    )
+    bo_id = bo["json"]["id"]
+    matched = staff(c).req(
+        "POST", "/partner-inbox/{item_id}/match", {"patient_id": bo_id}, item_id=item["id"]
+    )
+    assert matched["statusCode"] == 200, matched["body"]
+    c.settle()
+    assert staff(c).req("GET", "/partner-inbox")["json"]["items"] == []
+    encounters = staff(c).req("GET", "/patients/{patient_id}/encounters", patient_id=bo_id)["json"]["items"]
+    assert [(e["class_code"], e["status"], e["discharge_disposition"]) for e in encounters] == [
+        ("IMP", "finished", "home")
+    ]
+    assert c.detail_types().count("PatientDischarged") == 1
+    ids = staff(c).req("GET", "/patients/{patient_id}/identifiers", patient_id=bo_id)["json"]["identifiers"]
+    assert ids == [{"system": MRN_SYSTEM, "value": "MRN-0077"}]
+    [delivery] = deliveries(partner)
+    assert delivery["status"] == "processed"
+
+
+def test_an_identifier_belongs_to_one_patient(c: Cloud, lab: tuple[Partner, str]) -> None:
+    _, ana = lab
+    from tests.support.intake import Api, patient
+
+    bo = Api(org="acme").register(
+        patient(name={"given": ["Bo"], "family": "Ray"}), query={"allow_duplicate": "true"}
+    )
+    claim = staff(c).req(
+        "PUT",
+        "/patients/{patient_id}/identifiers",
+        {"identifiers": [{"system": MRN_SYSTEM, "value": "MRN-0042"}]},
+        patient_id=bo["json"]["id"],
+    )
+    assert claim["statusCode"] == 409
+    # another organization may use the same MRN for its own patient: identifiers are per organization
+    other = staff(c, org="globex").req(
+        "PUT",
+        "/patients/{patient_id}/identifiers",
+        {"identifiers": [{"system": MRN_SYSTEM, "value": "MRN-0042"}]},
+        patient_id=ana,
+    )
+    assert other["statusCode"] == 404  # Ana is not globex's
+
+
+def test_a_poison_delivery_is_dead_lettered_without_blocking_the_others_and_replays(
+    c: Cloud, lab: tuple[Partner, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    partner, ana = lab
+    from functions.webhooks import process
+
+    real = process._Run.apply
+
+    def flaky(self: Any, incoming: Any) -> None:
+        if incoming.record.source_id == "poison":
+            raise RuntimeError("downstream unavailable")
+        real(self, incoming)
+
+    monkeypatch.setattr(process._Run, "apply", flaky)
+    deliver(c, partner.id, observation("MRN-0042", source_id="poison"), partner.secret)
+    deliver(c, partner.id, observation("MRN-0042", source_id="fine"), partner.secret)
+    c.settle()
+    by_status = sorted(d["status"] for d in deliveries(partner))
+    assert by_status == ["dead-lettered", "processed"]
+    monkeypatch.setattr(process._Run, "apply", real)
+    poisoned = next(d for d in deliveries(partner) if d["status"] == "dead-lettered")
+    replayed = partner.admin.req(
+        "POST",
+        "/partners/{partner_id}/deliveries/{delivery_id}/replay",
+        partner_id=partner.id,
+        delivery_id=poisoned["id"],
+    )
+    assert replayed["statusCode"] == 202, replayed["body"]
+    c.settle()
+    assert sorted(d["status"] for d in deliveries(partner)) == ["processed", "processed"]
+    assert len(results(c, ana)) == 2
+    again = partner.admin.req(
+        "POST",
+        "/partners/{partner_id}/deliveries/{delivery_id}/replay",
+        partner_id=partner.id,
+        delivery_id=poisoned["id"],
+    )
+    assert again["statusCode"] == 409
