@@ -238,7 +238,10 @@ def attempt(org: str, partner_id: str, delivery_id: str) -> str:
         )
     outcome = _save(org, item, record, attempts=attempts, next_attempt_at=later, error_code=None)
     if outcome == "saved":
-        timers.set_timer(TIMER, org, f"{partner_id}.{delivery_id}", later, target_arn=_self.get("arn"))
+        # one timer per attempt: a timer that fired deletes itself after this invocation, so reusing
+        # its name would delete the next attempt's
+        name = f"{partner_id}.{delivery_id}.{len(attempts) + 1}"
+        timers.set_timer(TIMER, org, name, later, target_arn=_self.get("arn"))
     return "retrying"
 
 
@@ -262,7 +265,7 @@ def handler(event: dict[str, Any], context: Any) -> Any:
     # unqualified: a timer must reach whatever version is live when it fires
     _self["arn"] = ":".join(str(context.invoked_function_arn).split(":")[:7])
     if event.get("kind") == TIMER:  # a retry's timer
-        partner_id, delivery_id = event["id"].split(".", 1)
+        partner_id, delivery_id, _attempt = event["id"].split(".")
         return {"outcome": attempt(event["organization_id"], partner_id, delivery_id)}
     detail = event.get("detail") or {}
     return {"deliveries": fan_out(event.get("detail-type", ""), detail)}

@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.attributes import (
-    BinaryAttribute,
     BooleanAttribute,
     ListAttribute,
     UnicodeAttribute,

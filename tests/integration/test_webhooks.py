@@ -16,14 +16,13 @@ from typing import Any
 import pytest
 
 from tests.support.cloud import Cloud, cloud
-from tests.support.ddb import items_read  # noqa: F401 - used by later tests of this module
+from tests.support.ddb import count_calls
 from tests.support.reminders import open_ny_clinic
 from tests.support.tasks import nurse, physician
 from tests.support.webhooks import (
     MRN_SYSTEM,
     Partner,
     add_partner,
-    admin,
     deliver,
     discharge,
     give_mrn,
@@ -422,3 +421,18 @@ def test_a_poison_delivery_is_dead_lettered_without_blocking_the_others_and_repl
         delivery_id=poisoned["id"],
     )
     assert again["statusCode"] == 409
+
+
+def test_an_acknowledgement_costs_two_dynamodb_calls_and_a_repeat_four(
+    c: Cloud, lab: tuple[Partner, str]
+) -> None:
+    partner, _ = lab
+    body = json.dumps(observation("MRN-0042")).encode()
+    with count_calls() as first:
+        assert deliver(c, partner.id, body, partner.secret, msg_id="msg_1")["statusCode"] == 202
+    assert dict(first) == {"GetItem": 1, "TransactWriteItems": 1}  # the route; the webhook-id and delivery
+    c.settle()
+    with count_calls() as repeat:
+        assert deliver(c, partner.id, body, partner.secret, msg_id="msg_1")["statusCode"] == 200
+    # the route, the refused transaction, then the webhook-id and its delivery (is it still queued?)
+    assert dict(repeat) == {"GetItem": 3, "TransactWriteItems": 1}

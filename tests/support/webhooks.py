@@ -26,23 +26,39 @@ class Partners(Api):
     """The partners function (HTTP) as a given caller, run in the cloud's pool."""
 
     function = "PartnersFunction"
-    cloud: Cloud
+    cloud: Cloud | None
 
-    def __init__(self, c: Cloud, **kwargs: Any) -> None:
+    def __init__(self, c: Cloud | None, **kwargs: Any) -> None:
+        """``c``: run in the cloud's pool (with the template's environment); ``None``: call the handler
+        directly (the test has set the function's environment, see :func:`partners_environment`)."""
         super().__init__(**kwargs)
         self.cloud = c
 
     def target(self, event: dict[str, Any], context: Any) -> dict[str, Any]:  # type: ignore[override]
+        if self.cloud is None:
+            from functions.webhooks.app import handler
+
+            return dict(handler(event, context))
         result = self.cloud.pools[self.function].invoke(event, 0)
         assert result.ok, self.cloud.pools[self.function].failures[-1:]
         return dict(result.value)
 
 
-def admin(c: Cloud, org: str = "acme") -> Partners:
+def partners_environment(stack: dict[str, Any], monkeypatch: Any) -> None:
+    """The partners function's environment from the template, for tests that call it directly."""
+    from local.stack import function_environment
+    from local.template import Template
+
+    env = function_environment(Template.default(), "PartnersFunction", stack["stack"].names)
+    for name in ("PARTNER_SECRET_PREFIX", "WEBHOOK_QUEUE_URL"):
+        monkeypatch.setenv(name, env[name])
+
+
+def admin(c: Cloud | None, org: str = "acme") -> Partners:
     return Partners(c, org=org, roles=("admin",), sub="admin-1")
 
 
-def staff(c: Cloud, role: str = "coordinator", org: str = "acme", sub: str = "coord-1") -> Partners:
+def staff(c: Cloud | None, role: str = "coordinator", org: str = "acme", sub: str = "coord-1") -> Partners:
     return Partners(c, org=org, roles=(role,), sub=sub)
 
 

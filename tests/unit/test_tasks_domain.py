@@ -475,6 +475,10 @@ DEFAULT_RULES = [
      (3, "business-days", False), None, "business", []),
     ("safety-concern", "SafetyConcernIdentified", "safety-check", "nurse", "urgent", (1, "hours", False),
      "high", "wall", []),
+    ("abnormal-result", "ResultAbnormal", "review-result", "nurse", "routine", (1, "business-days", False),
+     None, "business", ["ResultAcknowledged"]),
+    ("critical-result", "ResultCritical", "review-result", "physician", "stat", (30, "minutes", False),
+     "high", "wall", ["ResultAcknowledged"]),
 ]  # fmt: skip
 
 
@@ -492,3 +496,16 @@ def test_the_defaults_an_organization_starts_with() -> None:
     ]  # fmt: skip
     assert rules == DEFAULT_RULES
     assert all(r["enabled"] for r in policy["rules"])
+    # only the critical-result rule names critical values (a potassium of 6.2 mmol/L or more, among others)
+    named = {r["id"]: r["critical_values"] for r in policy["rules"] if r["critical_values"] is not None}
+    assert list(named) == ["critical-result"]
+    assert {"code": "2823-3", "unit": "mmol/L", "low": 2.8, "high": 6.2} in named["critical-result"]
+
+
+def test_critical_values_belong_to_a_result_critical_rule() -> None:
+    with pytest.raises(ValueError, match="critical_values belong"):
+        Rule(id="x", on="ResultAbnormal", code=TaskCode.REVIEW_RESULT, critical_values=[])
+    policy = EscalationPolicy()
+    assert [v.code for v in policy.critical_values()][:2] == ["2823-3", "6298-4"]
+    off = EscalationPolicy(rules=[r.model_copy(update={"enabled": False}) for r in policy.rules])
+    assert off.critical_values() == []  # a disabled rule names nothing

@@ -137,7 +137,13 @@ def test_only_the_functions_that_list_things_can_read_the_cursor_key() -> None:
         if any(p["name"] == "cursor" for p in op.get("parameters", []))
     }
     listing = {r.function_id for r in template.routes() if (r.method, r.path) in paged}
-    assert listing == {"IntakeFunction", "SchedulingFunction", "RemindersFunction", "EscalationsFunction"}
+    assert listing == {
+        "IntakeFunction",
+        "SchedulingFunction",
+        "RemindersFunction",
+        "EscalationsFunction",
+        "PartnersFunction",
+    }
     secret = {"Ref": "CursorKeySecret"}
     for fn in template.functions():
         props = template.resources()[fn.logical_id]["Properties"]
@@ -196,7 +202,7 @@ def test_every_queue_and_async_function_has_a_dead_letter_queue_with_an_alarm_on
                 dead.add(
                     event["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
                 )
-    assert dead == {"AsyncDeadLetterQueue", "ReminderSendDeadLetterQueue"}
+    assert dead == {"AsyncDeadLetterQueue", "ReminderSendDeadLetterQueue", "WebhookDeadLetterQueue"}
     alarmed = {
         a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
         for a in template.resources("AWS::CloudWatch::Alarm").values()
