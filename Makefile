@@ -62,6 +62,7 @@ bench: install
 	$(PY) -m bench.availability
 	$(PY) -m bench.reminders
 	$(PY) -m bench.escalations
+	$(PY) -m bench.webhooks
 	$(PY) -m bench.runtime
 
 openapi: install

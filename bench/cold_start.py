@@ -49,6 +49,10 @@ SAMPLES = {
     "EscalationsFunction": ["escalations/worklist.json"],
     "EscalationEventsFunction": ["escalations/appointment-no-show.json"],
     "EscalationTimerFunction": ["escalations/timer-task.json"],
+    "PartnersFunction": ["webhooks/partners.json"],
+    "WebhookIngestFunction": ["webhooks/receive.json"],
+    "WebhookProcessFunction": ["webhooks/delivery-queue.json"],
+    "WebhookOutboundFunction": ["webhooks/appointment-booked.json", "webhooks/timer-hook.json"],
 }
 
 _TIMED = textwrap.dedent(

@@ -73,8 +73,12 @@ class Runtime:
         quiet: bool = False,
         reload_packages: tuple[str, ...] = (),
         token_key: str | None = None,
+        allow_loopback_webhooks: bool = False,
     ) -> None:
-        self.tpl = Template(template_path)
+        # the template pins OutboundAllowLoopback off; only this explicit flag lets webhook
+        # subscriptions point at a receiver on this machine (http://127.0.0.1:<port>)
+        overrides = {"OutboundAllowLoopback": "true"} if allow_loopback_webhooks else {}
+        self.tpl = Template(template_path, overrides)
         self.host, self.port, self.data_dir, self.seed, self.warm = host, port, data_dir, seed, warm
         self.quiet = quiet
         self.packages = OWN_PACKAGES + reload_packages
@@ -324,6 +328,11 @@ def main(argv: list[str] | None = None) -> None:
         default=[],
         help="also re-import this package when its files change (besides functions, shared)",
     )
+    parser.add_argument(
+        "--allow-loopback-webhooks",
+        action="store_true",
+        help="let webhook subscriptions deliver to http://127.0.0.1 (a receiver you run locally)",
+    )
     args = parser.parse_args(argv)
 
     rt = Runtime(
@@ -334,6 +343,7 @@ def main(argv: list[str] | None = None) -> None:
         seed=args.seed,
         reload_packages=tuple(args.reload_package),
         token_key=os.environ.get("CARELOOP_TOKEN_KEY"),
+        allow_loopback_webhooks=args.allow_loopback_webhooks,
     )
     rt.start()
     done = threading.Event()

@@ -126,9 +126,12 @@ def plain(value: Any) -> Any:
 
 
 class Template:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, parameters: dict[str, str] | None = None) -> None:
+        """``parameters``: values for the template's parameters instead of their defaults (as
+        ``sam deploy --parameter-overrides`` gives them; the local runtime's explicit flags)."""
         self.path = path
         self.data: dict[str, Any] = plain(dict(cfn_yaml.load(str(path))))
+        self.parameters = dict(parameters or {})
 
     @staticmethod
     @cache
@@ -142,7 +145,10 @@ class Template:
         return {k: v for k, v in res.items() if of_type is None or v["Type"] == of_type}
 
     def parameter_defaults(self) -> dict[str, Any]:
-        return {k: v.get("Default") for k, v in self.data.get("Parameters", {}).items()}
+        """Each parameter's value: its override, else its default."""
+        return {
+            k: self.parameters.get(k, v.get("Default")) for k, v in self.data.get("Parameters", {}).items()
+        }
 
     @cached_property
     def table_id(self) -> str:

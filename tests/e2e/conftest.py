@@ -158,7 +158,8 @@ def careloop() -> Iterator[Client]:
     """A runtime over the product's own template.yaml, as `make run` starts it: one per pytest worker
     for the whole run (starting one and warming its functions' workers costs tens of seconds of CPU
     a module). Tests share it as tenants share production: each works in an organization of its own
-    and reads the clock from the runtime (a test may move it forward, never back)."""
-    running = start_runtime()
+    and reads the clock from the runtime (a test may move it forward, never back). Webhook
+    subscriptions may point at a receiver on this machine (the runtime's explicit flag)."""
+    running = start_runtime("--allow-loopback-webhooks")
     yield Client(running)
     running.stop()
