@@ -256,15 +256,9 @@ def list_deliveries(
 ) -> Page[DeliveryOut]:
     org = caller(router)[0].organization_id
     pk = keys.deliveries_pk(org, partner_id)
+    only = repo.DeliveryItem.direction == direction.value if direction else None
     items, next_cursor = _page(
-        lambda **kw: repo.DeliveryItem.query(
-            pk,
-            scan_index_forward=False,
-            filter_condition=(
-                repo.DeliveryItem.body.contains(f'"direction":"{direction.value}"') if direction else None
-            ),
-            **kw,
-        ),
+        lambda **kw: repo.DeliveryItem.query(pk, scan_index_forward=False, filter_condition=only, **kw),
         f"deliveries:{direction}",
         {"PK": pk},
         ("PK", "SK"),
@@ -609,11 +603,25 @@ def list_results(
 ) -> Page[ResultOut] | Page[ResultPatientView]:
     principal, _ = caller(router)
     principal.require_patient(patient_id)
-    org = principal.organization_id
-    pk = keys.patient_results_pk(org, patient_id)
+    items, next_cursor = _patient_list(repo.ResultItem, keys.patient_results_pk, patient_id, limit, cursor)
+    records = [i.record() for i in items]
+    if principal.is_patient:
+        return Page[ResultPatientView](
+            items=[ResultPatientView.of(r) for r in records], next_cursor=next_cursor
+        )
+    return Page[ResultOut](items=records, next_cursor=next_cursor)
+
+
+def _patient_list(
+    model: Any, partition: Any, patient_id: str, limit: int, cursor: str | None
+) -> tuple[list[Any], str | None]:
+    """A page of a patient's results or encounters (GSI1, newest first), audited, 404 for a patient
+    that is not the caller's (:func:`shared.http.caller.require_parent`)."""
+    org = caller(router)[0].organization_id
+    pk = partition(org, patient_id)
     items, next_cursor = _page(
-        lambda **kw: repo.ResultItem.gsi1.query(pk, scan_index_forward=False, **kw),
-        "results",
+        lambda **kw: model.gsi1.query(pk, scan_index_forward=False, **kw),
+        f"{model.__name__}:patient",
         {"GSI1PK": pk},
         ("GSI1PK", "GSI1SK", "PK", "SK"),
         org,
@@ -622,17 +630,9 @@ def list_results(
     )
     require_parent(bool(items), cursor, sched.Patient, sched.patient_key(org, patient_id), "patient")
     if items:
-        audited_read(router, [patient_id], "result.read")
-    records = [_result(i) for i in items]
-    if principal.is_patient:
-        return Page[ResultPatientView](
-            items=[ResultPatientView.of(r) for r in records], next_cursor=next_cursor
-        )
-    return Page[ResultOut](items=records, next_cursor=next_cursor)
-
-
-def _result(item: repo.ResultItem) -> ResultOut:
-    return ResultOut.model_validate({**json.loads(item.body), "version": item.version or 0})
+        kind = "result" if model is repo.ResultItem else "encounter"
+        audited_read(router, [patient_id], f"{kind}.read")
+    return items, next_cursor
 
 
 @router.post(
@@ -654,7 +654,7 @@ def acknowledge(patient_id: UlidPath, result_id: UlidPath, if_match: IfMatch = N
         raise NotFound("No result with this id for this patient.")
     if if_match is not None:
         require_current(if_match, item.version, "result")
-    record = _result(item)
+    record = item.record()
     if record.acknowledged_at is not None:
         raise Conflict("The result was reviewed already.", conflict="result")
     done = record.model_copy(update={"acknowledged_at": now, "acknowledged_by": principal.subject})
@@ -697,22 +697,10 @@ def acknowledge(patient_id: UlidPath, result_id: UlidPath, if_match: IfMatch = N
 )
 @allow(STAFF)
 def list_encounters(patient_id: UlidPath, limit: Limit = 50, cursor: Cursor = None) -> Page[EncounterOut]:
-    org = caller(router)[0].organization_id
-    pk = keys.patient_encounters_pk(org, patient_id)
-    items, next_cursor = _page(
-        lambda **kw: repo.EncounterItem.gsi1.query(pk, scan_index_forward=False, **kw),
-        "encounters",
-        {"GSI1PK": pk},
-        ("GSI1PK", "GSI1SK", "PK", "SK"),
-        org,
-        limit,
-        cursor,
+    items, next_cursor = _patient_list(
+        repo.EncounterItem, keys.patient_encounters_pk, patient_id, limit, cursor
     )
-    require_parent(bool(items), cursor, sched.Patient, sched.patient_key(org, patient_id), "patient")
-    if items:
-        audited_read(router, [patient_id], "encounter.read")
-    records = [EncounterOut.model_validate({**json.loads(i.body), "version": i.version or 0}) for i in items]
-    return Page[EncounterOut](items=records, next_cursor=next_cursor)
+    return Page[EncounterOut](items=[i.record() for i in items], next_cursor=next_cursor)
 
 
 app = make_resolver(router)

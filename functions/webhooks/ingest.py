@@ -21,7 +21,6 @@ import json
 import os
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
@@ -37,10 +36,11 @@ from shared.http import problems
 from shared.http.auth import public
 from shared.http.contract import responses
 from shared.http.resolver import make_resolver
+from shared.logs import get_logger
 from shared.webhooks import signing
 
 router = APIGatewayHttpRouter()
-logger = Logger()
+logger = get_logger()
 QUEUE_ENV = "WEBHOOK_QUEUE_URL"
 PartnerPath = Annotated[str, Path(min_length=26, max_length=26, pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
 REFUSED = (
@@ -92,7 +92,7 @@ def receive(partner_id: PartnerPath) -> Response[Accepted]:
     try:
         signing.verify(live, msg_id, _header("webhook-timestamp"), _header("webhook-signature"), body, now)
     except signing.Unverified as refused:
-        logger.info("webhook refused", extra={"partner_id": partner_id, "code": refused.code})
+        logger.info("webhook refused", extra={"partner_id": partner_id, "outcome": refused.code})
         raise Unauthorized(REFUSED) from None
     assert msg_id is not None  # noqa: S101 - verify refuses a missing id
     org = route.organization_id

@@ -20,7 +20,6 @@ import json
 from datetime import datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from pynamodb.exceptions import PutError
 from ulid import ULID
 
@@ -42,9 +41,10 @@ from shared.domain.partners import (
     retry_at,
 )
 from shared.fhir import outbound as fhir
+from shared.logs import get_logger, phi_safe_errors
 from shared.webhooks import egress, signing
 
-logger = Logger()
+logger = get_logger()
 TIMER = "hook"
 _self: dict[str, str] = {}  # this function's own ARN, from the invocation's context: retries invoke it
 
@@ -204,7 +204,12 @@ def attempt(org: str, partner_id: str, delivery_id: str) -> str:
     attempts = [*record.attempts, Attempt(at=now, status_code=status, error=error)]
     logger.info(
         "webhook attempt",
-        extra={"delivery_id": delivery_id, "attempt": len(attempts), "status": status, "error": error},
+        extra={
+            "delivery_id": delivery_id,
+            "attempt_count": len(attempts),
+            "status": status,
+            "outcome": error,
+        },
     )
     if status is not None and answered_ok(status):
         return _save(
@@ -259,6 +264,7 @@ def _save(org: str, item: repo.DeliveryItem, record: DeliveryOut, **update: Any)
     )
 
 
+@phi_safe_errors
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> Any:
     bind()

@@ -28,7 +28,6 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pynamodb.exceptions import PutError
@@ -57,8 +56,9 @@ from shared.domain.results import CriticalValue, Flag, Previous, ResultOut, corr
 from shared.events import partners as events
 from shared.fhir import inbound
 from shared.fhir.outbound import OUR_PATIENT_SYSTEM
+from shared.logs import get_logger, phi_safe_errors
 
-logger = Logger()
+logger = get_logger()
 processor = BatchProcessor(event_type=EventType.SQS)
 MAX_RECEIVES_ENV = "MAX_RECEIVES"
 ADMITTED = frozenset({"arrived", "triaged", "in-progress", "onleave"})
@@ -234,11 +234,7 @@ class _Run:
             if source
             else None
         )
-        held = (
-            EncounterOut.model_validate({**json.loads(held_item.body), "version": held_item.version})
-            if held_item
-            else None
-        )
+        held = held_item.record() if held_item else None
         stay = record.class_code in events.STAY_CLASSES
         admitted = stay and record.status in ADMITTED and not (held and held.admitted_notified)
         discharged = (
@@ -425,7 +421,7 @@ def process(org: str, partner_id: str, delivery_id: str) -> DeliveryOut | None:
     try:
         parsed = inbound.parse(item.content())
     except inbound.Malformed as malformed:
-        logger.info("delivery malformed", extra={"delivery_id": delivery_id, "code": malformed.code})
+        logger.info("delivery malformed", extra={"delivery_id": delivery_id, "outcome": malformed.code})
         return _finish(
             org,
             item,
@@ -446,7 +442,15 @@ def process(org: str, partner_id: str, delivery_id: str) -> DeliveryOut | None:
     for incoming in sorted(parsed.items, key=lambda i: i.resource_type != "DiagnosticReport"):
         run.apply(incoming)
     counts = run.counts
-    logger.info("delivery applied", extra={"delivery_id": delivery_id, "counts": dict(counts)})
+    logger.info(
+        "delivery applied",
+        extra={
+            "delivery_id": delivery_id,
+            "applied_count": counts["applied"],
+            "parked_count": counts["parked"],
+            "stale_count": counts["stale"],
+        },
+    )
     return _finish(
         org,
         item,
@@ -487,13 +491,14 @@ def _record(record: SQSRecord) -> None:
         receives = int(record.attributes.approximate_receive_count)
         logger.warning(
             "delivery failed",
-            extra={"delivery_id": delivery_id, "error": type(error).__name__, "receives": receives},
+            extra={"delivery_id": delivery_id, "error_type": type(error).__name__, "receive_count": receives},
         )
         if receives >= int(os.environ.get(MAX_RECEIVES_ENV, "5")):
             dead_letter(org, partner_id, delivery_id, error)
         raise
 
 
+@phi_safe_errors
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> Any:
     bind()

@@ -32,6 +32,7 @@ from shared.data.table import CareModel
 from shared.domain.partners import (
     DEDUPE_DAYS,
     DeliveryOut,
+    EncounterOut,
     Identifier,
     IdentifiersOut,
     InboxItemOut,
@@ -40,6 +41,7 @@ from shared.domain.partners import (
     SecretUse,
     SubscriptionOut,
 )
+from shared.domain.results import ResultOut
 
 SECRET_PREFIX_ENV = "PARTNER_SECRET_PREFIX"  # noqa: S105 - a variable name, not a secret
 DEFAULT_SECRET_PREFIX = "careloop/partners/"  # noqa: S105 - a name prefix
@@ -84,6 +86,7 @@ class HookItem(CareModel, discriminator="WebhookSeen"):
 
 class DeliveryItem(CareModel, discriminator="Delivery"):
     partner_id = UnicodeAttribute()
+    direction = UnicodeAttribute()  # inbound | outbound: the list's filter
     body = UnicodeAttribute()  # JSON of DeliveryOut
     # base64 of zlib of what was received, or of what we send: a string, because the stream relay and
     # the local runtime's stream filters read items as JSON (256 KB of random bytes still fits: ~342 KB)
@@ -121,14 +124,20 @@ class IdentClaim(CareModel, discriminator="IdentifierClaim"):
 
 class ResultItem(CareModel, discriminator="Result"):
     patient_id = UnicodeAttribute()
-    body = UnicodeAttribute()
+    body = UnicodeAttribute()  # JSON of ResultOut (its version is the item's)
     version = VersionAttribute()
+
+    def record(self) -> ResultOut:
+        return ResultOut.model_validate({**json.loads(self.body), "version": self.version or 0})
 
 
 class EncounterItem(CareModel, discriminator="Encounter"):
     patient_id = UnicodeAttribute()
-    body = UnicodeAttribute()
+    body = UnicodeAttribute()  # JSON of EncounterOut (its version is the item's)
     version = VersionAttribute()
+
+    def record(self) -> EncounterOut:
+        return EncounterOut.model_validate({**json.loads(self.body), "version": self.version or 0})
 
 
 class InboxItem(CareModel, discriminator="PartnerInbox"):
@@ -258,6 +267,7 @@ def delivery_item(
         keys.deliveries_pk(org, partner_id),
         keys.delivery_sk(record.id),
         partner_id=partner_id,
+        direction=record.direction.value,
         body=_json(record),
         payload=base64.b64encode(zlib.compress(payload or b"", 6)).decode(),
         ttl=record.received_at + DELIVERY_RETENTION,

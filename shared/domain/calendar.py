@@ -146,20 +146,18 @@ class Calendar(Strict):
     # ------------------------------------------------------------ business time (SLA clocks)
 
     def open_intervals(self, day: date) -> list[tuple[datetime, datetime]]:
-        """``day``'s business hours as UTC instants, overlapping windows merged; none on a holiday.
-        Each window is converted on its own day, so one that spans a DST change is as long as the
-        clock on the wall says it was (08:00-17:00 is 9 hours, 01:00-05:00 on a spring-forward
-        night 3)."""
+        """``day``'s business hours as UTC instants, overlapping windows merged; none on a holiday:
+        exactly the instants :meth:`is_open` says are open. A window is wall-clock time, so one that
+        spans a DST change is as long as the clock on the wall says (08:00-17:00 is 9 hours, 01:00-05:00
+        on a spring-forward night 3), and on a fall-back night the repeated hour counts twice where
+        the window holds it (00:00-01:30 is 2 hours: 00:00-01:30, then 01:00-01:30 again)."""
         if self.is_holiday(day):
             return []
-        zone = self.zone
         spans = sorted(
-            (
-                datetime.combine(day, w.start, zone).astimezone(UTC),
-                datetime.combine(day, w.end, zone).astimezone(UTC),
-            )
+            span
             for w in self.business_hours
             if w.weekday == day.isoweekday()
+            for span in self._wall_to_utc(day, w.start, w.end)
         )
         merged: list[tuple[datetime, datetime]] = []
         for start, end in spans:
@@ -168,6 +166,37 @@ class Calendar(Strict):
             else:
                 merged.append((start, end))
         return merged
+
+    def _wall_to_utc(self, day: date, start: time, end: time) -> list[tuple[datetime, datetime]]:
+        """The UTC instants whose wall time on ``day`` is in ``[start, end)``: one span, or on the day
+        of a DST change one per UTC offset of the day, each kept to the part of the day it rules."""
+        midnight = datetime.combine(day, time(0))
+        first = midnight.replace(tzinfo=self.zone).utcoffset() or timedelta(0)
+        last = (midnight + timedelta(days=1)).replace(tzinfo=self.zone).utcoffset() or timedelta(0)
+        wall_start, wall_end = datetime.combine(day, start), datetime.combine(day, end)
+        if first == last:
+            return [((wall_start - first).replace(tzinfo=UTC), (wall_end - first).replace(tzinfo=UTC))]
+        # the instant the offset changes: bisect the day by the minute (at most 11 steps)
+        low, high = (
+            (midnight - first).replace(tzinfo=UTC),
+            (midnight + timedelta(days=1) - last).replace(tzinfo=UTC),
+        )
+        while high - low > timedelta(minutes=1):
+            middle = low + (high - low) / 2
+            if middle.astimezone(self.zone).utcoffset() == first:
+                low = middle
+            else:
+                high = middle
+        change = high.replace(second=0, microsecond=0)
+        spans = []
+        for offset, lower, upper in ((first, None, change), (last, change, None)):
+            begin = (wall_start - offset).replace(tzinfo=UTC)
+            finish = (wall_end - offset).replace(tzinfo=UTC)
+            begin = max(begin, lower) if lower else begin
+            finish = min(finish, upper) if upper else finish
+            if begin < finish:
+                spans.append((begin, finish))
+        return spans
 
     def add_business_minutes(self, start: datetime, minutes: int) -> datetime:
         """The instant ``minutes`` minutes of business hours after ``start`` (aware): an escalation

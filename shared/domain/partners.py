@@ -68,8 +68,8 @@ class PartnerIn(Strict):
 
     @field_validator("resource_types")
     @classmethod
-    def _distinct(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
+    def _distinct(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) != len(value):
             raise ValueError("resource types must be distinct")
         return value
 
@@ -271,7 +271,11 @@ EVENT_TYPES: dict[str, EventType] = {
     "AppointmentCancelled": "appointment.cancelled",
     "AppointmentRescheduled": "appointment.rescheduled",
     "AppointmentNoShow": "appointment.noshow",
+    "ReferralSent": "referral.status",
+    "ReferralAccepted": "referral.status",
+    "ReferralRejected": "referral.status",
     "ReferralScheduled": "referral.status",
+    "ReferralUnscheduled": "referral.status",
     "ReferralCompleted": "referral.status",
     "ReferralClosed": "referral.status",
     "ReferralCancelled": "referral.status",

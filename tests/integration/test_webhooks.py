@@ -164,51 +164,46 @@ def test_acknowledging_a_result_closes_its_review_task(c: Cloud, lab: tuple[Part
     assert again["statusCode"] == 409
 
 
-@pytest.mark.parametrize(
-    "spoil",
-    ["flipped-byte", "stale-timestamp", "no-signature", "other-secret", "revoked-secret"],
-)
 def test_a_delivery_that_does_not_verify_is_a_401_and_writes_nothing(
-    c: Cloud, lab: tuple[Partner, str], aws: dict[str, Any], spoil: str
+    c: Cloud, lab: tuple[Partner, str], aws: dict[str, Any]
 ) -> None:
+    from standardwebhooks import Webhook
+
+    from shared import clock as shared_clock
+
     partner, _ = lab
     body = json.dumps(observation("MRN-0042")).encode()
-    secret: str | None = partner.secret
-    at, sent = None, body
-    if spoil == "revoked-secret":
-        meta = partner.admin.req("GET", "/partners/{partner_id}", partner_id=partner.id)["json"]["secrets"][0]
-        gone = partner.admin.req(
-            "DELETE",
-            "/partners/{partner_id}/secrets/{secret_id}",
-            partner_id=partner.id,
-            secret_id=meta["id"],
-        )
-        assert gone["statusCode"] == 204
+    now = shared_clock.now()
+    signed_then_flipped = {
+        "webhook-id": "msg_flip",
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(partner.secret).sign("msg_flip", now, body.decode()),
+    }
+    spoiled = {
+        "one flipped byte": lambda: deliver(
+            c, partner.id, body.replace(b"6.8", b"6.9"), None, headers=signed_then_flipped
+        ),
+        "a stale timestamp": lambda: deliver(
+            c, partner.id, body, partner.secret, at=now - timedelta(minutes=6)
+        ),
+        "no signature": lambda: deliver(c, partner.id, body, None),
+        "another secret": lambda: deliver(c, partner.id, body, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+    }
     before = table_items(aws)
-    if spoil == "flipped-byte":
-        sent = body.replace(b"6.8", b"6.9")
-    elif spoil == "stale-timestamp":
-        at = c.clock.now() - timedelta(minutes=6)
-    elif spoil == "no-signature":
-        secret = None
-    elif spoil == "other-secret":
-        secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-    if spoil == "flipped-byte":
-        from standardwebhooks import Webhook
-
-        from shared import clock as shared_clock
-
-        now = shared_clock.now()
-        headers = {
-            "webhook-id": "msg_flip",
-            "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": Webhook(partner.secret).sign("msg_flip", now, body.decode()),
-        }
-        out = deliver(c, partner.id, sent, None, headers=headers)
-    else:
-        out = deliver(c, partner.id, sent, secret, at=at)
-    assert out["statusCode"] == 401, out["body"]
-    assert "6.8" not in out["body"] and "MRN" not in out["body"]
+    for what, send in spoiled.items():
+        out = send()
+        assert out["statusCode"] == 401, (what, out["body"])
+        assert "6.8" not in out["body"] and "MRN" not in out["body"], what
+    c.settle()
+    assert table_items(aws) == before
+    meta = partner.admin.req("GET", "/partners/{partner_id}", partner_id=partner.id)["json"]["secrets"][0]
+    gone = partner.admin.req(
+        "DELETE", "/partners/{partner_id}/secrets/{secret_id}", partner_id=partner.id, secret_id=meta["id"]
+    )
+    assert gone["statusCode"] == 204
+    before = table_items(aws)
+    revoked = deliver(c, partner.id, body, partner.secret)  # the secret that worked a moment ago
+    assert revoked["statusCode"] == 401, revoked["body"]
     c.settle()
     assert table_items(aws) == before
     assert deliveries(partner) == []

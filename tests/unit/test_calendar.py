@@ -437,3 +437,22 @@ def test_business_time_matches_a_minute_by_minute_count(
     assert cal.business_minutes_between(start, end + timedelta(minutes=37)) == oracle_between(
         cal, start, end + timedelta(minutes=37)
     )
+
+
+def test_on_a_fall_back_night_the_repeated_hour_counts_twice_where_the_window_holds_it() -> None:
+    # New York falls back on Sunday 2026-11-01 at 02:00 EDT (06:00 UTC): 01:00-02:00 comes twice
+    cal = new_york(business_hours=[{"weekday": 7, "start": "00:00", "end": "01:30"}])
+    fall_back = date(2026, 11, 1)
+    spans = cal.open_intervals(fall_back)
+    assert spans == [
+        (datetime(2026, 11, 1, 4, 0, tzinfo=UTC), datetime(2026, 11, 1, 5, 30, tzinfo=UTC)),  # EDT
+        (datetime(2026, 11, 1, 6, 0, tzinfo=UTC), datetime(2026, 11, 1, 6, 30, tzinfo=UTC)),  # EST, again
+    ]
+    sunday_start = datetime(2026, 11, 1, 4, 0, tzinfo=UTC)
+    assert cal.business_minutes_between(sunday_start, datetime(2026, 11, 1, 7, 0, tzinfo=UTC)) == 120
+    assert cal.add_business_minutes(sunday_start, 91) == datetime(2026, 11, 1, 6, 1, tzinfo=UTC)
+    assert not cal.is_open(datetime(2026, 11, 1, 5, 45, tzinfo=UTC))  # 01:45 EDT: past the window
+    # the next Sunday has no change: 90 minutes
+    assert sum((e - s for s, e in cal.open_intervals(date(2026, 11, 8))), timedelta()) == timedelta(
+        minutes=90
+    )

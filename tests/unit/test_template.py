@@ -255,3 +255,11 @@ def test_routes_public_in_the_code_are_exactly_those_public_in_the_template() ->
 def test_the_committed_openapi_document_is_current() -> None:
     committed = json.loads((template.ROOT / "docs" / "openapi.json").read_text())
     assert committed == json.loads(json.dumps(document())), "run `make openapi` and commit docs/openapi.json"
+
+
+def test_the_webhook_sender_hears_every_event_a_partner_can_subscribe_to_and_no_other() -> None:
+    from shared.domain.partners import EVENT_TYPES
+
+    fn = template.resources("AWS::Serverless::Function")["WebhookOutboundFunction"]["Properties"]
+    pattern = fn["Events"]["Subscribed"]["Properties"]["Pattern"]
+    assert set(pattern["detail-type"]) == set(EVENT_TYPES)
