@@ -17,7 +17,7 @@ import pytest
 
 from tests.support.cloud import Cloud, cloud
 from tests.support.ddb import count_calls
-from tests.support.reminders import open_ny_clinic
+from tests.support.intake import Api, patient
 from tests.support.tasks import nurse, physician
 from tests.support.webhooks import (
     MRN_SYSTEM,
@@ -48,8 +48,10 @@ def c(aws: dict[str, Any]) -> Iterator[Cloud]:
 @pytest.fixture
 def lab(c: Cloud) -> tuple[Partner, str]:
     """A lab partner with a secret, and Ana, whom it knows as MRN-0042."""
-    clinic = open_ny_clinic()
-    ana = clinic.add_patient("ana", PHONE, preferred_channels=["sms"])
+    body = patient(
+        name={"given": ["Ana"], "family": "Roe"}, contact={"phone": PHONE, "email": "ana@example.com"}
+    )
+    ana = Api(org="acme").register(body, query={"allow_duplicate": "true"})["json"]["id"]
     give_mrn(c, ana, "MRN-0042")
     c.settle()
     return add_partner(c), ana
@@ -330,9 +332,6 @@ def test_a_discharge_for_an_unknown_mrn_waits_in_the_inbox_and_a_match_processes
     assert item["identifiers"] == [{"system": MRN_SYSTEM, "value": "MRN-0077"}]
     matched = staff(c).req("POST", "/partner-inbox/{item_id}/match", {"patient_id": ana}, item_id=item["id"])
     assert matched["statusCode"] == 409  # Ana holds MRN-0042 in this system already
-    clinic_patient = open_ny_clinic  # noqa: F841 - the clinic exists; add a second patient to it
-    from tests.support.intake import Api, patient
-
     bo = Api(org="acme").register(
         patient(name={"given": ["Bo"], "family": "Ray"}), query={"allow_duplicate": "true"}
     )
@@ -356,8 +355,6 @@ def test_a_discharge_for_an_unknown_mrn_waits_in_the_inbox_and_a_match_processes
 
 def test_an_identifier_belongs_to_one_patient(c: Cloud, lab: tuple[Partner, str]) -> None:
     _, ana = lab
-    from tests.support.intake import Api, patient
-
     bo = Api(org="acme").register(
         patient(name={"given": ["Bo"], "family": "Ray"}), query={"allow_duplicate": "true"}
     )
