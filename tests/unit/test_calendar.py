@@ -456,3 +456,265 @@ def test_on_a_fall_back_night_the_repeated_hour_counts_twice_where_the_window_ho
     assert sum((e - s for s, e in cal.open_intervals(date(2026, 11, 8))), timedelta()) == timedelta(
         minutes=90
     )
+
+
+# ---------------------------------------------------------------- open intervals on days the clock changes
+# The written rule: ``open_intervals(day)`` is exactly the set of instants whose wall time in the
+# calendar's zone falls on ``day`` and that ``is_open`` calls open, as UTC spans, adjacent or
+# overlapping spans merged, none of them empty. The transitions below were read off zoneinfo:
+# - New York: 2026-03-08 02:00 EST -> 03:00 EDT (07:00 UTC); 2026-11-01 02:00 EDT -> 01:00 EST (06:00 UTC);
+# - London: 2026-03-29 01:00 GMT -> 02:00 BST (01:00 UTC);
+# - Santiago changes at midnight: Saturday 2026-04-04 24:00 -03 -> 23:00 -04 (the Saturday's last hour
+#   comes twice, 03:00 UTC); Saturday 2026-09-05 24:00 -04 -> Sunday 01:00 -03 (Sunday has no
+#   00:00-01:00, 04:00 UTC);
+# - Havana: Sunday 2026-11-01 01:00 CDT -> 00:00 CST (00:00-01:00 twice, 05:00 UTC); Sunday
+#   2026-03-08 00:00 CST -> 01:00 CDT (05:00 UTC);
+# - Beirut: Saturday 2026-10-24 24:00 +03 -> 23:00 +02 (21:00 UTC); Saturday 2026-03-28 24:00 +02 ->
+#   Sunday 01:00 +03 (22:00 UTC);
+# - Sydney (southern hemisphere, ahead of UTC): Sunday 2026-04-05 03:00 AEDT -> 02:00 AEST (16:00 UTC
+#   the day before); Sunday 2026-10-04 02:00 AEST -> 03:00 AEDT (16:00 UTC the day before);
+# - Lord Howe Island shifts by half an hour: Sunday 2026-04-05 02:00 +11 -> 01:30 +10:30 (15:00 UTC
+#   the day before); Sunday 2026-10-04 02:00 +10:30 -> 02:30 +11 (15:30 UTC the day before);
+# - Kolkata has no DST (+05:30 all year).
+
+
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
+
+
+def one_window(zone: str, day: date, start: str, end: str, **extra: object) -> Calendar:
+    window = {"weekday": day.isoweekday(), "start": start, "end": end}
+    return Calendar.model_validate({"time_zone": zone, "business_hours": [window], **extra})
+
+
+def open_minutes_by_is_open(cal: Calendar, day: date) -> set[datetime]:
+    """Every UTC minute of ``day`` (and the hour either side) that ``is_open`` calls open: with
+    hours on ``day``'s weekday only, those are the minutes whose wall time is open on ``day``."""
+    zone = ZoneInfo(cal.time_zone)
+    t = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC) - timedelta(hours=1)
+    stop = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC) + timedelta(
+        hours=1
+    )
+    minutes = set()
+    while t < stop:
+        if cal.is_open(t):
+            minutes.add(t)
+        t += timedelta(minutes=1)
+    return minutes
+
+
+def open_minutes_by_intervals(cal: Calendar, day: date) -> set[datetime]:
+    minutes = set()
+    for start, end in cal.open_intervals(day):
+        assert start < end and start.utcoffset() == timedelta(0)  # no empty span, and in UTC
+        t = start
+        while t < end:
+            minutes.add(t)
+            t += timedelta(minutes=1)
+    return minutes
+
+
+CHANGE_DAYS = [
+    ("America/New_York", date(2026, 3, 7)),  # the Saturday before spring-forward
+    ("America/New_York", date(2026, 3, 8)),
+    ("America/New_York", date(2026, 10, 31)),  # the Saturday before fall-back
+    ("America/New_York", date(2026, 11, 1)),
+    ("Europe/London", date(2026, 3, 29)),
+    ("America/Santiago", date(2026, 4, 4)),
+    ("America/Santiago", date(2026, 9, 5)),
+    ("America/Santiago", date(2026, 9, 6)),
+    ("America/Havana", date(2026, 3, 8)),
+    ("America/Havana", date(2026, 11, 1)),
+    ("Asia/Beirut", date(2026, 3, 29)),
+    ("Asia/Beirut", date(2026, 10, 24)),
+    ("Australia/Sydney", date(2026, 4, 5)),
+    ("Australia/Sydney", date(2026, 10, 4)),
+    ("Australia/Lord_Howe", date(2026, 4, 5)),
+    ("Australia/Lord_Howe", date(2026, 10, 4)),
+    ("Asia/Kolkata", date(2026, 3, 8)),
+]
+# before, across and after the changes above (midnight, 01:00-03:00, late evening)
+WINDOWS = [("00:00", "00:45"), ("00:30", "02:15"), ("01:45", "03:30"), ("08:00", "17:00"), ("22:30", "23:59")]
+
+
+@pytest.mark.parametrize(("zone", "day"), CHANGE_DAYS, ids=[f"{z}-{d}" for z, d in CHANGE_DAYS])
+def test_open_intervals_are_the_minutes_is_open_calls_open_on_the_days_the_clock_changes(
+    zone: str, day: date
+) -> None:
+    for start, end in WINDOWS:
+        cal = one_window(zone, day, start, end)
+        assert open_minutes_by_intervals(cal, day) == open_minutes_by_is_open(cal, day), (start, end)
+
+
+def test_business_hours_on_a_spring_forward_sunday_in_utc() -> None:
+    sunday = date(2026, 3, 8)  # New York: 02:00 EST is 03:00 EDT, at 07:00 UTC
+    expected = {
+        ("08:00", "17:00"): [(utc(2026, 3, 8, 12), utc(2026, 3, 8, 21))],  # all EDT: 9 hours
+        ("03:00", "05:00"): [(utc(2026, 3, 8, 7), utc(2026, 3, 8, 9))],  # from the first EDT minute
+        ("00:00", "01:30"): [(utc(2026, 3, 8, 5), utc(2026, 3, 8, 6, 30))],  # all EST
+        ("01:00", "04:00"): [(utc(2026, 3, 8, 6), utc(2026, 3, 8, 8))],  # 2 hours, in one span
+        ("01:00", "03:00"): [(utc(2026, 3, 8, 6), utc(2026, 3, 8, 7))],  # to the jump
+        ("02:00", "02:30"): [],  # a window wholly in the skipped hour is not there at all
+    }
+    for (start, end), spans in expected.items():
+        assert one_window("America/New_York", sunday, start, end).open_intervals(sunday) == spans, (
+            start,
+            end,
+        )
+
+
+def test_business_hours_on_a_fall_back_sunday_in_utc() -> None:
+    sunday = date(2026, 11, 1)  # New York: 02:00 EDT is 01:00 EST, at 06:00 UTC
+    expected = {
+        ("08:00", "17:00"): [(utc(2026, 11, 1, 13), utc(2026, 11, 1, 22))],  # all EST: 9 hours
+        ("00:00", "01:00"): [(utc(2026, 11, 1, 4), utc(2026, 11, 1, 5))],  # before the repeated hour: once
+        ("01:00", "02:00"): [(utc(2026, 11, 1, 5), utc(2026, 11, 1, 7))],  # the repeated hour: twice
+        ("02:00", "03:00"): [(utc(2026, 11, 1, 7), utc(2026, 11, 1, 8))],
+    }
+    for (start, end), spans in expected.items():
+        assert one_window("America/New_York", sunday, start, end).open_intervals(sunday) == spans, (
+            start,
+            end,
+        )
+
+
+def test_a_late_window_the_night_before_a_change_is_the_whole_window() -> None:
+    # Saturday 2026-03-07 22:30-23:30 EST, hours before New York springs forward
+    saturday = date(2026, 3, 7)
+    cal = one_window("America/New_York", saturday, "22:30", "23:30")
+    assert cal.open_intervals(saturday) == [(utc(2026, 3, 8, 3, 30), utc(2026, 3, 8, 4, 30))]
+    # and the Saturday before Santiago springs forward at midnight (24:00 -04 is 01:00 -03)
+    saturday = date(2026, 9, 5)
+    cal = one_window("America/Santiago", saturday, "22:00", "23:59")
+    assert cal.open_intervals(saturday) == [(utc(2026, 9, 6, 2), utc(2026, 9, 6, 3, 59))]
+
+
+def test_a_zone_on_utc_in_winter_keeps_the_hour_before_its_change() -> None:
+    # London is on GMT (+00:00) until 01:00 on 2026-03-29: 00:00-00:45 that night is 00:00-00:45 UTC
+    sunday = date(2026, 3, 29)
+    cal = one_window("Europe/London", sunday, "00:00", "00:45")
+    assert cal.open_intervals(sunday) == [(utc(2026, 3, 29, 0), utc(2026, 3, 29, 0, 45))]
+    cal = one_window("Europe/London", sunday, "00:00", "05:00")  # 00:00-01:00 GMT, then 02:00-05:00 BST
+    assert cal.open_intervals(sunday) == [(utc(2026, 3, 29, 0), utc(2026, 3, 29, 4))]
+
+
+def test_business_hours_where_the_clock_changes_at_midnight() -> None:
+    # Santiago, Sunday 2026-09-06: the day begins at 01:00 -03 (04:00 UTC), there is no 00:00-01:00
+    sunday = date(2026, 9, 6)
+    cal = one_window("America/Santiago", sunday, "00:00", "09:00")
+    assert cal.open_intervals(sunday) == [(utc(2026, 9, 6, 4), utc(2026, 9, 6, 12))]  # 8 hours
+    assert one_window("America/Santiago", sunday, "00:00", "00:30").open_intervals(sunday) == []
+    # Santiago, Saturday 2026-04-04: -03 until 24:00, then 23:00-24:00 again at -04
+    saturday = date(2026, 4, 4)
+    cal = one_window("America/Santiago", saturday, "08:00", "17:00")
+    assert cal.open_intervals(saturday) == [(utc(2026, 4, 4, 11), utc(2026, 4, 4, 20))]  # -03 only
+    cal = one_window("America/Santiago", saturday, "22:00", "23:59")
+    # 22:00-23:59 at -03, then 23:00-23:59 again at -04 (the minute 23:59-24:00 -03 is closed)
+    assert cal.open_intervals(saturday) == [
+        (utc(2026, 4, 5, 1), utc(2026, 4, 5, 2, 59)),
+        (utc(2026, 4, 5, 3), utc(2026, 4, 5, 3, 59)),
+    ]
+    # Havana, Sunday 2026-11-01: 00:00-01:00 comes twice (CDT, then CST)
+    sunday = date(2026, 11, 1)
+    cal = one_window("America/Havana", sunday, "00:00", "01:30")
+    assert cal.open_intervals(sunday) == [(utc(2026, 11, 1, 4), utc(2026, 11, 1, 6, 30))]
+
+
+def test_business_hours_on_change_days_in_the_southern_hemisphere() -> None:
+    # Sydney: on Sunday 2026-10-04 08:00-17:00 is all AEDT (+11); on Sunday 2026-04-05 all AEST (+10)
+    spring = date(2026, 10, 4)
+    assert one_window("Australia/Sydney", spring, "08:00", "17:00").open_intervals(spring) == [
+        (utc(2026, 10, 3, 21), utc(2026, 10, 4, 6))
+    ]
+    autumn = date(2026, 4, 5)
+    assert one_window("Australia/Sydney", autumn, "08:00", "17:00").open_intervals(autumn) == [
+        (utc(2026, 4, 4, 22), utc(2026, 4, 5, 7))
+    ]
+    # Lord Howe Island, Sunday 2026-04-05: 01:30-02:00 comes twice, so 01:00-02:30 is 2 hours
+    assert one_window("Australia/Lord_Howe", autumn, "01:00", "02:30").open_intervals(autumn) == [
+        (utc(2026, 4, 4, 14), utc(2026, 4, 4, 16))
+    ]
+    # and on Sunday 2026-10-04 02:00-02:30 does not exist, so 01:00-03:00 is 1 hour 30 minutes
+    assert one_window("Australia/Lord_Howe", spring, "01:00", "03:00").open_intervals(spring) == [
+        (utc(2026, 10, 3, 14, 30), utc(2026, 10, 3, 16))
+    ]
+
+
+def test_a_zone_without_dst_and_back_to_back_windows_give_one_span() -> None:
+    monday = date(2026, 3, 9)
+    windows = [
+        {"weekday": 1, "start": "12:00", "end": "17:00"},
+        {"weekday": 1, "start": "08:00", "end": "12:00"},
+    ]
+    cal = Calendar.model_validate({"time_zone": "Asia/Kolkata", "business_hours": windows})
+    assert cal.open_intervals(monday) == [(utc(2026, 3, 9, 2, 30), utc(2026, 3, 9, 11, 30))]  # +05:30
+    # two windows, 08:00-12:00 and 13:00-17:00, are two spans
+    windows[0]["start"] = "13:00"
+    cal = Calendar.model_validate({"time_zone": "Asia/Kolkata", "business_hours": windows})
+    assert cal.open_intervals(monday) == [
+        (utc(2026, 3, 9, 2, 30), utc(2026, 3, 9, 6, 30)),
+        (utc(2026, 3, 9, 7, 30), utc(2026, 3, 9, 11, 30)),
+    ]
+
+
+# ---------------------------------------------------------------- business time: errors, machine zone, reach
+
+
+def test_the_business_time_errors_say_what_is_wrong() -> None:
+    with pytest.raises(ValueError, match=r"^minutes must be >= 0$"):
+        auckland().add_business_minutes(at(MON, 8), -1)
+    with pytest.raises(ValueError, match=r"^the calendar has no business hours to count in$"):
+        auckland(business_hours=[]).add_business_minutes(at(MON, 8), 1)
+
+
+@pytest.fixture
+def machine_clock_in_kiritimati(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's zone set to UTC+14, two calendar days ahead of a calendar at UTC-11 at night."""
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")
+    time_module.tzset()
+    yield
+    monkeypatch.undo()
+    time_module.tzset()
+
+
+@pytest.mark.usefixtures("machine_clock_in_kiritimati")
+def test_business_time_is_the_calendars_whatever_the_machines_zone() -> None:
+    # American Samoa (UTC-11), open Monday to Friday 22:00-23:59. Monday 2026-11-23 23:30 there is
+    # Tuesday 10:30 UTC, and already Wednesday 00:30 on the machine's clock.
+    hours = [{"weekday": d, "start": "22:00", "end": "23:59"} for d in range(1, 6)]
+    cal = Calendar.model_validate({"time_zone": "Pacific/Pago_Pago", "business_hours": hours})
+    start = utc(2026, 11, 24, 10, 30)
+    assert cal.add_business_minutes(start, 20) == utc(2026, 11, 24, 10, 50)  # Monday 23:50 there
+    assert cal.add_business_minutes(start, 30) == utc(2026, 11, 25, 9, 1)  # Tuesday 22:01 there
+    assert cal.business_minutes_between(start, utc(2026, 11, 24, 11, 0)) == 29  # 23:30-23:59
+    # and the instants come back in UTC, not in the machine's zone
+    for minutes in (0, 20, 30):
+        assert cal.add_business_minutes(start, minutes).utcoffset() == timedelta(0), minutes
+    assert cal.add_business_minutes(start, 20).isoformat() == "2026-11-24T10:50:00+00:00"
+
+
+def test_a_clock_looks_for_hours_as_far_as_the_search_horizon_and_no_further() -> None:
+    # MAX_SEARCH_DAYS (3 * 366) days are searched, from the day before the start's local date: a
+    # clock started on Tuesday 2026-12-01 finds hours as late as 2029-12-01 (day 1096 after it), not later
+    start_day = date(2026, 12, 1)
+    last_day = start_day + timedelta(days=1096)
+    assert last_day == date(2029, 12, 1)  # a Saturday
+    closed = [
+        start_day + timedelta(days=n)
+        for n in range(1096)
+        if (start_day + timedelta(days=n)).isoweekday() == 6
+    ]
+    holidays = [{"date": str(d), "name": "Closed"} for d in closed]
+    hours = [{"weekday": 6, "start": "08:00", "end": "17:00"}]
+    cal = Calendar.model_validate({"time_zone": "UTC", "business_hours": hours, "holidays": holidays})
+    start = utc(2026, 12, 1, 0)
+    assert cal.add_business_minutes(start, 60) == utc(2029, 12, 1, 9)
+    shut = Calendar.model_validate(
+        {
+            "time_zone": "UTC",
+            "business_hours": hours,
+            "holidays": [*holidays, {"date": str(last_day), "name": "X"}],
+        }
+    )
+    with pytest.raises(ValueError, match="no business hours"):
+        shut.add_business_minutes(start, 60)
