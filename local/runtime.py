@@ -329,6 +329,11 @@ def main(argv: list[str] | None = None) -> None:
         help="also re-import this package when its files change (besides functions, shared)",
     )
     parser.add_argument(
+        "--no-warm",
+        action="store_true",
+        help="start each function's worker on its first invocation instead of all of them at start",
+    )
+    parser.add_argument(
         "--allow-loopback-webhooks",
         action="store_true",
         help="let webhook subscriptions deliver to http://127.0.0.1 (a receiver you run locally)",
@@ -344,6 +349,7 @@ def main(argv: list[str] | None = None) -> None:
         reload_packages=tuple(args.reload_package),
         token_key=os.environ.get("CARELOOP_TOKEN_KEY"),
         allow_loopback_webhooks=args.allow_loopback_webhooks,
+        warm=not args.no_warm,
     )
     rt.start()
     done = threading.Event()

@@ -51,9 +51,13 @@ class Running:
             raise
 
 
-def start_runtime(*args: str, choose_key: bool = True, log: Path | None = None) -> Running:
+def start_runtime(
+    *args: str, choose_key: bool = True, log: Path | None = None, warm: bool = False
+) -> Running:
     """``python -m local.runtime ARGS`` on a free port; ready once ``/_local/status`` answers. With
-    ``log``, the runtime's and its workers' output (every function's log) goes to that file."""
+    ``log``, the runtime's and its workers' output (every function's log) goes to that file. Unless
+    ``warm``, each function's worker starts on its first invocation (``--no-warm``): warming all of
+    them costs ~25 s of CPU a runtime, and most tests here use a few."""
     port = free_port()
     key = secrets.token_urlsafe(32) if choose_key else None
     env = {**os.environ, "PORT": str(port)}
@@ -65,7 +69,7 @@ def start_runtime(*args: str, choose_key: bool = True, log: Path | None = None) 
     if log is not None:
         output = log.open("ab")
     process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "local.runtime", *args],
+        [sys.executable, "-m", "local.runtime", *args, *([] if warm else ["--no-warm"])],
         cwd=ROOT,
         env=env,
         stdout=output,
@@ -148,7 +152,9 @@ def eventually(probe: Callable[[], T], timeout: float = 15.0) -> T:
 @pytest.fixture(scope="module")
 def machinery() -> Iterator[Client]:
     """A runtime over the test stack that exercises rules, schedules, retries and the relay."""
-    running = start_runtime("--template", str(FIXTURE_TEMPLATE), "--reload-package", "tests.e2e.fixtures")
+    running = start_runtime(
+        "--template", str(FIXTURE_TEMPLATE), "--reload-package", "tests.e2e.fixtures", warm=True
+    )
     yield Client(running)
     running.stop()
 
@@ -160,6 +166,6 @@ def careloop() -> Iterator[Client]:
     a module). Tests share it as tenants share production: each works in an organization of its own
     and reads the clock from the runtime (a test may move it forward, never back). Webhook
     subscriptions may point at a receiver on this machine (the runtime's explicit flag)."""
-    running = start_runtime("--allow-loopback-webhooks")
+    running = start_runtime("--allow-loopback-webhooks", warm=True)
     yield Client(running)
     running.stop()
