@@ -22,6 +22,7 @@ from shared import clock, ids
 from shared.data import keys
 from shared.data import partners as repo
 from shared.data import scheduling as sched
+from shared.data.table import lost_condition
 from shared.data.tx import Cancelled, Tx
 from shared.domain.partners import (
     MAX_SECRETS,
@@ -303,7 +304,7 @@ def _requeue(org: str, partner_id: str, item: repo.DeliveryItem, record: Deliver
     try:
         repo.save_delivery(org, item, queued)
     except PutError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
+        if not lost_condition(exc):
             raise
         raise Conflict(
             "The delivery changed since you read it; read it again.", conflict="delivery"
@@ -380,7 +381,7 @@ def unsubscribe(partner_id: UlidPath, subscription_id: UlidPath) -> Response[Non
             keys.partners_pk(org), keys.subscription_sk(partner_id, subscription_id)
         ).delete(repo.SubscriptionItem.PK.exists())
     except Exception as exc:  # PynamoDB's DeleteError
-        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+        if not lost_condition(exc):
             raise
         raise NotFound("No subscription with this id.") from None
     return Response(204, None, None)
@@ -513,7 +514,7 @@ def _resolve(
     try:
         repo.inbox_item(org, done, item.version).save()
     except PutError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
+        if not lost_condition(exc):
             raise
         raise Conflict("The inbox item changed since you read it; read it again.", conflict="inbox") from None
     if delivery is not None and delivery.record().status is not DeliveryStatus.QUEUED:

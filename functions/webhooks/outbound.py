@@ -28,7 +28,7 @@ from shared.data import keys
 from shared.data import partners as repo
 from shared.data import scheduling as sched
 from shared.data import tasks as task_repo
-from shared.data.table import bind
+from shared.data.table import bind, lost_condition
 from shared.domain.partners import (
     EVENT_TYPES,
     Attempt,
@@ -142,7 +142,7 @@ def fan_out(kind: str, detail: dict[str, Any]) -> list[str]:
         try:
             repo.delivery_item(org, partner_id, record, payload).save(repo.DeliveryItem.PK.does_not_exist())
         except PutError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
+            if not lost_condition(exc):
                 raise
             continue  # a repeated event: its delivery exists and has its own timer
         made.append(delivery_id)
@@ -254,7 +254,7 @@ def _save(org: str, item: repo.DeliveryItem, record: DeliveryOut, **update: Any)
     try:
         repo.save_delivery(org, item, record.model_copy(update=update))
     except PutError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
+        if not lost_condition(exc):
             raise
         return "raced"  # another attempt of the same delivery wrote first
     return (

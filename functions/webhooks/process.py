@@ -40,7 +40,7 @@ from shared.data import scheduling as sched
 from shared.data import tasks as task_repo
 from shared.data.patients import Actor
 from shared.data.scheduling import Change
-from shared.data.table import bind
+from shared.data.table import bind, lost_condition
 from shared.data.tx import Cancelled
 from shared.domain.clinical import EncounterRecord, ExternalAppointment, Incoming, ReportRecord, ResultRecord
 from shared.domain.partners import (
@@ -113,7 +113,7 @@ class _Run:
         try:
             repo.inbox_item(self.org, record).save(repo.InboxItem.PK.does_not_exist())
         except PutError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
+            if not lost_condition(exc):
                 raise
         self.counts["parked"] += 1
 
@@ -399,7 +399,7 @@ def _finish(
     try:
         return repo.save_delivery(org, item, done)
     except PutError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
+        if not lost_condition(exc):
             raise
         logger.info("delivery finished elsewhere", extra={"delivery_id": record.id})
         return done

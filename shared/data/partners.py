@@ -16,7 +16,7 @@ import os
 import threading
 import zlib
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -41,7 +41,9 @@ from shared.domain.partners import (
     SecretUse,
     SubscriptionOut,
 )
-from shared.domain.results import ResultOut
+
+if TYPE_CHECKING:
+    from shared.domain.results import ResultOut
 
 SECRET_PREFIX_ENV = "PARTNER_SECRET_PREFIX"  # noqa: S105 - a variable name, not a secret
 DEFAULT_SECRET_PREFIX = "careloop/partners/"  # noqa: S105 - a name prefix
@@ -128,6 +130,8 @@ class ResultItem(CareModel, discriminator="Result"):
     version = VersionAttribute()
 
     def record(self) -> ResultOut:
+        from shared.domain.results import ResultOut  # not at import: the acknowledgement never reads one
+
         return ResultOut.model_validate({**json.loads(self.body), "version": self.version or 0})
 
 

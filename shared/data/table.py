@@ -89,3 +89,9 @@ def reset_connections() -> None:
     """Drop cached connections (tests do this when moto starts, as clients made before it are real)."""
     for model in _models():
         model._connection = None
+
+
+def lost_condition(exc: Exception) -> bool:
+    """Whether a PynamoDB write failed its condition (an item already there, a version moved on: a
+    lost race the caller answers), not DynamoDB itself (which the caller lets raise)."""
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
