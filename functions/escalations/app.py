@@ -30,18 +30,12 @@ from shared.domain.tasks import (
     TaskPatch,
     TaskStatus,
     TaskWithHistory,
-    act,
     raise_escalation,
     risk_from,
 )
 from shared.errors import Conflict, NotFound
 from shared.events.tasks import (
-    EscalationResumed,
     TaskAssigned,
-    TaskCancelled,
-    TaskCompleted,
-    TaskEvent,
-    TaskFailed,
 )
 from shared.http.auth import STAFF, Role, allow
 from shared.http.caller import audited_read, caller, invalid, require_parent
@@ -52,11 +46,6 @@ from shared.http.resolver import make_handler, make_resolver
 
 router = APIGatewayHttpRouter()
 TaskPage = Page[TaskOut]
-CLOSING_EVENTS: dict[Action, type[TaskEvent]] = {
-    Action.COMPLETE: TaskCompleted,
-    Action.CANCEL: TaskCancelled,
-    Action.FAIL: TaskFailed,
-}
 
 
 def _display_name(org: str, patient_id: str) -> str:
@@ -213,20 +202,13 @@ def move(
     before = item.record()
     if if_match is not None and not matches(if_match, before.version):
         raise Conflict("The task changed since you read it; read it again.", current_version=before.version)
+    change = sched.Change(actor, now)
     try:
-        after = act(before, action, principal.subject, body, now, calendar(org))
+        written = repo.move_task(change, org, item, action, body, principal.subject, calendar(org))
     except IllegalMove as illegal:
         raise Conflict(str(illegal), current_status=illegal.status.value) from None
     except MissingDetail as missing:
         raise invalid(str(missing), f"{action.value} needs {missing}") from None
-    change = sched.Change(actor, now)
-    written = repo.save_task(change, org, item, after, principal.subject, action.value)
-    if action in CLOSING_EVENTS:
-        change.events.append(repo.event(CLOSING_EVENTS[action], org, written, now))
-    if written.owner_id != before.owner_id:
-        change.events.append(repo.event(TaskAssigned, org, written, now))
-    if action is Action.RESUME and written.escalation is not None and written.escalation.running:
-        change.events.append(repo.escalation_event(EscalationResumed, org, written, now))
     commit(change)
     return Response(200, "application/json", written.as_seen(now), headers=etag(written.version))
 

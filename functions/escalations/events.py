@@ -60,6 +60,8 @@ def focus_of(kind: str, detail: dict[str, Any]) -> tuple[Focus | None, str]:
     domain: food and transport found in one screening are two tasks)."""
     if kind == "ReminderUndeliverable":
         return Focus(type=FocusType(detail["subject_kind"]), id=detail["subject_id"]), ""
+    if "transition_id" in detail:  # a step's rules tell its steps apart (their match)
+        return Focus(type=FocusType.TRANSITION, id=detail["transition_id"]), ""
     if "appointment_id" in detail:
         return Focus(type=FocusType.APPOINTMENT, id=detail["appointment_id"]), ""
     if "referral_id" in detail:
@@ -208,7 +210,7 @@ def on_event(kind: str, org: str, detail: dict[str, Any], now: datetime) -> list
     if kind in CLOCKS:
         return [arm(org, detail["task_id"]), *([alert(org, detail)] if kind in ALERTS else [])]
     policy, _ = repo.policy(org)
-    opening, closing = policy.rules_on(kind), policy.rules_closed_by(kind)
+    opening, closing = policy.rules_on(kind, detail), policy.rules_closed_by(kind, detail)
     outcomes = [f"{rule.id}:{close_for(rule, org, kind, detail, now)}" for rule in closing]
     if opening:
         world = {**world_of(org, detail, opening), "policy": policy}

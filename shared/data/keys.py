@@ -109,6 +109,20 @@ may hold any character):
 - an outbound subscription: ``ORG#<org>#PARTNERS`` / ``SUB#<partner>#<id>`` (Query the prefix for a
   partner's; the outbound sender reads the organization's with one Query of ``SUB#``)
 
+Transitions of care (``functions/transitions``):
+
+- an episode (``GET /transitions/{id}``): GetItem ``ORG#<org>#TRANSITION#<id>`` / ``EPISODE``
+- the episodes of a status (``GET /transitions?status=``): Query GSI1 ``ORG#<org>#TRANSITIONS#<STATUS>``
+  / ``<nearest deadline>#<id>`` for open and paused ones (so the list is ordered by what is due first),
+  ``<closed at>#<id>`` for closed ones: one Query per page, whatever the number of episodes
+- a patient's episodes, newest first: Query GSI2 ``ORG#<org>#PATIENT#<id>#TRANSITIONS`` /
+  ``<discharged>#<id>``; the one open or paused now: GetItem ``ORG#<org>#PATIENT#<id>#TRANSITION`` /
+  ``CURRENT`` (what an appointment or admission event reads first)
+- the report (``GET /reports/transitions``): Query GSI3 ``ORG#<org>#TRANSITIONS#DISCHARGED`` /
+  ``<discharge date>#<id>`` between the dates
+- one episode per encounter and per patient and discharge date: ``ORG#<org>#TRANSITIONCLAIM#<h(claim)>``
+  / ``CLAIM``, put with ``attribute_not_exists`` in the transaction that opens it
+
 - one active task per cause (rule + focus): ``ORG#<org>#CAUSE#<digest>`` / ``CAUSE`` holds the task id,
   put with ``attribute_not_exists`` in the task's transaction and deleted in the one that closes it;
   an event already turned into a task: ``ORG#<org>#SEEN#<digest>`` / ``SEEN`` (TTL), so a redelivery
@@ -534,3 +548,44 @@ INBOX_SK = "INBOX"
 
 def open_inbox_pk(org: str) -> str:
     return f"{org_pk(org)}#INBOX#OPEN"
+
+
+# ---------------------------------------------------------------- transitions of care
+
+
+def transition_pk(org: str, transition_id: str) -> str:
+    return f"{org_pk(org)}#TRANSITION#{part(transition_id)}"
+
+
+TRANSITION_SK = "EPISODE"
+
+
+def transitions_pk(org: str, status: str) -> str:
+    """GSI1: the episodes of one status: open and paused by their nearest deadline, closed by when."""
+    return f"{org_pk(org)}#TRANSITIONS#{part(status).upper()}"
+
+
+def patient_transitions_pk(org: str, patient_id: str) -> str:
+    return f"{patient_pk(org, patient_id)}#TRANSITIONS"
+
+
+def transitions_by_discharge_pk(org: str) -> str:
+    """GSI3: every episode by discharge date (the report's range)."""
+    return f"{org_pk(org)}#TRANSITIONS#DISCHARGED"
+
+
+def current_transition_pk(org: str, patient_id: str) -> str:
+    """The patient's open or paused episode (one at a time)."""
+    return f"{patient_pk(org, patient_id)}#TRANSITION"
+
+
+CURRENT_TRANSITION_SK = "CURRENT"
+
+
+def transition_claim_pk(org: str, claim: str) -> str:
+    """One episode per encounter, and per patient and discharge date: ``encounter:<id>`` or
+    ``discharge:<patient>:<date>``."""
+    return f"{org_pk(org)}#TRANSITIONCLAIM#{_h(claim)}"
+
+
+TRANSITION_CLAIM_SK = "CLAIM"

@@ -19,14 +19,18 @@ from shared.clock import isoformat
 from shared.data import keys
 from shared.data.scheduling import Change
 from shared.data.table import CareModel
+from shared.domain.calendar import Calendar
 from shared.domain.tasks import (
     OPEN,
     RANK,
+    Action,
     EscalationPolicy,
     EscalationPolicyOut,
     HistoryEntry,
+    TaskActionIn,
     TaskOut,
     TaskStatus,
+    act,
 )
 from shared.events import tasks as events
 
@@ -264,6 +268,38 @@ def save_task(
         change.audit.append((written.patient_id, f"task.{action}"))
     if cause is not None and old.status in OPEN and written.status not in OPEN:
         change.delete("cause", CauseItem(keys.cause_pk(org, cause), keys.CAUSE_SK))
+    return written
+
+
+CLOSING_EVENTS: dict[Action, type[events.TaskEvent]] = {
+    Action.COMPLETE: events.TaskCompleted,
+    Action.CANCEL: events.TaskCancelled,
+    Action.FAIL: events.TaskFailed,
+}
+
+
+def move_task(
+    change: Change,
+    org: str,
+    item: TaskItem,
+    action: Action,
+    body: TaskActionIn | None,
+    actor_id: str,
+    calendar: Calendar,
+) -> TaskOut:
+    """Add ``action`` on ``item`` by ``actor_id`` to ``change``, with its events (closed, assigned,
+    an escalation's clock resumed). Raises :class:`~shared.domain.tasks.IllegalMove` and
+    :class:`~shared.domain.tasks.MissingDetail`. Staff move tasks with it (``POST /tasks/{id}/<action>``),
+    and so does an area whose own work closes the task it opened (a transition step done)."""
+    before = item.record()
+    after = act(before, action, actor_id, body, change.at, calendar)
+    written = save_task(change, org, item, after, actor_id, action.value)
+    if action in CLOSING_EVENTS:
+        change.events.append(event(CLOSING_EVENTS[action], org, written, change.at))
+    if written.owner_id != before.owner_id:
+        change.events.append(event(events.TaskAssigned, org, written, change.at))
+    if action is Action.RESUME and written.escalation is not None and written.escalation.running:
+        change.events.append(escalation_event(events.EscalationResumed, org, written, change.at))
     return written
 
 

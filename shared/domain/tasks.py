@@ -18,6 +18,7 @@ and the organization's :class:`~shared.domain.calendar.Calendar`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -82,6 +83,7 @@ class TaskCode(StrEnum):
     SAFETY_CHECK = "safety-check"
     REVIEW_RESULT = "review-result"
     RECONCILE_MEDICATIONS = "reconcile-medications"
+    CLOSE_TRANSITION = "close-transition"
     OTHER = "other"
 
 
@@ -92,6 +94,7 @@ class FocusType(StrEnum):
     REPLY = "reply"
     TOUCH = "touch"
     RESULT = "result"
+    TRANSITION = "transition"
 
 
 class Focus(Strict):
@@ -174,6 +177,9 @@ Trigger = Literal[
     "ResultAbnormal",
     "ResultCritical",
     "ResultAcknowledged",
+    "TransitionStepMissed",
+    "TransitionStepCompleted",
+    "TransitionClosed",
 ]
 
 
@@ -209,6 +215,12 @@ class Rule(Strict):
         description="events that cancel the open task (resolved-by-event)",
     )
     enabled: bool = True
+    match: dict[Slug, Slug] | None = Field(
+        None,
+        max_length=5,
+        description="codes the event must carry to open this rule's task or close it (a closing event "
+        'without the field closes it whatever): TransitionStepMissed\'s {"step": "contact"}',
+    )
     critical_values: list[CriticalValue] | None = Field(
         None,
         max_length=200,
@@ -313,6 +325,58 @@ def _default_rules() -> list[Rule]:
             closed_by=["ResultAcknowledged"],
             critical_values=default_critical_values(),
         ),
+        *_transition_rules(),
+    ]
+
+
+TRANSITION_ENDS: list[Trigger] = ["TransitionStepCompleted", "TransitionClosed"]
+
+
+def _transition_rules() -> list[Rule]:
+    """A transition step's deadline missed (see shared/domain/transitions.py): the contact to the
+    coordinators, then up the ladder; a visit not booked by day 3 to the coordinators; a visit or a
+    reconciliation missed to the nurses. Each closes when its step is done, or the episode closes."""
+    return [
+        Rule(
+            id="transition-contact-missed",
+            on="TransitionStepMissed",
+            match={"step": "contact"},
+            code=TaskCode.CALL_PATIENT,
+            priority=Priority.URGENT,
+            due=_hours(4),
+            severity=Severity.MODERATE,
+            closed_by=TRANSITION_ENDS,
+        ),
+        Rule(
+            id="transition-visit-unbooked",
+            on="TransitionStepMissed",
+            match={"step": "visit-booking"},
+            code=TaskCode.BOOK_FOLLOW_UP,
+            due=_days(1),
+            severity=Severity.LOW,
+            closed_by=TRANSITION_ENDS,
+        ),
+        Rule(
+            id="transition-visit-missed",
+            on="TransitionStepMissed",
+            match={"step": "visit"},
+            code=TaskCode.BOOK_FOLLOW_UP,
+            role=QueueRole.NURSE,
+            priority=Priority.URGENT,
+            due=_days(1),
+            severity=Severity.MODERATE,
+            closed_by=TRANSITION_ENDS,
+        ),
+        Rule(
+            id="transition-reconciliation-missed",
+            on="TransitionStepMissed",
+            match={"step": "medication-reconciliation"},
+            code=TaskCode.RECONCILE_MEDICATIONS,
+            role=QueueRole.NURSE,
+            due=_days(1),
+            severity=Severity.LOW,
+            closed_by=TRANSITION_ENDS,
+        ),
     ]
 
 
@@ -343,15 +407,24 @@ class EscalationPolicy(Strict):
                 raise ValueError(f"rule {rule.id}: an escalation starts on a rung of the ladder")
         return self
 
-    def rules_on(self, trigger: str) -> list[Rule]:
-        return [r for r in self.rules if r.enabled and r.on == trigger]
+    def rules_on(self, trigger: str, detail: Mapping[str, object] | None = None) -> list[Rule]:
+        return [r for r in self.rules if r.enabled and r.on == trigger and _matches(r, detail or {}, False)]
 
-    def rules_closed_by(self, trigger: str) -> list[Rule]:
-        return [r for r in self.rules if trigger in r.closed_by]
+    def rules_closed_by(self, trigger: str, detail: Mapping[str, object] | None = None) -> list[Rule]:
+        return [r for r in self.rules if trigger in r.closed_by and _matches(r, detail or {}, True)]
 
     def critical_values(self) -> list[CriticalValue]:
         """The critical values the enabled ResultCritical rules name."""
         return [v for r in self.rules_on("ResultCritical") for v in r.critical_values or []]
+
+
+def _matches(rule: Rule, detail: Mapping[str, object], closing: bool) -> bool:
+    """Does the event carry the codes the rule's ``match`` names? A closing event that lacks a field
+    (an episode's close names no step) matches whatever the rule names for it."""
+    return all(
+        detail.get(field) == value or (closing and field not in detail)
+        for field, value in (rule.match or {}).items()
+    )
 
 
 class EscalationPolicyOut(EscalationPolicy):

@@ -69,5 +69,6 @@ class PatientRecordAccessed(DomainEvent):
         "encounter.read",
         "identifiers.read",
         "inbox.read",
+        "transition.read",
     ]
     request_id: str | None = None
