@@ -82,7 +82,7 @@ def discharged(org: str, detail: dict[str, Any], now: datetime) -> str:
         episode_id=ids.new_id(),
         patient_id=patient_id,
         discharged_at=at,
-        complexity=Complexity.MODERATE,
+        complexity=Complexity(detail.get("complexity") or Complexity.MODERATE),
         calendar=cal,
         now=now,
         opened_by=f"partner:{detail['partner_id']}",

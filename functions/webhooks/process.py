@@ -283,6 +283,7 @@ class _Run:
                     **common,
                     discharged_at=record.period_end,
                     disposition=disposition if disposition in events.DISPOSITIONS else None,
+                    complexity=record.complexity,
                 )
             )
         change.commit()

@@ -43,6 +43,9 @@ class EncounterRecord(Sourced):
     period_end: AwareDatetime | None = None
     location: str | None = None
     discharge_disposition: str | None = None
+    complexity: Literal["moderate", "high"] | None = Field(
+        None, description="the TCM complexity the hospital judged (our Encounter extension tcm-complexity)"
+    )
 
 
 class ResultRecord(Sourced):

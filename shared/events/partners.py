@@ -41,6 +41,7 @@ class PatientDischarged(EncounterEvent):
     discharged_at: datetime
     admitted_at: datetime | None = None
     disposition: Disposition | None = None
+    complexity: Literal["moderate", "high"] | None = None  # the hospital's TCM judgement, if it sent one
 
 
 class ResultEvent(DomainEvent):

@@ -39,7 +39,7 @@ from shared.domain.clinical import (
 )
 from shared.fhir import _library
 from shared.fhir._library import element, resource_class
-from shared.fhir.systems import LOINC, UCUM, V3_ACT_CODE, V3_INTERPRETATION
+from shared.fhir.systems import LOINC, TCM_COMPLEXITY_URL, UCUM, V3_ACT_CODE, V3_INTERPRETATION
 
 if TYPE_CHECKING:
     from fhir.resources.R4B.appointment import Appointment
@@ -130,6 +130,7 @@ APPOINTMENT_STATUS = frozenset(
         "waitlist",
     }
 )
+COMPLEXITIES = frozenset({"moderate", "high"})  # TCM (the Encounter extension tcm-complexity)
 HANDLED = frozenset({"Encounter", "Observation", "DiagnosticReport", "Appointment"})
 # what a reference must point to: a subject may be a bare identifier; an appointment's participant
 # must say it is a Patient (or a Practitioner), its identifier alone could be anyone's
@@ -364,6 +365,11 @@ class _Reader:
             named = target is not None and target.get_resource_type() == "Location"
             location = place.display or (getattr(target, "name", None) if named else None)
         disposition = enc.hospitalization.dischargeDisposition if enc.hospitalization else None
+        complexity = None
+        for i, ext in enumerate(enc.extension or []):
+            if ext.url == TCM_COMPLEXITY_URL:
+                complexity = ext.valueCode
+                _check(complexity, COMPLEXITIES, f"{path}.extension[{i}].valueCode")
         record = EncounterRecord(
             **_meta(enc, full_url, path),
             status=enc.status,
@@ -372,6 +378,7 @@ class _Reader:
             period_end=_instant(enc.period.end if enc.period else None),
             location=location,
             discharge_disposition=_first_code(disposition),
+            complexity=complexity,
         )
         patient = _required(self._patient(enc.subject, enc), f"{path}.subject")
         return Incoming(resource_type="Encounter", patient=patient, record=record, entry=entry)

@@ -22,6 +22,8 @@ TASK_BUSINESS_STATUS_SYSTEM = f"{BASE}/CodeSystem/task-business-status"
 TASK_STATUS_REASON_SYSTEM = f"{BASE}/CodeSystem/task-status-reason"
 ROLE_SYSTEM = f"{BASE}/CodeSystem/role"
 REFERRAL_STAGE_URL = f"{BASE}/StructureDefinition/referral-stage"
+# on a discharge's Encounter: the TCM complexity the hospital judged (valueCode moderate | high)
+TCM_COMPLEXITY_URL = f"{BASE}/StructureDefinition/tcm-complexity"
 
 # standard code systems
 LOINC = "http://loinc.org"

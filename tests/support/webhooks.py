@@ -189,8 +189,17 @@ def observation(
     return body
 
 
-def discharge(mrn: str, *, source_id: str = "enc-1", end: str = "2026-12-03T15:00:00Z") -> dict[str, Any]:
-    """A hospital discharge (FHIR Encounter, finished, inpatient) in a transaction bundle."""
+def discharge(
+    mrn: str,
+    *,
+    source_id: str = "enc-1",
+    end: str = "2026-12-03T15:00:00Z",
+    start: str = "2026-11-29T10:00:00Z",
+    disposition: str = "home",
+    complexity: str | None = None,
+) -> dict[str, Any]:
+    """A hospital discharge (FHIR Encounter, finished, inpatient) in a transaction bundle; with the
+    TCM complexity the hospital judged, as our extension."""
     encounter = {
         "resourceType": "Encounter",
         "id": source_id,
@@ -198,16 +207,20 @@ def discharge(mrn: str, *, source_id: str = "enc-1", end: str = "2026-12-03T15:0
         "status": "finished",
         "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
         "subject": {"identifier": {"system": MRN_SYSTEM, "value": mrn}},
-        "period": {"start": "2026-11-29T10:00:00Z", "end": end},
+        "period": {"start": start, "end": end},
         "hospitalization": {
             "dischargeDisposition": {
                 "coding": [
-                    {"system": "http://terminology.hl7.org/CodeSystem/discharge-disposition", "code": "home"}
+                    {"system": "http://terminology.hl7.org/CodeSystem/discharge-disposition", "code": disposition}
                 ]
             }
         },
         "location": [{"location": {"display": "Ward 5"}}],
     }
+    if complexity is not None:
+        from shared.fhir.systems import TCM_COMPLEXITY_URL
+
+        encounter["extension"] = [{"url": TCM_COMPLEXITY_URL, "valueCode": complexity}]
     return {
         "resourceType": "Bundle",
         "type": "transaction",

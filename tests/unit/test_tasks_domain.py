@@ -31,6 +31,7 @@ from shared.domain.tasks import (
     EscalationOut,
     EscalationPolicy,
     Focus,
+    FocusType,
     IllegalMove,
     MissingDetail,
     Priority,
@@ -457,6 +458,7 @@ def test_a_plain_task_rule_may_name_a_role_off_the_ladder() -> None:
 
 ENDS = ["AppointmentCancelled", "AppointmentCheckedIn", "AppointmentArrived"]
 REFERRAL_DONE = ["ReferralScheduled", "ReferralCompleted", "ReferralClosed", "ReferralCancelled"]
+TRANSITION_DONE = ["TransitionStepCompleted", "TransitionClosed"]
 # What an organization gets before an admin writes its own (the README's "Tasks and escalations").
 DEFAULT_RULES = [
     ("no-show", "AppointmentNoShow", "call-patient", "coordinator", "routine", (1, "business-days", False),
@@ -479,6 +481,14 @@ DEFAULT_RULES = [
      None, "business", ["ResultAcknowledged"]),
     ("critical-result", "ResultCritical", "review-result", "physician", "stat", (30, "minutes", False),
      "high", "wall", ["ResultAcknowledged"]),
+    ("transition-contact-missed", "TransitionStepMissed", "call-patient", "coordinator", "urgent",
+     (4, "hours", False), "moderate", "business", TRANSITION_DONE),
+    ("transition-visit-unbooked", "TransitionStepMissed", "book-follow-up", "coordinator", "routine",
+     (1, "business-days", False), "low", "business", TRANSITION_DONE),
+    ("transition-visit-missed", "TransitionStepMissed", "book-follow-up", "nurse", "urgent",
+     (1, "business-days", False), "moderate", "business", TRANSITION_DONE),
+    ("transition-reconciliation-missed", "TransitionStepMissed", "reconcile-medications", "nurse", "routine",
+     (1, "business-days", False), "low", "business", TRANSITION_DONE),
 ]  # fmt: skip
 
 
@@ -509,3 +519,139 @@ def test_critical_values_belong_to_a_result_critical_rule() -> None:
     assert [v.code for v in policy.critical_values()][:2] == ["2823-3", "6298-4"]
     off = EscalationPolicy(rules=[r.model_copy(update={"enabled": False}) for r in policy.rules])
     assert off.critical_values() == []  # a disabled rule names nothing
+
+
+# ---------------------------------------------------------------- rules that match an event's codes
+#
+# A rule's ``match`` names codes the event must carry to open the rule's task (TransitionStepMissed's
+# ``step``); a closing event closes the task when it carries the same codes, or lacks the field (an
+# episode's close names no step, so it closes every step's task). A rule without ``match`` takes any
+# event of its trigger.
+
+TRANSITION_RULES = {
+    "contact": "transition-contact-missed",
+    "visit-booking": "transition-visit-unbooked",
+    "visit": "transition-visit-missed",
+    "medication-reconciliation": "transition-reconciliation-missed",
+}
+
+
+def test_the_transition_rules_match_their_step() -> None:
+    policy = EscalationPolicy().model_dump(mode="json")
+    named = {r["id"]: r["match"] for r in policy["rules"] if r["match"] is not None}
+    assert named == {rule: {"step": step} for step, rule in TRANSITION_RULES.items()}
+
+
+@pytest.mark.parametrize(("step", "rule"), list(TRANSITION_RULES.items()))
+def test_a_missed_step_opens_its_own_rule_s_task(step: str, rule: str) -> None:
+    policy = EscalationPolicy()
+    assert [r.id for r in policy.rules_on("TransitionStepMissed", {"step": step})] == [rule]
+    # other codes the event carries do not matter
+    with_more = {"step": step, "transition_id": "tr-1", "on_time": False}
+    assert [r.id for r in policy.rules_on("TransitionStepMissed", with_more)] == [rule]
+
+
+def test_a_missed_step_no_rule_names_opens_nothing() -> None:
+    policy = EscalationPolicy()
+    assert policy.rules_on("TransitionStepMissed", {"step": "close"}) == []
+    assert policy.rules_on("TransitionStepMissed", {"stage": "contact"}) == []
+    # an opening event without the field matches no rule that names it
+    assert policy.rules_on("TransitionStepMissed", {}) == []
+    assert policy.rules_on("TransitionStepMissed") == []
+
+
+def test_a_rule_without_match_takes_any_event_of_its_trigger() -> None:
+    policy = EscalationPolicy()
+    assert [r.id for r in policy.rules_on("AppointmentNoShow", {"step": "contact"})] == ["no-show"]
+    assert [r.id for r in policy.rules_closed_by("AppointmentConfirmed", {"step": "contact"})] == [
+        "unconfirmed"
+    ]
+
+
+@pytest.mark.parametrize(("step", "rule"), list(TRANSITION_RULES.items()))
+def test_a_step_done_closes_its_own_rule_s_task(step: str, rule: str) -> None:
+    policy = EscalationPolicy()
+    assert [r.id for r in policy.rules_closed_by("TransitionStepCompleted", {"step": step})] == [rule]
+    assert [r.id for r in policy.rules_closed_by("TransitionClosed", {"step": step})] == [rule]
+
+
+def test_a_closing_event_without_the_field_closes_every_step_s_task() -> None:
+    policy = EscalationPolicy()
+    every = list(TRANSITION_RULES.values())
+    assert [r.id for r in policy.rules_closed_by("TransitionClosed", {"reason": "period-ended"})] == every
+    assert [r.id for r in policy.rules_closed_by("TransitionClosed", {})] == every
+    assert [r.id for r in policy.rules_closed_by("TransitionClosed")] == every
+    assert [r.id for r in policy.rules_closed_by("TransitionStepCompleted")] == every
+    # carrying the field with another code closes none
+    assert policy.rules_closed_by("TransitionStepCompleted", {"step": "close"}) == []
+    # the events that open them close none
+    assert policy.rules_closed_by("TransitionStepMissed", {"step": "contact"}) == []
+
+
+def test_a_rule_matches_only_when_every_named_code_agrees() -> None:
+    rule = Rule(
+        id="two-codes",
+        on="TransitionStepMissed",
+        code=TaskCode.OTHER,
+        match={"step": "visit", "kind": "high"},
+        closed_by=["TransitionClosed"],
+    )
+    policy = EscalationPolicy(rules=[rule])
+    assert [r.id for r in policy.rules_on("TransitionStepMissed", {"step": "visit", "kind": "high"})] == [
+        "two-codes"
+    ]
+    assert policy.rules_on("TransitionStepMissed", {"step": "visit", "kind": "low"}) == []
+    assert policy.rules_on("TransitionStepMissed", {"step": "visit"}) == []
+    # closing: a field that is there must agree, one that is not is no obstacle
+    assert [r.id for r in policy.rules_closed_by("TransitionClosed", {"step": "visit"})] == ["two-codes"]
+    assert policy.rules_closed_by("TransitionClosed", {"step": "visit", "kind": "low"}) == []
+    assert policy.rules_closed_by("TransitionClosed", {"step": "contact"}) == []
+
+
+def test_a_disabled_transition_rule_opens_nothing_but_still_closes() -> None:
+    defaults = EscalationPolicy().rules
+    rules = [r.model_copy(update={"enabled": r.id != "transition-contact-missed"}) for r in defaults]
+    policy = EscalationPolicy(rules=rules)
+    assert policy.rules_on("TransitionStepMissed", {"step": "contact"}) == []
+    assert [r.id for r in policy.rules_on("TransitionStepMissed", {"step": "visit"})] == [
+        "transition-visit-missed"
+    ]
+    assert [r.id for r in policy.rules_closed_by("TransitionStepCompleted", {"step": "contact"})] == [
+        "transition-contact-missed"
+    ]
+
+
+@pytest.mark.parametrize(
+    "match",
+    [
+        {"Step": "contact"},  # codes are lower-case slugs
+        {"step": "Contact"},
+        {"step": ""},
+        {"step": "a" * 49},
+        {"step": "contact visit"},
+        {f"field-{i}": "x" for i in range(6)},  # at most five
+    ],
+)
+def test_a_match_that_is_not_slugs_is_refused(match: dict[str, str]) -> None:
+    with pytest.raises(ValidationError):
+        Rule.model_validate({"id": "a", "on": "TransitionStepMissed", "code": "other", "match": match})
+
+
+def test_a_match_of_slugs_is_accepted() -> None:
+    five = {f"field-{i}": "x" for i in range(5)}
+    rule = Rule.model_validate({"id": "a", "on": "TransitionStepMissed", "code": "other", "match": five})
+    assert rule.match == five
+    assert Rule(id="b", on="TransitionStepMissed", code=TaskCode.OTHER).match is None
+
+
+def test_the_transition_triggers_codes_and_focus() -> None:
+    for trigger in ("TransitionStepMissed", "TransitionStepCompleted", "TransitionClosed"):
+        assert Rule.model_validate({"id": "a", "on": trigger, "code": "close-transition"}).on == trigger
+    with pytest.raises(ValidationError):
+        Rule.model_validate({"id": "a", "on": "TransitionOpened", "code": "other"})
+    with pytest.raises(ValidationError, match="closed by the event that opens it"):
+        Rule.model_validate(
+            {"id": "a", "on": "TransitionClosed", "code": "other", "closed_by": ["TransitionClosed"]}
+        )
+    assert TaskCode("close-transition") is TaskCode.CLOSE_TRANSITION
+    assert Focus(type="transition", id="01KB").type is FocusType.TRANSITION
