@@ -63,6 +63,7 @@ bench: install
 	$(PY) -m bench.reminders
 	$(PY) -m bench.escalations
 	$(PY) -m bench.webhooks
+	$(PY) -m bench.transitions
 	$(PY) -m bench.runtime
 
 openapi: install

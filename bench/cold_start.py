@@ -53,6 +53,8 @@ SAMPLES = {
     "WebhookIngestFunction": ["webhooks/receive.json"],
     "WebhookProcessFunction": ["webhooks/delivery-queue.json"],
     "WebhookOutboundFunction": ["webhooks/appointment-booked.json", "webhooks/timer-hook.json"],
+    "TransitionsFunction": ["transitions/list-open.json"],
+    "TransitionEventsFunction": ["transitions/patient-discharged.json", "transitions/timer-tcm.json"],
 }
 
 _TIMED = textwrap.dedent(

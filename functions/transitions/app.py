@@ -67,6 +67,11 @@ def _episode(org: str, transition_id: str) -> repo.TransitionItem:
     return item
 
 
+def _seen(record: TransitionOut, now: datetime) -> TransitionOut:
+    """As of now, its days counted in the zone it was opened in (a list reads nothing but its page)."""
+    return record.as_seen(now, Calendar(time_zone=record.time_zone))
+
+
 def _past(field: str, at: datetime | None, now: datetime, record: TransitionOut | None = None) -> datetime:
     """``at`` or now; never in the future, never before the discharge."""
     at = at or now
@@ -211,9 +216,8 @@ def list_(
     items, last = repo.status_page(org, status, limit, start)
     records = [i.record() for i in items]
     audited_read(router, [r.patient_id for r in records], "transition.read")
-    cal = calendar(org) if records else Calendar()
     return TransitionPage(
-        items=[r.as_seen(now, cal) for r in records], next_cursor=encode_cursor(list_id, last, tenant=org)
+        items=[_seen(r, now) for r in records], next_cursor=encode_cursor(list_id, last, tenant=org)
     )
 
 
@@ -230,9 +234,7 @@ def read(transition_id: UlidPath) -> Response[TransitionOut]:
     org = principal.organization_id
     record = _episode(org, transition_id).record()
     audited_read(router, [record.patient_id], "transition.read")
-    return Response(
-        200, "application/json", record.as_seen(clock.now(), calendar(org)), headers=etag(record.version)
-    )
+    return Response(200, "application/json", _seen(record, clock.now()), headers=etag(record.version))
 
 
 @router.patch(
@@ -371,9 +373,8 @@ def patient_transitions(patient_id: UlidPath, limit: Limit = 50, cursor: Cursor 
     require_parent(bool(items), cursor, sched.Patient, sched.patient_key(org, patient_id), "patient")
     if items:
         audited_read(router, [patient_id], "transition.read")
-    cal = calendar(org) if items else Calendar()
     return TransitionPage(
-        items=[i.record().as_seen(now, cal) for i in items],
+        items=[_seen(i.record(), now) for i in items],
         next_cursor=encode_cursor(list_id, last, tenant=org),
     )
 

@@ -77,7 +77,9 @@ def discharged(org: str, detail: dict[str, Any], now: datetime) -> str:
     pointer = found.get(repo.current_key(org, patient_id))
     previous = repo.get(org, pointer.transition_id) if pointer is not None else None
     if previous is not None and previous.record().discharged_at >= at:
-        return "older-than-current"
+        held = previous.record()
+        same = held.discharged_at == at or held.encounter_id == detail.get("encounter_id")
+        return "duplicate" if same else "older-than-current"
     record = open_episode(
         episode_id=ids.new_id(),
         patient_id=patient_id,

@@ -242,6 +242,7 @@ class TransitionOut(Model):
     complexity: Complexity
     discharged_at: AwareDatetime
     discharge_date: date = Field(description="in the organization's zone: day 0")
+    time_zone: str = Field("UTC", description="the organization's zone its days are counted in")
     period_ends_on: date = Field(description="day 29, the 30-day period's last day")
     encounter_id: str | None = None
     partner_id: str | None = None
@@ -356,6 +357,7 @@ def open_episode(
             "complexity": complexity,
             "discharged_at": discharged_at,
             "discharge_date": day0,
+            "time_zone": calendar.time_zone,
             "period_ends_on": last,
             "contact": ContactStep(due_at=contact_due(day0, calendar)),
             "visit": visit,

@@ -179,3 +179,53 @@ def _provider() -> str:
     made = adm.req("POST", "/providers", CARDIOLOGIST)
     assert made["statusCode"] == 201, made["body"]
     return str(made["json"]["id"])
+
+
+def test_eight_deliveries_of_one_discharge_at_once_open_one_episode(
+    aws: dict[str, Any], world: dict[str, str]
+) -> None:
+    """EventBridge delivers at least once, and a hospital may send a notice twice: however many arrive
+    together, the claims in the opening transaction let one through."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from functions.transitions.events import discharged
+
+    detail = {
+        "patient_id": world["other_id"],
+        "encounter_id": "01JD00000000000000000ENC01",
+        "partner_id": "01JD0000000000000000PARTNR",
+        "encounter_class": "IMP",
+        "discharged_at": "2026-11-22T15:00:00+00:00",
+        "disposition": "home",
+    }
+    now = clock.now()
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(lambda _: _retrying(discharged, detail, now), range(8)))
+    assert sorted(outcomes) == ["duplicate"] * 7 + ["opened"], outcomes
+    listed = coordinator().req("GET", "/patients/{patient_id}/transitions", patient_id=world["other_id"])
+    assert len(listed["json"]["items"]) == 1
+
+
+def _retrying(fn: Any, detail: dict[str, Any], now: Any) -> str:
+    """As Lambda would: an invocation that raised is tried again."""
+    from shared.data.tx import Cancelled
+
+    for _ in range(5):
+        try:
+            return str(fn("acme", detail, now))
+        except Cancelled:
+            continue
+    raise AssertionError("never settled")
+
+
+def test_opening_an_episode_and_a_page_of_the_open_list_cost_what_the_readme_says(
+    aws: dict[str, Any], world: dict[str, str]
+) -> None:
+    from tests.support.ddb import count_calls
+
+    with count_calls() as opening:
+        coordinator().open(world["other_id"], "2026-11-22T15:00:00Z")
+    assert opening == {"BatchGetItem": 1, "TransactWriteItems": 1}
+    with count_calls() as listing:
+        page = coordinator().listing(status="open", limit="1")
+    assert listing == {"Query": 1} and len(page["items"]) == 1
