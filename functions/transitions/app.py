@@ -21,10 +21,10 @@ from shared.data.tx import Cancelled
 from shared.domain.calendar import Calendar, Day
 from shared.domain.scheduling import AppointmentStatus
 from shared.domain.transitions import (
-    Attempt,
     Closed,
     CloseIn,
     CloseReason,
+    ContactAttempt,
     ContactIn,
     EpisodeStatus,
     ReconciliationIn,
@@ -278,7 +278,7 @@ def contact(transition_id: UlidPath, body: ContactIn, if_match: IfMatch = None) 
 
     def how(record: TransitionOut, cal: Calendar, now: datetime) -> TransitionOut:
         at = _past("at", body.at, now, record)
-        attempt = Attempt(
+        attempt = ContactAttempt(
             at=at, channel=body.channel, reached=body.reached, by_id=principal.subject, note=body.note
         )
         return record_contact(record, attempt)[0]

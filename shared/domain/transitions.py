@@ -177,7 +177,7 @@ class CloseIn(Strict):
 # ---------------------------------------------------------------- the episode
 
 
-class Attempt(Model):
+class ContactAttempt(Model):
     at: AwareDatetime
     channel: Channel
     reached: bool
@@ -198,7 +198,7 @@ class Step(Model):
 
 
 class ContactStep(Step):
-    attempts: list[Attempt] = Field(default_factory=list)
+    attempts: list[ContactAttempt] = Field(default_factory=list)
     met_by: Literal["reached", "attempts"] | None = None
 
 
@@ -221,7 +221,7 @@ class Readmission(Model):
     encounter_id: str | None = None
 
 
-class Warning(Model):
+class TransitionWarning(Model):
     code: WarningCode
     at: AwareDatetime
     appointment_id: str | None = None
@@ -256,7 +256,7 @@ class TransitionOut(Model):
     readmission: Readmission | None = None
     previous_id: str | None = Field(None, description="the episode this one follows (a readmission)")
     next_id: str | None = None
-    warnings: list[Warning] = Field(default_factory=list)
+    warnings: list[TransitionWarning] = Field(default_factory=list)
     close_reason: CloseReason | None = None
     closed_at: AwareDatetime | None = None
     eligibility: Eligibility | None = Field(None, description="set when it closes")
@@ -387,7 +387,7 @@ def _done(step: Step, at: datetime, by_id: str | None) -> dict[str, object]:
 # ---------------------------------------------------------------- what happens to an episode
 
 
-def record_contact(episode: TransitionOut, attempt: Attempt) -> tuple[TransitionOut, bool]:
+def record_contact(episode: TransitionOut, attempt: ContactAttempt) -> tuple[TransitionOut, bool]:
     """The episode with ``attempt`` recorded; ``True`` when it completed the contact step: reached,
     or the second unsuccessful attempt inside the window (CMS counts two documented attempts)."""
     _open(episode)
@@ -625,9 +625,9 @@ def _with(episode: TransitionOut, **update: object) -> TransitionOut:
 
 
 def _warn(
-    warnings: list[Warning], code: WarningCode, at: datetime, appointment_id: str | None
-) -> list[Warning]:
-    return [*warnings, Warning(code=code, at=at, appointment_id=appointment_id)][-MAX_WARNINGS:]
+    warnings: list[TransitionWarning], code: WarningCode, at: datetime, appointment_id: str | None
+) -> list[TransitionWarning]:
+    return [*warnings, TransitionWarning(code=code, at=at, appointment_id=appointment_id)][-MAX_WARNINGS:]
 
 
 def _rereconcile(episode: TransitionOut, calendar: Calendar) -> TransitionOut:

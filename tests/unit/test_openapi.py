@@ -114,3 +114,28 @@ def test_links_name_real_operations_and_their_path_parameters(doc: dict[str, Any
 def test_no_schema_is_split_in_two_for_input_and_output(doc: dict[str, Any]) -> None:
     """``Foo-Input``/``Foo-Output`` pairs share a title, and a generated client drops one of them."""
     assert [name for name in doc["components"]["schemas"] if "-" in name] == []
+
+
+def test_no_two_models_share_a_schema_name(doc: dict[str, Any]) -> None:
+    """Schemas are named after their class: two models of one name (a webhook delivery's ``Attempt``
+    and a transition's contact attempt, once) become one schema, and one of them documents the other's
+    fields. Every model of ``shared`` whose name is a schema must be the only model of that name."""
+    import importlib
+    import pkgutil
+
+    from pydantic import BaseModel
+
+    import shared
+
+    for module in pkgutil.walk_packages(shared.__path__, "shared."):
+        importlib.import_module(module.name)
+
+    def models(cls: type[BaseModel]) -> list[type[BaseModel]]:
+        return [cls, *(m for sub in cls.__subclasses__() for m in models(sub))]
+
+    named: dict[str, set[str]] = {}
+    for model in models(BaseModel):
+        if model.__module__.startswith("shared.") and "[" not in model.__name__:
+            named.setdefault(model.__name__, set()).add(model.__module__)
+    shared_names = {n: m for n, m in named.items() if n in doc["components"]["schemas"] and len(m) > 1}
+    assert shared_names == {}

@@ -33,11 +33,11 @@ from shared.domain.tasks import risk_from
 from shared.domain.transitions import (
     MAX_ATTEMPTS,
     MAX_WARNINGS,
-    Attempt,
     Channel,
     Closed,
     CloseReason,
     Complexity,
+    ContactAttempt,
     Eligibility,
     EpisodeStatus,
     Failure,
@@ -116,8 +116,8 @@ def episode(
     )
 
 
-def attempt(at: datetime, reached: bool = False, by: str = "coord-1") -> Attempt:
-    return Attempt(at=at, channel=Channel.PHONE, reached=reached, by_id=by)
+def attempt(at: datetime, reached: bool = False, by: str = "coord-1") -> ContactAttempt:
+    return ContactAttempt(at=at, channel=Channel.PHONE, reached=reached, by_id=by)
 
 
 def contacted(e: TransitionOut, at: datetime = DISCHARGED + timedelta(days=1)) -> TransitionOut:
