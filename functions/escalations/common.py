@@ -19,7 +19,7 @@ def system_actor(org: str) -> Actor:
 
 
 def calendar(org: str) -> Calendar:
-    return sched.calendar_of(sched.get_item(sched.OrgCalendar, sched.calendar_key(org)))
+    return sched.organization_calendar(org)
 
 
 def commit(change: sched.Change) -> None:

@@ -176,7 +176,7 @@ def search(
     org = caller(router)[0].organization_id
     if overdue and status != "open":
         raise invalid("overdue", "overdue applies to status=open", "query")
-    today = repo.calendar_of(repo.get_item(repo.OrgCalendar, repo.calendar_key(org))).local_date(clock.now())
+    today = repo.organization_calendar(org).local_date(clock.now())
     index: Any
     if status == "open":
         n, index, partition = 1, repo.CareModel.gsi1, keys.open_referrals_pk(org)
@@ -232,7 +232,7 @@ def patient_referrals(
     next_cursor = encode_cursor(list_id, last, tenant=org)
     if not found:
         return ReferralPage(items=[], next_cursor=next_cursor)
-    today = repo.calendar_of(repo.get_item(repo.OrgCalendar, repo.calendar_key(org))).local_date(clock.now())
+    today = repo.organization_calendar(org).local_date(clock.now())
     records = [_view(i, today) for i in found]
     if principal.is_patient:
         return ReferralPatientPage(

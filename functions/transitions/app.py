@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from functions.transitions.common import calendar, commit, opening, write
+from functions.transitions.common import calendar, commit, open_context, opening, write
 from shared import clock, ids
 from shared.data import keys
 from shared.data import scheduling as sched
@@ -139,19 +139,9 @@ def create(body: TransitionIn) -> Response[TransitionOut]:
     principal, actor = caller(router)
     org, now = principal.organization_id, clock.now()
     _past("discharged_at", body.discharged_at, now)
-    found = sched.get_many(
-        [
-            sched.calendar_key(org),
-            sched.patient_key(org, body.patient_id),
-            repo.current_key(org, body.patient_id),
-        ]
-    )
-    patient = found.get(sched.patient_key(org, body.patient_id))
+    cal, patient, previous = open_context(org, body.patient_id)
     if patient is None or patient.status != "active":
         raise invalid("patient_id", "no active patient with this id")
-    cal = sched.calendar_of(found.get(sched.calendar_key(org)))
-    pointer = found.get(repo.current_key(org, body.patient_id))
-    previous = repo.get(org, pointer.transition_id) if pointer is not None else None
     if previous is not None and previous.record().discharged_at >= body.discharged_at:
         raise Conflict(
             "The patient has an episode for this discharge or a later one.",

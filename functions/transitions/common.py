@@ -11,6 +11,7 @@ deadline moved, so the episode's one timer follows (``tcm-<id>``, set by the eve
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from shared import ids
 from shared.data import keys
@@ -88,7 +89,22 @@ def system_actor(org: str) -> Actor:
 
 
 def calendar(org: str) -> Calendar:
-    return sched.calendar_of(sched.get_item(sched.OrgCalendar, sched.calendar_key(org)))
+    return sched.organization_calendar(org)
+
+
+def open_context(org: str, patient_id: str) -> tuple[Calendar, Any, repo.TransitionItem | None]:
+    """What opening an episode reads, in one BatchGetItem (then the patient's current episode, if
+    any): the calendar, the patient (``None``: no such patient) and the episode it may close."""
+    found = sched.get_many(
+        [sched.calendar_key(org), sched.patient_key(org, patient_id), repo.current_key(org, patient_id)]
+    )
+    pointer = found.get(repo.current_key(org, patient_id))
+    previous = repo.get(org, pointer.transition_id) if pointer is not None else None
+    return (
+        sched.calendar_of(found.get(sched.calendar_key(org))),
+        found.get(sched.patient_key(org, patient_id)),
+        previous,
+    )
 
 
 def step_tasks(record: TransitionOut, now: datetime) -> dict[StepName, TaskOut]:

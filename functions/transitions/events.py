@@ -23,7 +23,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from functions.transitions.common import SYSTEM, TIMER, calendar, opening, system_actor, write
+from functions.transitions.common import SYSTEM, TIMER, calendar, open_context, opening, system_actor, write
 from shared import clock, ids, timers
 from shared.data import keys
 from shared.data import scheduling as sched
@@ -67,15 +67,9 @@ def discharged(org: str, detail: dict[str, Any], now: datetime) -> str:
     if at > now:
         return "in-the-future"
     patient_id = detail["patient_id"]
-    found = sched.get_many(
-        [sched.calendar_key(org), sched.patient_key(org, patient_id), repo.current_key(org, patient_id)]
-    )
-    cal = sched.calendar_of(found.get(sched.calendar_key(org)))
-    patient = found.get(sched.patient_key(org, patient_id))
+    cal, patient, previous = open_context(org, patient_id)
     if patient is None:
         return "no-patient"
-    pointer = found.get(repo.current_key(org, patient_id))
-    previous = repo.get(org, pointer.transition_id) if pointer is not None else None
     if previous is not None and previous.record().discharged_at >= at:
         held = previous.record()
         same = held.discharged_at == at or held.encounter_id == detail.get("encounter_id")

@@ -175,6 +175,11 @@ def calendar_of(item: OrgCalendar | None) -> Calendar:
     return item.record() if item is not None else Calendar()
 
 
+def organization_calendar(org: str) -> Calendar:
+    """The organization's calendar (its zone, hours and holidays), the default until an admin writes one."""
+    return calendar_of(get_item(OrgCalendar, calendar_key(org)))
+
+
 def get_item(model: type[PynamoModel], key: tuple[str, str]) -> Any:
     try:
         return model.get(*key)
