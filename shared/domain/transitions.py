@@ -380,8 +380,12 @@ def _open(episode: TransitionOut) -> None:
         raise Closed("closed")
 
 
-def _done(step: Step, at: datetime, by_id: str | None) -> dict[str, object]:
-    return {"status": StepStatus.COMPLETED, "completed_at": at, "on_time": at <= step.due_at, "by_id": by_id}
+def _done(step: Step, at: datetime, by_id: str | None, *, by_close: bool = False) -> dict[str, object]:
+    """Done at ``at``. A day's deadline is its last instant, exclusive (local midnight is the next
+    day, as the window and the sweep say); ``by_close``: inclusive, for the contact's close of
+    business and the period's end, which the timer closes at that very instant."""
+    on_time = at <= step.due_at if by_close else at < step.due_at
+    return {"status": StepStatus.COMPLETED, "completed_at": at, "on_time": on_time, "by_id": by_id}
 
 
 # ---------------------------------------------------------------- what happens to an episode
@@ -398,10 +402,10 @@ def record_contact(episode: TransitionOut, attempt: ContactAttempt) -> tuple[Tra
     if contact.status is not StepStatus.COMPLETED:
         tried = [a for a in attempts if not a.reached and a.at <= contact.due_at]
         if attempt.reached:
-            update.update(_done(contact, attempt.at, attempt.by_id), met_by="reached")
+            update.update(_done(contact, attempt.at, attempt.by_id, by_close=True), met_by="reached")
             completes = True
         elif len(tried) >= ATTEMPTS_THAT_COUNT and attempt.at <= contact.due_at:
-            update.update(_done(contact, attempt.at, attempt.by_id), met_by="attempts")
+            update.update(_done(contact, attempt.at, attempt.by_id, by_close=True), met_by="attempts")
             completes = True
     return _with(episode, contact=contact.model_copy(update=update)), completes
 
@@ -510,6 +514,8 @@ def with_complexity(episode: TransitionOut, complexity: Complexity, calendar: Ca
     update: dict[str, object] = {"due_at": due}
     if visit.visit_at is not None:
         update["in_window"] = episode.discharged_at <= visit.visit_at < due
+    if visit.completed_at is not None:
+        update["on_time"] = visit.completed_at < due
     if visit.status is StepStatus.MISSED and due > visit.due_at:
         update.update(
             status=StepStatus.BOOKED if visit.appointment_id else StepStatus.PENDING, missed_at=None
@@ -519,10 +525,11 @@ def with_complexity(episode: TransitionOut, complexity: Complexity, calendar: Ca
 
 
 def _awaits_booking(visit: VisitStep) -> bool:
+    """No visit booked inside the window yet (one outside it does not count), and day 3 not checked."""
     return (
-        visit.appointment_id is None
+        not _booked(visit)
         and visit.booking_missed_at is None
-        and visit.status is StepStatus.PENDING
+        and visit.status in (StepStatus.PENDING, StepStatus.BOOKED)
     )
 
 
@@ -615,7 +622,7 @@ def close(
         status=EpisodeStatus.CLOSED,
         close_reason=reason,
         closed_at=now,
-        close=episode.close.model_copy(update=_done(episode.close, now, by_id)),
+        close=episode.close.model_copy(update=_done(episode.close, now, by_id, by_close=True)),
         eligibility=eligibility(episode, reason, calendar),
     )
 
@@ -652,9 +659,11 @@ def completed(before: TransitionOut, after: TransitionOut) -> list[tuple[Milesto
     out: list[tuple[Milestone, bool]] = []
     if before.contact.status is not StepStatus.COMPLETED and after.contact.status is StepStatus.COMPLETED:
         out.append(("contact", bool(after.contact.on_time)))
-    if before.visit.status is not StepStatus.COMPLETED and not _booked(before.visit) and _booked(after.visit):
-        out.append(("visit-booking", after.visit.booking_missed_at is None))
-    if before.visit.status is not StepStatus.COMPLETED and after.visit.status is StepStatus.COMPLETED:
+    held = before.visit.status is not StepStatus.COMPLETED and after.visit.status is StepStatus.COMPLETED
+    unbooked = before.visit.status is not StepStatus.COMPLETED and not _booked(before.visit)
+    if unbooked and (_booked(after.visit) or held):  # a visit held late meets its booking part late
+        out.append(("visit-booking", _booked(after.visit) and after.visit.booking_missed_at is None))
+    if held:
         out.append(("visit", bool(after.visit.on_time)))
     before_med, after_med = before.medication, after.medication
     if before_med.completed_at is None and after_med.completed_at is not None:
