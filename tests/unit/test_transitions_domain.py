@@ -1205,3 +1205,21 @@ def test_the_report_counts_every_qualifying_episode() -> None:
     assert out.qualifying == {TcmCode.MODERATE: 2, TcmCode.HIGH: 1}
     assert out.not_qualifying == dict.fromkeys(Failure, 0)
     assert (out.contact_rate, out.visit_rate) == (1.0, 1.0)
+
+
+def test_the_contact_deadline_is_inclusive_and_a_days_is_not() -> None:
+    """Close of business counts (a call at 17:00 on the 2nd business day is on time, reached or the
+    second attempt); a visit at the window's last instant (local midnight) is the next day."""
+    reached, _ = record_contact(episode(), attempt(CONTACT_DUE, reached=True))
+    assert (reached.contact.met_by, reached.contact.on_time) == ("reached", True)
+    once, _ = record_contact(episode(), attempt(CONTACT_DUE - timedelta(hours=1)))
+    twice, done = record_contact(once, attempt(CONTACT_DUE))
+    assert (done, twice.contact.met_by, twice.contact.on_time) == (True, "attempts", True)
+    high = episode(HIGH)
+    at_midnight = hold_visit(high, "appt-1", high.visit.due_at, "doc-1", ny())
+    assert (at_midnight.visit.on_time, at_midnight.visit.in_window) == (False, False)
+    moderate = with_complexity(at_midnight, MODERATE, ny())
+    switched = with_complexity(hold_visit(episode(), "appt-1", high.visit.due_at, None, ny()), HIGH, ny())
+    assert moderate.visit.on_time is True and switched.visit.on_time is False
+    edge = hold_visit(episode(), "appt-1", on_day(7, 23, 59), None, ny())
+    assert with_complexity(edge, HIGH, ny()).visit.on_time is True
