@@ -174,7 +174,7 @@ def test_a_partner_discharge_a_day_6_visit_and_a_reconciliation_qualify_for_9949
     done = coordinator().get(episode["id"])
     assert (done["visit"]["status"], done["visit"]["on_time"]) == ("completed", True)
     closed = coordinator().do(
-        episode["id"], "close", {"reason": "completed"}, headers={"if-match": '"%d"' % done["version"]}
+        episode["id"], "close", {"reason": "completed"}, headers={"if-match": f'"{done["version"]}"'}
     )
     assert closed["statusCode"] == 200, closed["body"]
     assert closed["json"]["eligibility"] == {"qualifies": True, "code": "99496", "failures": []}

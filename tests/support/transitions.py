@@ -17,7 +17,9 @@ class Transitions(Api):
         return handler(event, context)  # type: ignore[no-any-return]
 
     def open(self, patient_id: str, discharged_at: str, **extra: Any) -> dict[str, Any]:
-        out = self.req("POST", "/transitions", {"patient_id": patient_id, "discharged_at": discharged_at, **extra})
+        out = self.req(
+            "POST", "/transitions", {"patient_id": patient_id, "discharged_at": discharged_at, **extra}
+        )
         assert out["statusCode"] == 201, out["body"]
         return dict(out["json"])
 

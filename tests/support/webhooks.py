@@ -18,6 +18,7 @@ from tests.support.cloud import Cloud
 from tests.support.intake import Api
 
 MRN_SYSTEM = "urn:oid:2.16.840.1.113883.3.7777"
+DISCHARGE_DISPOSITION = "http://terminology.hl7.org/CodeSystem/discharge-disposition"
 LOINC = "http://loinc.org"
 V3 = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 
@@ -211,7 +212,10 @@ def discharge(
         "hospitalization": {
             "dischargeDisposition": {
                 "coding": [
-                    {"system": "http://terminology.hl7.org/CodeSystem/discharge-disposition", "code": disposition}
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/discharge-disposition",
+                        "code": disposition,
+                    }
                 ]
             }
         },
