@@ -11,6 +11,7 @@ from typing import Any
 
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}
+_session: list[Any] = []  # one botocore session: it loads the endpoint and service models once
 
 
 def client(service: str) -> Any:
@@ -20,13 +21,15 @@ def client(service: str) -> Any:
 
             from shared.settings import settings
 
-            _clients[service] = botocore.session.get_session().create_client(
-                service, region_name=settings().region
-            )
+            if not _session:
+                _session.append(botocore.session.get_session())
+            _clients[service] = _session[0].create_client(service, region_name=settings().region)
         return _clients[service]
 
 
 def reset() -> None:
+    """Forget the clients (a client made before ``mock_aws`` is not mocked); the session, which holds
+    no connection, is kept."""
     with _lock:
         _clients.clear()
 

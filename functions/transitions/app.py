@@ -309,7 +309,7 @@ def visit(transition_id: UlidPath, body: VisitIn, if_match: IfMatch = None) -> R
     "/transitions/<transition_id>/medication-reconciliation",
     summary="Record the medication reconciliation (nurse or physician); due no later than the visit's date",
     tags=["transitions"],
-    operation_id="reconcileTransitionMedications",
+    operation_id="reconcileMedications",
     responses=responses(headers=["ETag"], errors=CLOSED_PROBLEM),
 )
 @allow(CLINICIANS)

@@ -68,6 +68,15 @@ class CareModel(Model):
     gsi2 = GSI2()
     gsi3 = GSI3()
 
+    @classmethod
+    def _get_connection(cls) -> Any:
+        """One connection for every entity: they share one table, its keys and its indexes (all
+        declared here). PynamoDB would make one per class, each with its own botocore session that
+        loads DynamoDB's service model again (~4 ms of JSON each time a class is first used)."""
+        if cls is not CareModel:
+            return CareModel._get_connection()
+        return super()._get_connection()
+
 
 def _models(cls: type[Model] = CareModel) -> list[type[Model]]:
     out = [cls]

@@ -84,7 +84,7 @@ class StepName(StrEnum):
 Milestone = Literal["contact", "visit-booking", "visit", "medication-reconciliation"]
 
 
-class Channel(StrEnum):
+class ContactChannel(StrEnum):
     """How the interactive contact was made (CMS: telephone, electronic or face to face)."""
 
     PHONE = "phone"
@@ -149,7 +149,7 @@ class TransitionPatch(Strict):
 class ContactIn(Strict):
     """``POST /transitions/{id}/contacts``: one attempt, reached or not. ``at`` defaults to now."""
 
-    channel: Channel
+    channel: ContactChannel
     reached: bool
     at: Instant | None = None
     note: str | None = Field(None, max_length=2000, json_schema_extra=MULTILINE)
@@ -179,7 +179,7 @@ class CloseIn(Strict):
 
 class ContactAttempt(Model):
     at: AwareDatetime
-    channel: Channel
+    channel: ContactChannel
     reached: bool
     by_id: str
     note: str | None = None

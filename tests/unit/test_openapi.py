@@ -117,25 +117,28 @@ def test_no_schema_is_split_in_two_for_input_and_output(doc: dict[str, Any]) -> 
 
 
 def test_no_two_models_share_a_schema_name(doc: dict[str, Any]) -> None:
-    """Schemas are named after their class: two models of one name (a webhook delivery's ``Attempt``
-    and a transition's contact attempt, once) become one schema, and one of them documents the other's
-    fields. Every model of ``shared`` whose name is a schema must be the only model of that name."""
+    """Schemas are named after their class: two models or enums of one name (a webhook delivery's
+    ``Attempt`` and a transition's contact attempt, once; a patient's ``Channel`` and a contact's)
+    become one schema, and one of them documents the other. Every class of ``shared`` whose name is a
+    schema must be the only model or enum of that name."""
+    import enum
     import importlib
+    import inspect
     import pkgutil
 
     from pydantic import BaseModel
 
     import shared
 
-    for module in pkgutil.walk_packages(shared.__path__, "shared."):
-        importlib.import_module(module.name)
-
-    def models(cls: type[BaseModel]) -> list[type[BaseModel]]:
-        return [cls, *(m for sub in cls.__subclasses__() for m in models(sub))]
-
     named: dict[str, set[str]] = {}
-    for model in models(BaseModel):
-        if model.__module__.startswith("shared.") and "[" not in model.__name__:
-            named.setdefault(model.__name__, set()).add(model.__module__)
+    for info in pkgutil.walk_packages(shared.__path__, "shared."):
+        module = importlib.import_module(info.name)
+        for cls in vars(module).values():
+            if (
+                inspect.isclass(cls)
+                and cls.__module__ == module.__name__
+                and issubclass(cls, BaseModel | enum.Enum)
+            ):
+                named.setdefault(cls.__name__, set()).add(module.__name__)
     shared_names = {n: m for n, m in named.items() if n in doc["components"]["schemas"] and len(m) > 1}
     assert shared_names == {}

@@ -33,11 +33,11 @@ from shared.domain.tasks import risk_from
 from shared.domain.transitions import (
     MAX_ATTEMPTS,
     MAX_WARNINGS,
-    Channel,
     Closed,
     CloseReason,
     Complexity,
     ContactAttempt,
+    ContactChannel,
     Eligibility,
     EpisodeStatus,
     Failure,
@@ -117,7 +117,7 @@ def episode(
 
 
 def attempt(at: datetime, reached: bool = False, by: str = "coord-1") -> ContactAttempt:
-    return ContactAttempt(at=at, channel=Channel.PHONE, reached=reached, by_id=by)
+    return ContactAttempt(at=at, channel=ContactChannel.PHONE, reached=reached, by_id=by)
 
 
 def contacted(e: TransitionOut, at: datetime = DISCHARGED + timedelta(days=1)) -> TransitionOut:
