@@ -41,7 +41,6 @@ from shared.domain.transitions import (
     Complexity,
     EpisodeStatus,
     Milestone,
-    Step,
     StepName,
     StepStatus,
     TransitionOut,
@@ -244,7 +243,7 @@ def _tasks(
         if step.status is StepStatus.COMPLETED and old.status is not StepStatus.COMPLETED:
             moves[step.task_id] = (
                 Action.COMPLETE,
-                TaskActionIn(outcome=Outcome(code=_outcome(name, after, step))),
+                TaskActionIn(outcome=Outcome(code=_outcome(name, after))),
             )
         elif closing:
             moves[step.task_id] = (Action.CANCEL, TaskActionIn(reason="transition-closed"))
@@ -274,7 +273,8 @@ def _tasks(
                 )
 
 
-def _outcome(name: StepName, record: TransitionOut, step: Step) -> str:
+def _outcome(name: StepName, record: TransitionOut) -> str:
+    """What a step's task completes with (its outcome code)."""
     if name is StepName.CONTACT:
         return "reached" if record.contact.met_by == "reached" else "two-attempts"
     if name is StepName.CLOSE:
