@@ -267,6 +267,8 @@ def _tasks(
         try:
             task_repo.move_task(change, org, item, action, body, actor_id, calendar)
         except IllegalMove:
+            if action is Action.HOLD:
+                continue  # staff put it on hold already
             if action is Action.COMPLETE:  # on hold: it cannot complete, but the work is done
                 task_repo.move_task(
                     change, org, item, Action.CANCEL, TaskActionIn(reason="step-done"), actor_id, calendar

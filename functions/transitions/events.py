@@ -31,7 +31,7 @@ from shared.data import tasks as task_repo
 from shared.data import transitions as repo
 from shared.data.table import bind
 from shared.data.tx import Cancelled
-from shared.domain.scheduling import AppointmentOut
+from shared.domain.scheduling import AppointmentOut, AppointmentStatus
 from shared.domain.transitions import (
     Closed,
     CloseReason,
@@ -130,6 +130,8 @@ def _apply(org: str, transition_id: str, now: datetime, how: Any, action: str) -
 
 
 def admitted(org: str, detail: dict[str, Any], now: datetime) -> str:
+    if detail.get("encounter_class") not in TCM_CLASSES:
+        return "not-a-stay"  # an emergency visit is not a readmission
     transition_id = repo.current_id(org, detail["patient_id"])
     if transition_id is None:
         return "no-episode"
@@ -162,9 +164,15 @@ def appointment(kind: str, org: str, detail: dict[str, Any], now: datetime) -> s
             return "not-open"
         if appt.start < record.discharged_at:
             return "before-discharge"
+        # what the appointment is now decides, not the event's kind (events may come out of order)
         if kind in ("AppointmentBooked", "AppointmentRescheduled"):
+            if appt.status not in (AppointmentStatus.PENDING, AppointmentStatus.BOOKED):
+                return "not-booked-now"
             return book_visit(record, appointment_id, appt.start, now, cal)[0]
         if kind == "AppointmentFulfilled":
+            linked = record.visit.appointment_id
+            if appt.status is not AppointmentStatus.FULFILLED or linked not in (None, appointment_id):
+                return "not-the-visit"
             return hold_visit(record, appointment_id, min(appt.start, now), None, cal)
         code = WarningCode.VISIT_NO_SHOW if kind == "AppointmentNoShow" else WarningCode.VISIT_CANCELLED
         return unbook_visit(record, appointment_id, code, now, cal)

@@ -102,7 +102,8 @@ def claimed_by(org: str, claim: str) -> str | None:
 
 def put_new(change: Change, org: str, record: TransitionOut) -> None:
     """A new episode, its claims (labels ``claim``: a duplicate notice) and the patient's current
-    pointer (overwritten: the episode before it, if any, is closed in the same transaction)."""
+    pointer (label ``current``: only if it is still what the caller read, none or the episode before
+    it, which is closed in the same transaction; two discharges opening at once cannot both win)."""
     change.put("transition", item_of(org, record, None), TransitionItem.PK.does_not_exist())
     for claim in claims(record):
         item = ClaimItem(
@@ -110,7 +111,12 @@ def put_new(change: Change, org: str, record: TransitionOut) -> None:
         )
         change.put("claim", item, ClaimItem.PK.does_not_exist())
     pointer = CurrentItem(*current_key(org, record.patient_id), transition_id=record.id)
-    change.put("current", pointer)
+    expected = (
+        CurrentItem.PK.does_not_exist()
+        if record.previous_id is None
+        else CurrentItem.transition_id == record.previous_id
+    )
+    change.put("current", pointer, expected)
     change.audit.append((record.patient_id, "transition.create"))
 
 

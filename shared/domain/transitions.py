@@ -498,10 +498,12 @@ def hold_visit(
 def reconcile(
     episode: TransitionOut, at: datetime, by_id: str, changes: int | None, note: str | None
 ) -> TransitionOut:
-    """Medication reconciliation done at ``at`` (a second one replaces the first)."""
+    """Medication reconciliation done at ``at``. A later one updates what changed and the note; the
+    step keeps when it was first met (a follow-up change after the visit does not make it late)."""
     _open(episode)
     med = episode.medication
-    done = med.model_copy(update={**_done(med, at, by_id), "changes": changes, "note": note})
+    first = {} if med.completed_at is not None else _done(med, at, by_id)
+    done = med.model_copy(update={**first, "changes": changes, "note": note})
     return _with(episode, medication=done)
 
 

@@ -171,6 +171,10 @@ def test_a_partner_discharge_a_day_6_visit_and_a_reconciliation_qualify_for_9949
     held = clinic.staff.act(visit["id"], "complete")
     assert held["statusCode"] == 200, held["body"]
     c.settle()
+    c.advance_to(at("2026-12-10T15:00:00Z"))  # the day after the visit, a follow-up change
+    again = nurse().do(episode["id"], "medication-reconciliation", {"changes": 3})
+    assert again["json"]["medication"]["completed_at"] == rec["json"]["medication"]["completed_at"]
+    assert again["json"]["medication"]["changes"] == 3
     done = coordinator().get(episode["id"])
     assert (done["visit"]["status"], done["visit"]["on_time"]) == ("completed", True)
     closed = coordinator().do(
@@ -201,6 +205,12 @@ def test_a_readmission_on_day_10_pauses_the_episode_and_the_next_discharge_start
     c.settle()
     (first,) = coordinator().listing()["items"]
 
+    c.advance_to(at("2026-12-11T15:00:00Z"))  # day 8: an emergency visit is not a readmission
+    er = admission("MRN-2002", "enc-er", "2026-12-11T14:00:00Z")
+    er["entry"][0]["resource"]["class"]["code"] = "EMER"
+    assert webhooks.deliver(c, hospital.id, er, hospital.secret)["statusCode"] == 202
+    c.settle()
+    assert coordinator().get(first["id"])["status"] == "open"
     c.advance_to(at("2026-12-13T15:00:00Z"))  # day 10
     back_in = admission("MRN-2002", "enc-2", "2026-12-13T14:00:00Z")
     assert webhooks.deliver(c, hospital.id, back_in, hospital.secret)["statusCode"] == 202

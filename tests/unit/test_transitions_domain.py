@@ -648,11 +648,12 @@ def test_a_reconciliation_by_the_visit_s_date_is_on_time() -> None:
     assert (late.medication.on_time, late.medication.changes, late.medication.note) == (False, None, None)
 
 
-def test_a_second_reconciliation_replaces_the_first() -> None:
+def test_a_later_reconciliation_updates_the_changes_and_keeps_when_the_step_was_met() -> None:
+    """A follow-up change after the visit must not make a reconciliation done on time late."""
     first = reconcile(episode(), on_day(2), "nurse-1", 1, "a")
-    second = reconcile(first, on_day(3), "nurse-2", None, "b")
+    second = reconcile(first, on_day(20), "nurse-2", None, "b")
     m = second.medication
-    assert (m.completed_at, m.by_id, m.changes, m.note, m.on_time) == (on_day(3), "nurse-2", None, "b", True)
+    assert (m.completed_at, m.by_id, m.changes, m.note, m.on_time) == (on_day(2), "nurse-1", None, "b", True)
 
 
 def test_a_done_reconciliation_keeps_its_deadline_when_the_visit_moves() -> None:
