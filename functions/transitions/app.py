@@ -316,7 +316,7 @@ def visit(transition_id: UlidPath, body: VisitIn, if_match: IfMatch = None) -> R
 def medication(
     transition_id: UlidPath, body: ReconciliationIn, if_match: IfMatch = None
 ) -> Response[TransitionOut]:
-    """A second reconciliation replaces the first (the step keeps the time it was first met)."""
+    """A later reconciliation updates what changed and the note; the step keeps when it was first met."""
     principal, _ = caller(router)
 
     def how(record: TransitionOut, cal: Calendar, now: datetime) -> TransitionOut:
