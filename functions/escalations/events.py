@@ -46,6 +46,7 @@ from shared.domain.tasks import (
     raise_escalation,
     resolved,
     risk_from,
+    rule_cause,
 )
 from shared.events.tasks import TaskCancelled
 from shared.logs import get_logger, phi_safe_errors
@@ -76,7 +77,7 @@ def focus_of(kind: str, detail: dict[str, Any]) -> tuple[Focus | None, str]:
 
 
 def cause_of(rule: Rule, focus: Focus | None, qualifier: str) -> str | None:
-    return f"{rule.id}|{focus.type.value}:{focus.id}|{qualifier}" if focus is not None else None
+    return rule_cause(rule.id, focus, qualifier) if focus is not None else None
 
 
 def already_resolved(rule: Rule, appointment: Any, referral: Any) -> bool:

@@ -589,3 +589,67 @@ def transition_claim_pk(org: str, claim: str) -> str:
 
 
 TRANSITION_CLAIM_SK = "CLAIM"
+
+
+# ---------------------------------------------------------------- care plans and education
+
+
+def careplan_pk(org: str, plan_id: str) -> str:
+    return f"{org_pk(org)}#CAREPLAN#{part(plan_id)}"
+
+
+CAREPLAN_SK = "PLAN"
+
+
+def careplans_review_pk(org: str) -> str:
+    """GSI1: active and on-hold plans by review date (``GET /care-plans?review=due``)."""
+    return f"{org_pk(org)}#CAREPLANS#REVIEW"
+
+
+def patient_careplans_pk(org: str, patient_id: str) -> str:
+    """GSI2: a patient's plans, active first (``<rank>#<created>#<id>``)."""
+    return f"{patient_pk(org, patient_id)}#CAREPLANS"
+
+
+def social_plan_pk(org: str, patient_id: str) -> str:
+    """The patient's live social-needs plan, the one a positive screen adds to (one at a time)."""
+    return f"{patient_pk(org, patient_id)}#CAREPLAN#SOCIAL"
+
+
+SOCIAL_PLAN_SK = "CURRENT"
+
+
+def careplan_template_pk(org: str, code: str) -> str:
+    return f"{org_pk(org)}#CAREPLANTEMPLATE#{part(code)}"
+
+
+CAREPLAN_TEMPLATE_SK = "TEMPLATE"
+
+
+def careplan_templates_pk(org: str) -> str:
+    """GSI1: an organization's templates by code."""
+    return f"{org_pk(org)}#CAREPLANTEMPLATES"
+
+
+def material_pk(org: str, code: str) -> str:
+    return f"{org_pk(org)}#EDUCATION#{part(code)}"
+
+
+MATERIAL_SK = "MATERIAL"
+
+
+def materials_pk(org: str) -> str:
+    """GSI1: an organization's education catalog by code."""
+    return f"{org_pk(org)}#EDUCATION#CATALOG"
+
+
+def assignment_pk(org: str, assignment_id: str) -> str:
+    return f"{org_pk(org)}#EDUASSIGN#{part(assignment_id)}"
+
+
+ASSIGNMENT_SK = "ASSIGNMENT"
+
+
+def patient_education_pk(org: str, patient_id: str) -> str:
+    """GSI2: what a patient was given, newest first."""
+    return f"{patient_pk(org, patient_id)}#EDUCATION"

@@ -437,7 +437,7 @@ class Change:
                 tx.delete(label, item, condition)
             for label, item, condition in self.puts:
                 tx.put(label, item, condition)
-            for patient_id, action in self.audit:
+            for patient_id, action in dict.fromkeys(self.audit):  # once per patient and action
                 tx.put("audit", audit_entry(self.actor, patient_id, action, self.at))
             for event in self.events:
                 tx.put("event", event.to_outbox())

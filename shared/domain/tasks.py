@@ -84,6 +84,9 @@ class TaskCode(StrEnum):
     REVIEW_RESULT = "review-result"
     RECONCILE_MEDICATIONS = "reconcile-medications"
     CLOSE_TRANSITION = "close-transition"
+    TEACH_BACK = "teach-back"  # teach a material and check understanding
+    RE_EDUCATE = "re-educate"  # taught again: the teach-back fell short
+    REVIEW_CARE_PLAN = "review-care-plan"
     OTHER = "other"
 
 
@@ -95,6 +98,8 @@ class FocusType(StrEnum):
     TOUCH = "touch"
     RESULT = "result"
     TRANSITION = "transition"
+    CARE_PLAN = "care-plan"
+    EDUCATION = "education"
 
 
 class Focus(Strict):
@@ -102,6 +107,14 @@ class Focus(Strict):
 
     type: FocusType
     id: Id
+
+
+def rule_cause(rule_id: str, focus: Focus, qualifier: str = "") -> str:
+    """The cause a rule's task holds while it is open (one open task per cause): the rule, what the
+    event is about, and what tells two causes on one focus apart (a social need's domain). An area
+    that does the rule's work itself opens its task under the same cause, so the work is done once
+    whichever comes first."""
+    return f"{rule_id}|{focus.type.value}:{focus.id}|{qualifier}"
 
 
 class Severity(StrEnum):

@@ -70,5 +70,7 @@ class PatientRecordAccessed(DomainEvent):
         "identifiers.read",
         "inbox.read",
         "transition.read",
+        "careplan.read",
+        "education.read",
     ]
     request_id: str | None = None

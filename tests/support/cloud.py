@@ -83,6 +83,14 @@ class Cloud:
     def detail_types(self, source: str | None = None) -> list[str]:
         return [e["detail-type"] for e in self.events if source is None or e["source"] == source]
 
+    def redeliver(self, detail_type: str, logical_id: str) -> list[Any]:
+        """Deliver every event of ``detail_type`` seen so far to ``logical_id`` once more (EventBridge
+        delivers at least once): the handler's results."""
+        seen = [e for e in self.events if e["detail-type"] == detail_type]
+        out = [self.pools[logical_id].invoke(e, 0).value for e in seen]
+        self.settle()
+        return out
+
     def reply(self, phone: str, body: str) -> dict[str, Any]:
         out = self.dispatcher.inbound_sms(phone, body)
         self.settle()
