@@ -30,10 +30,10 @@ from shared.domain.careplans import (
     GoalPatch,
     IllegalChange,
     PlanStatus,
-    ProblemIn,
+    PlanProblemIn,
     ReviewIn,
-    TemplateIn,
-    TemplateOut,
+    CarePlanTemplateIn,
+    CarePlanTemplateOut,
     add_parts,
     edit_activity,
     edit_goal,
@@ -144,7 +144,7 @@ def create(patient_id: UlidPath, body: CarePlanIn) -> Response[CarePlanOut]:
         raise NotFound("No patient with this id.")
     if patient.status != "active":
         raise invalid("patient_id", "the patient is inactive", where="path")
-    template: TemplateOut | None = None
+    template: CarePlanTemplateOut | None = None
     if body.template is not None:
         template = repo.get_template(org, body.template)
         if template is None:
@@ -365,7 +365,9 @@ def _add(care_plan_id: str, if_match: str | None, **parts: list[object]) -> Resp
     responses=responses(headers=["ETag"], errors=EDIT_PROBLEMS),
 )
 @allow(STAFF)
-def add_problem(care_plan_id: UlidPath, body: ProblemIn, if_match: IfMatch = None) -> Response[CarePlanOut]:
+def add_problem(
+    care_plan_id: UlidPath, body: PlanProblemIn, if_match: IfMatch = None
+) -> Response[CarePlanOut]:
     return _add(care_plan_id, if_match, problems=[body])
 
 
@@ -446,7 +448,7 @@ def edit_activity_(
 # ---------------------------------------------------------------- templates
 
 
-TemplateList = Page[TemplateOut]
+TemplateList = Page[CarePlanTemplateOut]
 
 
 @router.put(
@@ -457,7 +459,9 @@ TemplateList = Page[TemplateOut]
     responses=responses(headers=["ETag"], errors={409: "If-Match is stale"}),
 )
 @allow(Role.ADMIN)
-def put_template(code: TemplateCode, body: TemplateIn, if_match: IfMatch = None) -> Response[TemplateOut]:
+def put_template(
+    code: TemplateCode, body: CarePlanTemplateIn, if_match: IfMatch = None
+) -> Response[CarePlanTemplateOut]:
     """Replaces a built-in template of the same code for this organization. Plans made from it
     before keep what they were made with."""
     principal, actor = caller(router)
@@ -466,7 +470,7 @@ def put_template(code: TemplateCode, body: TemplateIn, if_match: IfMatch = None)
     stored = item.version if item is not None else None
     if if_match is not None:
         require_current(if_match, stored or 0, "template")
-    record = TemplateOut(**body.model_dump(), code=code, version=(stored or 0) + 1, updated_at=now)
+    record = CarePlanTemplateOut(**body.model_dump(), code=code, version=(stored or 0) + 1, updated_at=now)
     change = sched.Change(actor, now)
     new = repo.template_item(org, record, stored)
     change.put("template", new, None if item is not None else repo.TemplateItem.PK.does_not_exist())
@@ -497,7 +501,7 @@ def list_templates() -> TemplateList:
     responses=responses(headers=["ETag"]),
 )
 @allow(STAFF)
-def get_template(code: TemplateCode) -> Response[TemplateOut]:
+def get_template(code: TemplateCode) -> Response[CarePlanTemplateOut]:
     principal, _ = caller(router)
     record = repo.get_template(principal.organization_id, code)
     if record is None:

@@ -23,7 +23,7 @@ from shared.clock import isoformat
 from shared.data import keys
 from shared.data.scheduling import Change
 from shared.data.table import CareModel
-from shared.domain.careplans import LIVE, CarePlanOut, PlanStatus, TemplateOut
+from shared.domain.careplans import LIVE, CarePlanOut, PlanStatus, CarePlanTemplateOut
 from shared.domain.education import AssignmentOut, MaterialOut
 
 LIBRARY = Path(__file__).parent / "library"
@@ -61,8 +61,8 @@ class TemplateItem(CareModel, discriminator="CarePlanTemplate"):
     body = UnicodeAttribute()
     version = VersionAttribute()
 
-    def record(self) -> TemplateOut:
-        return TemplateOut.model_validate({**json.loads(self.body), "version": self.version or 0})
+    def record(self) -> CarePlanTemplateOut:
+        return CarePlanTemplateOut.model_validate({**json.loads(self.body), "version": self.version or 0})
 
 
 class MaterialItem(CareModel, discriminator="EducationMaterial"):
@@ -192,10 +192,12 @@ def _library(kind: str) -> dict[str, dict[str, Any]]:
     return {p.stem: json.loads(p.read_text()) for p in sorted((LIBRARY / kind).glob("*.json"))}
 
 
-def built_in_template(code: str) -> TemplateOut | None:
+def built_in_template(code: str) -> CarePlanTemplateOut | None:
     body = _library("templates").get(code)
     return (
-        TemplateOut.model_validate({**body, "code": code, "version": 0, "built_in": True}) if body else None
+        CarePlanTemplateOut.model_validate({**body, "code": code, "version": 0, "built_in": True})
+        if body
+        else None
     )
 
 
@@ -213,7 +215,7 @@ def built_in_codes(kind: str) -> list[str]:
 # ---------------------------------------------------------------- templates and materials
 
 
-def get_template(org: str, code: str) -> TemplateOut | None:
+def get_template(org: str, code: str) -> CarePlanTemplateOut | None:
     """The organization's template of this code, else the built-in one, else ``None``."""
     try:
         item = TemplateItem.get(keys.careplan_template_pk(org, code), keys.CAREPLAN_TEMPLATE_SK)
@@ -222,7 +224,7 @@ def get_template(org: str, code: str) -> TemplateOut | None:
     return item.record()
 
 
-def template_item(org: str, record: TemplateOut, version: int | None) -> TemplateItem:
+def template_item(org: str, record: CarePlanTemplateOut, version: int | None) -> TemplateItem:
     item = TemplateItem(
         keys.careplan_template_pk(org, record.code),
         keys.CAREPLAN_TEMPLATE_SK,
@@ -245,7 +247,7 @@ def get_template_item(org: str, code: str) -> TemplateItem | None:
         return None
 
 
-def templates(org: str) -> list[TemplateOut]:
+def templates(org: str) -> list[CarePlanTemplateOut]:
     """The organization's templates and the built-in ones it has not replaced, by code."""
     own = {i.code: i.record() for i in TemplateItem.gsi1.query(keys.careplan_templates_pk(org))}
     built = {c: built_in_template(c) for c in built_in_codes("templates") if c not in own}

@@ -38,7 +38,7 @@ from pydantic import Field, model_validator
 
 from shared.domain.base import MULTILINE, Model, Strict
 from shared.domain.calendar import Calendar, Day
-from shared.domain.codes import CodeSystem, Coding
+from shared.domain.codes import CodeSystem, ClinicalCode
 from shared.domain.scheduling import Code, Ulid
 from shared.domain.screening import Domain
 from shared.domain.tasks import Id, QueueRole, TaskCode
@@ -146,7 +146,7 @@ class Target(Strict):
     """What counts as reaching a goal: a measure compared with a value (HbA1c < 7 %), or in words
     ("within 2 lb of dry weight")."""
 
-    measure: Coding | None = Field(None, description="a LOINC code")
+    measure: ClinicalCode | None = Field(None, description="a LOINC code")
     comparator: Literal["<", "<=", ">", ">=", "="] | None = None
     value: float | None = Field(None, ge=-1e6, le=1e6)
     unit: str | None = Field(None, max_length=20, pattern=r"^[^\s]+$", description="UCUM, e.g. %, mmol/L")
@@ -171,19 +171,19 @@ class Target(Strict):
         return f"{name} {self.comparator} {self.value:g}{unit}"
 
 
-class ProblemIn(Strict):
-    code: Coding = Field(description="SNOMED CT or ICD-10-CM")
+class PlanProblemIn(Strict):
+    code: ClinicalCode = Field(description="SNOMED CT or ICD-10-CM")
     clinical_status: ClinicalStatus = ClinicalStatus.ACTIVE
     note: Note | None = Field(None, description="staff only")
 
     @model_validator(mode="after")
-    def _system(self) -> ProblemIn:
+    def _system(self) -> PlanProblemIn:
         if self.code.system is CodeSystem.LOINC:
             raise ValueError("a problem is coded in SNOMED CT or ICD-10-CM")
         return self
 
 
-class Problem(ProblemIn):
+class PlanProblem(PlanProblemIn):
     id: str
     source: str | None = Field(None, description="what added it: `assessment:<id>:<domain>`")
 
@@ -225,7 +225,7 @@ class _ActivityBase(Strict):
     material: Code | None = Field(None, description="education: the catalog's material")
     task_code: TaskCode | None = Field(None, description="task: its code")
     role: QueueRole = Field(QueueRole.COORDINATOR, description="task and education: whose queue")
-    measure: Coding | None = Field(None, description="measurement: a LOINC code")
+    measure: ClinicalCode | None = Field(None, description="measurement: a LOINC code")
     frequency: Frequency | None = Field(None, description="measurement: how often")
 
     @model_validator(mode="after")
@@ -292,7 +292,7 @@ class CarePlanIn(Strict):
     end: Day | None = None
     review_date: Day | None = Field(None, description=f"default {DEFAULT_REVIEW_DAYS} days after the start")
     care_team: list[Id] = Field(default_factory=list, max_length=MAX_CARE_TEAM, description="staff ids")
-    problems: list[ProblemIn] = Field(default_factory=list, max_length=MAX_PROBLEMS)
+    problems: list[PlanProblemIn] = Field(default_factory=list, max_length=MAX_PROBLEMS)
     goals: list[GoalIn] = Field(default_factory=list, max_length=MAX_GOALS)
     activities: list[ActivityIn] = Field(default_factory=list, max_length=MAX_ACTIVITIES)
     note: Note | None = Field(None, description="staff only")
@@ -304,7 +304,7 @@ class CarePlanIn(Strict):
         return self
 
 
-class HistoryEntry(Model):
+class PlanChange(Model):
     version: int
     at: datetime
     by: str
@@ -326,7 +326,7 @@ class CarePlanOut(Model):
     care_team: list[str] = Field(default_factory=list)
     template: str | None = None
     template_version: int | None = None
-    problems: list[Problem] = Field(default_factory=list)
+    problems: list[PlanProblem] = Field(default_factory=list)
     goals: list[Goal] = Field(default_factory=list)
     activities: list[Activity] = Field(default_factory=list)
     note: str | None = None
@@ -335,7 +335,7 @@ class CarePlanOut(Model):
     screens_add_here: bool = Field(False, description="the social-needs plan positive screens add to")
     created_at: datetime
     updated_at: datetime
-    history: list[HistoryEntry] = Field(default_factory=list, description=f"the last {MAX_HISTORY} changes")
+    history: list[PlanChange] = Field(default_factory=list, description=f"the last {MAX_HISTORY} changes")
 
     def activity(self, activity_id: str) -> Activity | None:
         return next((a for a in self.activities if a.id == activity_id), None)
@@ -430,19 +430,19 @@ class CarePlanPatientView(Model):
 # ---------------------------------------------------------------- templates (protocols)
 
 
-class TemplateGoal(GoalIn):
+class CarePlanTemplateGoal(GoalIn):
     due_after_days: Offset | None = Field(None, description="due this many days after the start")
     addresses: list[str] = Field(default_factory=list, max_length=0, description="unused in a template")
 
 
-class TemplateActivity(_ActivityBase):
+class CarePlanTemplateActivity(_ActivityBase):
     within_days: Offset | None = Field(None, description="due this many days after the start")
     goals: list[Annotated[int, Field(ge=0, lt=MAX_GOALS)]] = Field(
         default_factory=list, max_length=MAX_GOALS, description="the template's goals it serves (index)"
     )
 
 
-class TemplateIn(Strict):
+class CarePlanTemplateIn(Strict):
     """``PUT /care-plan-templates/{code}``: a protocol."""
 
     title: Text
@@ -450,18 +450,18 @@ class TemplateIn(Strict):
     description: Note | None = None
     duration_days: Offset | None = Field(None, description="the plan's end, this many days after its start")
     review_after_days: int = Field(DEFAULT_REVIEW_DAYS, ge=1, le=MAX_DAYS)
-    problems: list[ProblemIn] = Field(default_factory=list, max_length=MAX_PROBLEMS)
-    goals: list[TemplateGoal] = Field(default_factory=list, max_length=MAX_GOALS)
-    activities: list[TemplateActivity] = Field(default_factory=list, max_length=MAX_ACTIVITIES)
+    problems: list[PlanProblemIn] = Field(default_factory=list, max_length=MAX_PROBLEMS)
+    goals: list[CarePlanTemplateGoal] = Field(default_factory=list, max_length=MAX_GOALS)
+    activities: list[CarePlanTemplateActivity] = Field(default_factory=list, max_length=MAX_ACTIVITIES)
 
     @model_validator(mode="after")
-    def _goal_indexes(self) -> TemplateIn:
+    def _goal_indexes(self) -> CarePlanTemplateIn:
         if any(i >= len(self.goals) for a in self.activities for i in a.goals):
             raise ValueError("an activity names a goal the template does not have")
         return self
 
 
-class TemplateOut(TemplateIn):
+class CarePlanTemplateOut(CarePlanTemplateIn):
     code: str
     version: int
     built_in: bool = Field(False, description="shipped with Careloop; an admin's PUT replaces it")
@@ -476,10 +476,10 @@ def _day(start: date, days: int | None) -> date | None:
 
 
 def from_template(
-    template: TemplateOut, body: CarePlanIn, start: date, new_id: NewId
-) -> tuple[list[Problem], list[Goal], list[Activity]]:
+    template: CarePlanTemplateOut, body: CarePlanIn, start: date, new_id: NewId
+) -> tuple[list[PlanProblem], list[Goal], list[Activity]]:
     """The template's problems, goals and activities with their dates, then the body's own."""
-    problems = [Problem(id=new_id(), **p.model_dump()) for p in template.problems]
+    problems = [PlanProblem(id=new_id(), **p.model_dump()) for p in template.problems]
     goals = [
         Goal(
             id=new_id(),
@@ -512,17 +512,17 @@ def new_plan(
     author_id: str,
     now: datetime,
     new_id: NewId,
-    template: TemplateOut | None = None,
+    template: CarePlanTemplateOut | None = None,
 ) -> CarePlanOut:
     """A plan from ``body`` (and ``template``, whose parts come first). A goal or activity naming a
     problem or goal the plan does not have is refused (ValueError naming the field)."""
     start = body.start or today
-    problems: list[Problem] = []
+    problems: list[PlanProblem] = []
     goals: list[Goal] = []
     activities: list[Activity] = []
     if template is not None:
         problems, goals, activities = from_template(template, body, start, new_id)
-    problems += [Problem(id=new_id(), **p.model_dump()) for p in body.problems]
+    problems += [PlanProblem(id=new_id(), **p.model_dump()) for p in body.problems]
     problem_ids = {p.id for p in problems}
     for g in body.goals:
         if not set(g.addresses) <= problem_ids:
@@ -811,14 +811,14 @@ def edit_goal(plan: CarePlanOut, goal_id: str, patch: GoalPatch, now: datetime) 
 def add_parts(
     plan: CarePlanOut,
     new_id: NewId,
-    problems: list[ProblemIn] = (),  # type: ignore[assignment]
+    problems: list[PlanProblemIn] = (),  # type: ignore[assignment]
     goals: list[GoalIn] = (),  # type: ignore[assignment]
     activities: list[ActivityIn] = (),  # type: ignore[assignment]
 ) -> CarePlanOut:
     """The plan with parts added (ValueError naming the field: a reference it lacks, a limit)."""
     if plan.status not in (PlanStatus.DRAFT, *LIVE):
         raise IllegalChange(f"the plan is {plan.status.value}")
-    added = [Problem(id=new_id(), **p.model_dump()) for p in problems]
+    added = [PlanProblem(id=new_id(), **p.model_dump()) for p in problems]
     all_problems = [*plan.problems, *added]
     known = {p.id for p in all_problems}
     if any(not set(g.addresses) <= known for g in goals):
@@ -843,7 +843,7 @@ def add_parts(
 def with_history(plan: CarePlanOut, by: str, action: str, now: datetime) -> CarePlanOut:
     """``plan`` as its next version, its change in the history (the last ``MAX_HISTORY``)."""
     version = plan.version + 1 if plan.history else plan.version
-    entry = HistoryEntry(version=version, at=now, by=by, action=action, status=plan.status)
+    entry = PlanChange(version=version, at=now, by=by, action=action, status=plan.status)
     history = [*plan.history, entry][-MAX_HISTORY:]
     return plan.model_copy(update={"version": version, "updated_at": now, "history": history})
 
@@ -894,8 +894,8 @@ def add_social_need(
     if len(plan.activities) >= MAX_ACTIVITIES or len(plan.problems) >= MAX_PROBLEMS:
         return None
     code, display, title = SOCIAL_NEEDS[domain]
-    problem = Problem(
-        id=new_id(), code=Coding(system=CodeSystem.ICD10CM, code=code, display=display), source=source
+    problem = PlanProblem(
+        id=new_id(), code=ClinicalCode(system=CodeSystem.ICD10CM, code=code, display=display), source=source
     )
     activity = Activity(
         id=new_id(), kind=ActivityKind.TASK, title=title, task_code=TaskCode.CONNECT_RESOURCE, due_date=due

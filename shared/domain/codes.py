@@ -42,7 +42,7 @@ def is_valid(system: CodeSystem, code: str) -> bool:
     return bool(_LOINC.match(code)) and luhn.is_valid(code.replace("-", ""))
 
 
-class Coding(Strict):
+class ClinicalCode(Strict):
     """A code in a named system, with the words people read for it."""
 
     system: CodeSystem
@@ -50,7 +50,7 @@ class Coding(Strict):
     display: str | None = Field(None, max_length=200)
 
     @model_validator(mode="after")
-    def _valid(self) -> Coding:
+    def _valid(self) -> ClinicalCode:
         if not is_valid(self.system, self.code):
             raise ValueError("not a valid code of the system it names")
         return self

@@ -144,6 +144,7 @@ def test_only_the_functions_that_list_things_can_read_the_cursor_key() -> None:
         "EscalationsFunction",
         "PartnersFunction",
         "TransitionsFunction",
+        "CarePlansFunction",
     }
     secret = {"Ref": "CursorKeySecret"}
     for fn in template.functions():
