@@ -61,17 +61,17 @@ def focus_of(kind: str, detail: dict[str, Any]) -> tuple[Focus | None, str]:
     domain: food and transport found in one screening are two tasks)."""
     if kind == "ReminderUndeliverable":
         return Focus(type=FocusType(detail["subject_kind"]), id=detail["subject_id"]), ""
-    if "transition_id" in detail:  # a step's rules tell its steps apart (their match)
+    if detail.get("transition_id"):  # a step's rules tell its steps apart (their match)
         return Focus(type=FocusType.TRANSITION, id=detail["transition_id"]), ""
-    if "appointment_id" in detail:
+    if detail.get("appointment_id"):
         return Focus(type=FocusType.APPOINTMENT, id=detail["appointment_id"]), ""
-    if "referral_id" in detail:
+    if detail.get("referral_id"):
         return Focus(type=FocusType.REFERRAL, id=detail["referral_id"]), ""
-    if "assessment_id" in detail:
+    if detail.get("assessment_id"):
         return Focus(type=FocusType.ASSESSMENT, id=detail["assessment_id"]), str(detail.get("domain") or "")
-    if "reply_id" in detail:
+    if detail.get("reply_id"):
         return Focus(type=FocusType.REPLY, id=detail["reply_id"]), ""
-    if "result_id" in detail:
+    if detail.get("result_id"):
         return Focus(type=FocusType.RESULT, id=detail["result_id"]), ""
     return None, ""
 

@@ -252,3 +252,42 @@ def test_confirming_an_appointment_cancels_its_unconfirmed_call(thursday: Cloud)
     put_again(c, {"source": unconfirmed.source, "detail-type": unconfirmed.detail_type,
                   "detail": {**unconfirmed.detail(), "event_id": "01KBLATE000000000000000000"}})  # fmt: skip
     assert coordinator().worklist(code="confirm-appointment")["items"] == []
+
+
+def test_cancelling_an_overdue_referral_never_booked_closes_its_chase(thursday: Cloud) -> None:
+    """A referral that never had an appointment says so (``appointment_id: null``) in its events: the
+    rule's focus is the referral (this once crashed the consumer on every cancelled unbooked referral)."""
+    from shared.events.scheduling import ReferralOverdue
+
+    c = thursday
+    clinic = open_clinic(c)
+    made = Sched(org="acme").req(
+        "POST",
+        "/referrals",
+        {
+            "patient_id": clinic.patients["ana"],
+            "specialty": "cardiology",
+            "reason": "Chest pain",
+            "due_date": "2026-12-05",
+            "send": True,
+        },
+    )
+    assert made["statusCode"] == 201, made["body"]
+    overdue = ReferralOverdue(
+        organization_id="acme",
+        referral_id=made["json"]["id"],
+        patient_id=clinic.patients["ana"],
+        status="sent",
+    )
+    put_again(c, {"source": overdue.source, "detail-type": overdue.detail_type, "detail": overdue.detail()})
+    task = only_task(coordinator().worklist(code="chase-referral"))
+    cancelled = Sched(org="acme").req(
+        "POST",
+        "/referrals/{referral_id}/cancel",
+        {"reason": "Seen elsewhere"},
+        referral_id=made["json"]["id"],
+    )
+    assert cancelled["statusCode"] == 200, cancelled["body"]
+    c.settle()
+    assert coordinator().task(task["id"])["status_reason"] == "resolved-by-event"
+    assert c.failures() == []
