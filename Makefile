@@ -64,6 +64,7 @@ bench: install
 	$(PY) -m bench.escalations
 	$(PY) -m bench.webhooks
 	$(PY) -m bench.transitions
+	$(PY) -m bench.careplans
 	$(PY) -m bench.runtime
 
 openapi: install

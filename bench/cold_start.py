@@ -55,6 +55,8 @@ SAMPLES = {
     "WebhookOutboundFunction": ["webhooks/appointment-booked.json", "webhooks/timer-hook.json"],
     "TransitionsFunction": ["transitions/list-open.json"],
     "TransitionEventsFunction": ["transitions/patient-discharged.json", "transitions/timer-tcm.json"],
+    "CarePlansFunction": ["careplans/patient-care-plans.json", "careplans/create-from-template.json"],
+    "CarePlanEventsFunction": ["careplans/social-need.json", "careplans/timer-review.json"],
 }
 
 _TIMED = textwrap.dedent(

@@ -68,7 +68,9 @@ def test_the_heart_failure_protocol_makes_its_work_once(thursday: Cloud) -> None
     visit = kinds["appointment"]
     assert visit["due_date"] == "2026-12-17"  # within 14 days
     assert kinds["measurement"]["status"] == "in-progress"
-    assert kinds["measurement"]["measure"]["code"] == "29463-7" and kinds["measurement"]["frequency"] == "daily"
+    assert (
+        kinds["measurement"]["measure"]["code"] == "29463-7" and kinds["measurement"]["frequency"] == "daily"
+    )
     assert [g["description"] for g in plan["goals"]][0].startswith("Keep your weight steady")
     education = [a for a in plan["activities"] if a["kind"] == "education"]
     assert all(a["status"] == "scheduled" and a["assignment_id"] for a in education)
@@ -123,7 +125,9 @@ def test_a_not_understood_teach_back_is_taught_again_once(thursday: Cloud) -> No
     assert len(teach) == 1  # the first one's teaching task completed with its outcome
     activity = next(a for a in coordinator().get(plan["id"])["activities"] if a["id"] == first["id"])
     assert activity["status"] == "in-progress"
-    understood = coordinator().teach_back(pid, first["assignment_id"], {"outcome": "understood", "learner": "caregiver"})
+    understood = coordinator().teach_back(
+        pid, first["assignment_id"], {"outcome": "understood", "learner": "caregiver"}
+    )
     assert understood["json"]["outcome"] == "understood"
     c.settle()
     assert not [t for t in tasks.coordinator().worklist()["items"] if t["code"] == "re-educate"]
@@ -172,4 +176,102 @@ def test_the_patient_reads_their_active_plans_in_plain_words(thursday: Cloud) ->
         assert staff_only not in text
     other = clinic.add_patient("dee", "+12125551004")
     assert patient(pid).req("GET", "/patients/{patient_id}/care-plans", patient_id=other)["statusCode"] == 404
+    assert c.failures() == []
+
+
+def test_the_material_goes_out_once_in_the_patient_s_language_outside_quiet_hours(
+    aws: dict[str, Any],
+) -> None:
+    with cloud(aws, at("2026-12-04T02:30:00Z")) as c:  # Thursday 21:30 in New York: quiet hours
+        clinic = open_clinic(c)
+        pid = clinic.patients["cy"]
+        given = coordinator().assign(pid, {"material": "hf-low-sodium"}, headers={"idempotency-key": "a-1"})
+        assert given["statusCode"] == 201, given["body"]
+        assert given["json"]["language"] == "es" and given["json"]["title"] == "Coma menos sal"
+        c.settle()
+        assert [m for m in c.outbox if m.get("to") == PHONE] == []
+        c.advance_to(at("2026-12-04T14:05:00Z"))  # 09:05: the quiet hours are over
+        sent = [m for m in c.outbox if m.get("to") == PHONE]
+        assert len(sent) == 1 and "Coma menos sal" in sent[0]["text"]
+        assert "Careloop" in sent[0]["text"]
+        c.redeliver("EducationAssigned", "CarePlanEventsFunction")
+        assert len([m for m in c.outbox if m.get("to") == PHONE]) == 1
+        read = coordinator().education(pid)[0]
+        assert read["channel"] == "sms" and read["delivered_at"] is not None
+        mine = patient(pid).req(
+            "GET",
+            "/patients/{patient_id}/education/{assignment_id}",
+            patient_id=pid,
+            assignment_id=read["id"],
+        )
+        assert mine["json"]["text"].startswith("La sal") and "assigned_by" not in mine["json"]
+        marked = patient(pid).req(
+            "POST",
+            "/patients/{patient_id}/education/{assignment_id}/read",
+            patient_id=pid,
+            assignment_id=read["id"],
+        )
+        assert marked["json"]["read_at"] is not None
+        assert coordinator().education(pid)[0]["read_at"] == marked["json"]["read_at"]
+        assert c.failures() == []
+
+
+def test_a_plan_s_review_comes_due_and_a_review_sets_the_next(thursday: Cloud) -> None:
+    c = thursday
+    clinic = open_clinic(c)
+    pid = clinic.patients["cy"]
+    plan = coordinator().create(
+        pid, {"title": "Falls", "category": "preventive", "review_date": "2026-12-07"}
+    )
+    c.settle()
+    assert coordinator().req("GET", "/care-plans", query={"review": "due"})["json"]["items"] == []
+    c.advance_to(at("2026-12-07T13:00:00Z"))  # Monday 08:00, the review date's opening hour
+    due = coordinator().req("GET", "/care-plans", query={"review": "due"})["json"]["items"]
+    assert [p["id"] for p in due] == [plan["id"]]
+    review = [t for t in tasks.coordinator().worklist()["items"] if t["code"] == "review-care-plan"]
+    assert len(review) == 1 and review[0]["due_at"] == "2026-12-07T22:00:00Z"
+    assert c.detail_types("careloop.careplans").count("CarePlanReviewDue") == 1
+    read = coordinator().get(plan["id"])
+    done = coordinator().edit(
+        plan["id"], "/review", {"next_review_date": "2027-03-01"}, read["version"], method="POST"
+    )
+    assert done["statusCode"] == 200, done["body"]
+    assert done["json"]["review_date"] == "2027-03-01" and done["json"]["reviewed_at"] is not None
+    c.settle()
+    assert not [t for t in tasks.coordinator().worklist()["items"] if t["code"] == "review-care-plan"]
+    assert coordinator().req("GET", "/care-plans", query={"review": "due"})["json"]["items"] == []
+    assert c.failures() == []
+
+
+def test_a_referral_activity_is_a_draft_referral_that_its_referral_moves(thursday: Cloud) -> None:
+    c = thursday
+    clinic = open_clinic(c)
+    plan = heart_failure(c, clinic)
+    activity = next(a for a in plan["activities"] if a["kind"] == "referral")
+    referral = clinic.staff.req("GET", "/referrals/{referral_id}", referral_id=activity["referral_id"])
+    assert referral["json"]["status"] == "draft" and referral["json"]["specialty"] == "cardiac-rehab"
+    assert referral["json"]["due_date"] == "2027-01-02"
+    cancelled = clinic.staff.req(
+        "POST",
+        "/referrals/{referral_id}/cancel",
+        {"reason": "Patient declined"},
+        referral_id=activity["referral_id"],
+    )
+    assert cancelled["statusCode"] == 200, cancelled["body"]
+    c.settle()
+    moved = next(a for a in coordinator().get(plan["id"])["activities"] if a["id"] == activity["id"])
+    assert moved["status"] == "cancelled"
+    assert c.failures() == []
+
+
+def test_ending_a_plan_cancels_its_open_work(thursday: Cloud) -> None:
+    c = thursday
+    clinic = open_clinic(c)
+    plan = heart_failure(c, clinic)
+    ended = coordinator().edit(plan["id"], "", {"status": "revoked"}, plan["version"])
+    assert ended["statusCode"] == 200, ended["body"]
+    assert {a["status"] for a in ended["json"]["activities"]} == {"cancelled"}
+    c.settle()
+    assert tasks.coordinator().worklist()["items"] == []
+    assert "CarePlanStatusChanged" in c.detail_types("careloop.careplans")
     assert c.failures() == []

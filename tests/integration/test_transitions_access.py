@@ -11,7 +11,7 @@ import pytest
 from shared import clock
 from tests.support.access import FORBIDDEN, NOT_FOUND, assert_refused, snapshot
 from tests.support.intake import Api
-from tests.support.scheduling import Sched
+from tests.support.scheduling import Sched, follow_up_provider
 from tests.support.transitions import Transitions, coordinator
 
 STAFF_ROUTES = {
@@ -127,7 +127,7 @@ def test_bad_input_writes_nothing(aws: dict[str, Any], world: dict[str, str]) ->
         "POST", "/transitions", {"patient_id": world["other_id"], "discharged_at": "2026-10-01T10:00:00Z"}
     )
     refused(aws, old, 422, before)  # its 30-day period is over
-    theirs = Sched(org="acme").book(world["other_id"], _provider(), "2026-11-25T15:00:00Z")
+    theirs = Sched(org="acme").book(world["other_id"], follow_up_provider(), "2026-11-25T15:00:00Z")
     assert theirs["statusCode"] == 201, theirs["body"]
     before = snapshot(aws)
     wrong = staff.req(
@@ -161,24 +161,6 @@ def test_bad_input_writes_nothing(aws: dict[str, Any], world: dict[str, str]) ->
         transition_id=episode,
     )
     assert refused(aws, late, 409, before)["current_status"] == "closed"
-
-
-def _provider() -> str:
-    from tests.support.scheduling import CARDIOLOGIST
-
-    adm = Sched(org="acme", roles=("admin",), sub="admin-1")
-    assert (
-        adm.req(
-            "PUT",
-            "/appointment-types/{code}",
-            {"display": "Follow-up", "duration_minutes": 30},
-            code="follow-up",
-        )["statusCode"]
-        == 200
-    )
-    made = adm.req("POST", "/providers", CARDIOLOGIST)
-    assert made["statusCode"] == 201, made["body"]
-    return str(made["json"]["id"])
 
 
 def test_eight_deliveries_of_one_discharge_at_once_open_one_episode(

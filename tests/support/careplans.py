@@ -31,11 +31,17 @@ class CarePlans(Api):
         assert out["statusCode"] == 200, out["body"]
         return list(out["json"]["items"])
 
-    def edit(self, plan_id: str, what: str, body: Any, version: int, method: str = "PATCH", **kw: Any) -> dict[str, Any]:
+    def edit(
+        self, plan_id: str, what: str, body: Any, version: int, method: str = "PATCH", **kw: Any
+    ) -> dict[str, Any]:
         """``PATCH /care-plans/{id}<what>`` (or POST) with If-Match."""
         return self.req(
-            method, f"/care-plans/{{care_plan_id}}{what}", body, care_plan_id=plan_id,
-            headers={"if-match": f'"{version}"'}, **kw,
+            method,
+            f"/care-plans/{{care_plan_id}}{what}",
+            body,
+            care_plan_id=plan_id,
+            headers={"if-match": f'"{version}"'},
+            **kw,
         )
 
     def assign(self, patient_id: str, body: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
@@ -46,10 +52,16 @@ class CarePlans(Api):
         assert out["statusCode"] == 200, out["body"]
         return list(out["json"]["items"])
 
-    def teach_back(self, patient_id: str, assignment_id: str, body: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    def teach_back(
+        self, patient_id: str, assignment_id: str, body: dict[str, Any], **kw: Any
+    ) -> dict[str, Any]:
         return self.req(
-            "POST", "/patients/{patient_id}/education/{assignment_id}/teach-back", body,
-            patient_id=patient_id, assignment_id=assignment_id, **kw,
+            "POST",
+            "/patients/{patient_id}/education/{assignment_id}/teach-back",
+            body,
+            patient_id=patient_id,
+            assignment_id=assignment_id,
+            **kw,
         )
 
 

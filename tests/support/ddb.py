@@ -31,6 +31,24 @@ def count_calls() -> Iterator[Counter[str]]:
 
 
 @contextmanager
+def items_written() -> Iterator[list[int]]:
+    """The number of items each TransactWriteItems call writes (its limit is 100)."""
+    sizes: list[int] = []
+    original = BaseClient._make_api_call
+
+    def counting(self: BaseClient, operation_name: str, api_params: Any) -> Any:
+        if self.meta.service_model.service_name == _DYNAMODB and operation_name == "TransactWriteItems":
+            sizes.append(len(api_params["TransactItems"]))
+        return original(self, operation_name, api_params)
+
+    BaseClient._make_api_call = counting  # type: ignore[method-assign]
+    try:
+        yield sizes
+    finally:
+        BaseClient._make_api_call = original  # type: ignore[method-assign]
+
+
+@contextmanager
 def items_read() -> Iterator[Counter[str]]:
     """Items DynamoDB read, by operation: a Query's ``ScannedCount`` (what a filter discards was read
     too), a GetItem's item, a BatchGetItem's responses."""

@@ -255,3 +255,20 @@ class Worker:
                 boto3.client("scheduler").delete_schedule(Name=schedule["Name"])
         self.fired.extend(outcomes)
         return outcomes
+
+
+def follow_up_provider() -> str:
+    """A cardiologist who sees follow-up visits (the admin sets both up)."""
+    adm = Sched(org="acme", roles=("admin",), sub="admin-1")
+    assert (
+        adm.req(
+            "PUT",
+            "/appointment-types/{code}",
+            {"display": "Follow-up", "duration_minutes": 30},
+            code="follow-up",
+        )["statusCode"]
+        == 200
+    )
+    made = adm.req("POST", "/providers", CARDIOLOGIST)
+    assert made["statusCode"] == 201, made["body"]
+    return str(made["json"]["id"])
