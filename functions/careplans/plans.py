@@ -25,15 +25,15 @@ from shared.domain.careplans import (
     CarePlanOut,
     CarePlanPatch,
     CarePlanPatientView,
+    CarePlanTemplateIn,
+    CarePlanTemplateOut,
     Category,
     GoalIn,
     GoalPatch,
     IllegalChange,
-    PlanStatus,
     PlanProblemIn,
+    PlanStatus,
     ReviewIn,
-    CarePlanTemplateIn,
-    CarePlanTemplateOut,
     add_parts,
     edit_activity,
     edit_goal,
@@ -267,7 +267,7 @@ def read(care_plan_id: UlidPath) -> Response[CarePlanOut]:
 
 @router.patch(
     "/care-plans/<care_plan_id>",
-    summary="Edit a care plan: title, status (draft → active ⇄ on-hold → completed | revoked), end, review date, team",
+    summary="Edit a care plan: title, status (draft → active ⇄ on-hold → completed | revoked), end, review",
     tags=["care-plans"],
     operation_id="updateCarePlan",
     responses=responses(headers=["ETag"], errors=EDIT_PROBLEMS),
@@ -415,7 +415,7 @@ def edit_goal_(
 
 @router.patch(
     "/care-plans/<care_plan_id>/activities/<activity_id>",
-    summary="Edit an activity: hold, resume, complete or cancel it, its due date, or link the booking that carries it",
+    summary="Edit an activity: hold, resume, complete or cancel it, its due date, or link the booking for it",
     tags=["care-plans"],
     operation_id="updateCarePlanActivity",
     responses=responses(headers=["ETag"], errors=EDIT_PROBLEMS),

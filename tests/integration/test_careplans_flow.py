@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.support import tasks
-from tests.support.careplans import admin, coordinator, nurse, patient
+from tests.support.careplans import coordinator, patient
 from tests.support.cloud import Cloud, cloud
 from tests.support.intake import NEGATIVE_SCREEN, Api
 from tests.support.reminders import NyClinic, open_ny_clinic
@@ -71,7 +71,7 @@ def test_the_heart_failure_protocol_makes_its_work_once(thursday: Cloud) -> None
     assert (
         kinds["measurement"]["measure"]["code"] == "29463-7" and kinds["measurement"]["frequency"] == "daily"
     )
-    assert [g["description"] for g in plan["goals"]][0].startswith("Keep your weight steady")
+    assert plan["goals"][0]["description"].startswith("Keep your weight steady")
     education = [a for a in plan["activities"] if a["kind"] == "education"]
     assert all(a["status"] == "scheduled" and a["assignment_id"] for a in education)
     work = tasks.coordinator().worklist()["items"]

@@ -329,24 +329,24 @@ def test_a_plan_by_hand_takes_its_defaults() -> None:
 
 def test_a_plan_refuses_what_does_not_hold_together() -> None:
     base = {"title": "T", "category": "preventive"}
-    with pytest.raises(ValueError, match="^goals: "):
+    with pytest.raises(ValueError, match=r"^goals: "):
         plan({**base, "goals": [{"description": "g", "addresses": ["nope"]}]})
-    with pytest.raises(ValueError, match="^activities: goal_ids"):
+    with pytest.raises(ValueError, match=r"^activities: goal_ids"):
         plan(
             {
                 **base,
                 "activities": [{"kind": "task", "title": "t", "task_code": "other", "goal_ids": ["nope"]}],
             }
         )
-    with pytest.raises(ValueError, match="^end: "):
+    with pytest.raises(ValueError, match=r"^end: "):
         plan({**base, "start": "2026-12-10", "end": "2026-12-09"})
-    with pytest.raises(ValueError, match="^review_date: "):
+    with pytest.raises(ValueError, match=r"^review_date: "):
         plan({**base, "start": "2026-12-10", "review_date": "2026-12-09"})
     assert plan(
         {**base, "start": "2026-12-10", "end": "2026-12-10", "review_date": "2026-12-10"}
     ).end == date(2026, 12, 10)
     task = {"kind": "task", "title": "t", "task_code": "other"}
-    with pytest.raises(ValueError, match=f"^activities: at most {MAX_ACTIVITIES}"):
+    with pytest.raises(ValueError, match=rf"^activities: at most {MAX_ACTIVITIES}"):
         plan({"template": "hf", "activities": [task] * (MAX_ACTIVITIES - 4)})
     assert (
         len(plan({"template": "hf", "activities": [task] * (MAX_ACTIVITIES - 5)}).activities)
@@ -620,9 +620,9 @@ def test_staff_link_a_booking_to_an_appointment_activity_only() -> None:
     assert by_kind(linked, "appointment").appointment_id == "ap-1"
     assert by_kind(linked, "appointment").status is ActivityStatus.NOT_STARTED
     assert link_appointment(linked, visit.id, "ap-1") == linked
-    with pytest.raises(ValueError, match="^appointment_id: "):
+    with pytest.raises(ValueError, match=r"^appointment_id: "):
         link_appointment(p, by_kind(p, "task").id, "ap-1")
-    with pytest.raises(ValueError, match="^appointment_id: "):
+    with pytest.raises(ValueError, match=r"^appointment_id: "):
         link_appointment(p, "missing", "ap-1")
     two = add_parts(
         linked,
@@ -782,16 +782,16 @@ def test_parts_are_added_with_their_references_checked() -> None:
         with_activity.activities[0].goal_ids == [gid]
         and with_activity.activities[0].status is ActivityStatus.NOT_STARTED
     )
-    with pytest.raises(ValueError, match="^addresses: "):
+    with pytest.raises(ValueError, match=r"^addresses: "):
         add_parts(p, new, goals=[GoalIn(description="g", addresses=["nope"])])
-    with pytest.raises(ValueError, match="^goal_ids: "):
+    with pytest.raises(ValueError, match=r"^goal_ids: "):
         add_parts(
             p, new, activities=[ActivityIn(kind="task", title="t", task_code="other", goal_ids=["nope"])]
         )
     full = add_parts(
         p, new, activities=[ActivityIn(kind="task", title="t", task_code="other")] * MAX_ACTIVITIES
     )
-    with pytest.raises(ValueError, match="^activities: "):
+    with pytest.raises(ValueError, match=r"^activities: "):
         add_parts(full, new, activities=[ActivityIn(kind="task", title="t", task_code="other")])
     for status in (PlanStatus.COMPLETED, PlanStatus.REVOKED):
         with pytest.raises(IllegalChange):
@@ -888,7 +888,7 @@ def test_a_review_sets_the_next_date() -> None:
     done = reviewed(p, None, today, NOW)
     assert (done.review_date, done.reviewed_at) == (today + timedelta(days=DEFAULT_REVIEW_DAYS), NOW)
     assert reviewed(p, date(2026, 12, 11), today, NOW).review_date == date(2026, 12, 11)
-    with pytest.raises(ValueError, match="^next_review_date: "):
+    with pytest.raises(ValueError, match=r"^next_review_date: "):
         reviewed(p, today, today, NOW)
     with pytest.raises(IllegalChange):
         reviewed(move(p, PlanStatus.REVOKED, NOW), None, today, NOW)
