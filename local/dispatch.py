@@ -638,10 +638,12 @@ class Dispatcher:
     def _scheduler_due(self, until: datetime) -> list[tuple[datetime, str, Any]]:
         """One-time and recurring Scheduler schedules due by ``until``."""
         due: list[tuple[datetime, str, Any]] = []
+        present = set()
         for detail in self.scheduler_schedules():
             if detail.get("State", "ENABLED") != "ENABLED":
                 continue
             key = (detail.get("GroupName", "default"), detail["Name"], detail["ScheduleExpression"])
+            present.add(key)
             schedule = Schedule(detail["ScheduleExpression"], detail.get("ScheduleExpressionTimezone"))
             if schedule.one_time:
                 if key not in self.fired_once and schedule.at and schedule.at <= until:
@@ -653,6 +655,8 @@ class Dispatcher:
                 nxt = self._recurring[key]
                 if nxt and nxt <= until:
                     due.append((nxt, "scheduler", (key, detail, schedule)))
+        for gone in set(self._recurring) - present:  # deleted or disabled: made again, it starts afresh
+            del self._recurring[gone]
         return due
 
     def due(self, until: datetime) -> list[tuple[datetime, str, Any]]:

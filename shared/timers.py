@@ -1,4 +1,5 @@
-"""Per-item deadlines as EventBridge Scheduler one-time schedules ("time is data").
+"""Per-item deadlines as EventBridge Scheduler one-time schedules ("time is data"), and the few
+recurring ones an item needs (a daily reminder to measure, in the patient's wall clock).
 
 A timer is a schedule named ``<kind>-<item id>`` that invokes the area's timer function once, at
 ``at``, with ``{"kind", "organization_id", "id"}``, then deletes itself. Setting a timer again moves
@@ -58,6 +59,46 @@ def set_timer(
         "ActionAfterCompletion": "DELETE",
         "Target": target,
     }
+    scheduler = client("scheduler")
+    try:
+        scheduler.create_schedule(**request)
+    except scheduler.exceptions.ConflictException:
+        scheduler.update_schedule(**request)
+    return name
+
+
+def set_recurring(
+    kind: str,
+    organization_id: str,
+    item_id: str,
+    cron: str,
+    time_zone: str,
+    target_arn: str | None = None,
+    end: datetime | None = None,
+) -> str:
+    """A schedule that fires on ``cron`` (AWS's six fields, e.g. ``30 9 * * ? *``) in ``time_zone``'s wall
+    clock (Scheduler keeps 09:30 at 09:30 across daylight-saving changes) until ``end``, invoking the
+    same ``{"kind", "organization_id", "id"}`` as a one-time timer. Setting it again replaces it; the
+    function it invokes re-reads the item and cancels it when it no longer applies."""
+    name = name_of(kind, item_id)
+    target: dict[str, Any] = {
+        "Arn": target_arn or os.environ["TIMER_TARGET_ARN"],
+        "RoleArn": os.environ["TIMER_ROLE_ARN"],
+        "Input": json.dumps({"kind": kind, "organization_id": organization_id, "id": item_id}),
+        "RetryPolicy": {"MaximumRetryAttempts": RETRIES, "MaximumEventAgeInSeconds": 3600},
+    }
+    if os.environ.get("TIMER_DEAD_LETTER_ARN"):
+        target["DeadLetterConfig"] = {"Arn": os.environ["TIMER_DEAD_LETTER_ARN"]}
+    request: dict[str, Any] = {
+        "Name": name,
+        "ScheduleExpression": f"cron({cron})",
+        "ScheduleExpressionTimezone": time_zone,
+        "FlexibleTimeWindow": {"Mode": "OFF"},
+        "State": "ENABLED",
+        "Target": target,
+    }
+    if end is not None:
+        request["EndDate"] = end
     scheduler = client("scheduler")
     try:
         scheduler.create_schedule(**request)

@@ -259,13 +259,23 @@ def write(
         change.events.append(events.CarePlanActivated(**common))
     elif before is not None and old is not after.status:
         change.events.append(events.CarePlanStatusChanged(**common, status=after.status))
-    if before is None or old is not after.status or before.review_date != after.review_date:
+    if (
+        before is None
+        or old is not after.status
+        or before.review_date != after.review_date
+        or _measures(before) != _measures(after)
+    ):
         change.events.append(events.CarePlanUpdated(**common))
     for goal_id in achieved or []:
         change.events.append(events.GoalAchieved(**common, goal_id=goal_id))
     if after.category is Category.SOCIAL_NEEDS:
         _social(change, org, before, after)
     return after
+
+
+def _measures(plan: CarePlanOut) -> set[tuple[str, str]]:
+    """What a plan's measurement reminders follow: each measurement's id and status."""
+    return {(a.id, a.status.value) for a in plan.activities if a.kind is ActivityKind.MEASUREMENT}
 
 
 def _social(change: sched.Change, org: str, before: CarePlanOut | None, after: CarePlanOut) -> None:

@@ -21,8 +21,9 @@ one); a plan that moves: one BatchGetItem (calendar, patient) and one transactio
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from functions.careplans.common import SYSTEM, World, calendar_and_patient, new_task, system_actor, write
 from shared import clock, ids, timers
@@ -35,7 +36,12 @@ from shared.data.tx import Cancelled
 from shared.domain.careplans import (
     LIVE,
     SOCIAL_NEEDS,
+    Activity,
+    ActivityKind,
+    ActivityStatus,
     CarePlanOut,
+    Frequency,
+    PlanStatus,
     add_social_need,
     on_appointment,
     on_referral,
@@ -56,6 +62,15 @@ logger = get_logger()
 ATTEMPTS = 3  # a lost race on the plan: read again and apply again
 REVIEW_TIMER = "cpr"
 EDUCATION_TIMER = "edu"
+MEASURE = "msr"  # a measurement's recurring reminder, ``msr-<plan>.<activity>``
+MEASURE_LATER = "msq"  # one held by the patient's quiet hours, sent when they end
+# when a measurement's reminder goes out, in the patient's wall clock (AWS cron: minute hour day month
+# weekday year): after the default quiet hours (21:00-09:00), the evening one before they start
+MEASURE_CRON = {
+    Frequency.DAILY: "30 9 * * ? *",
+    Frequency.TWICE_DAILY: "30 9,19 * * ? *",
+    Frequency.WEEKLY: "30 9 ? * MON *",
+}
 SOCIAL_RULE = "social-need"  # the escalation rule whose task a social need's activity shares
 SOCIAL_DUE_BUSINESS_DAYS = 3  # as the rule's
 _self: dict[str, str] = {}
@@ -287,6 +302,83 @@ def fire_review(org: str, plan_id: str, now: datetime) -> str:
     raise RuntimeError("lost the race on the plan three times")
 
 
+# ---------------------------------------------------------------- measurement reminders
+
+
+def _measuring(plan: CarePlanOut | None, activity_id: str) -> Activity | None:
+    """The measurement activity whose reminder should run: an active plan's, under way."""
+    activity = plan.activity(activity_id) if plan is not None else None
+    if plan is None or plan.status is not PlanStatus.ACTIVE or activity is None:
+        return None
+    if activity.kind is not ActivityKind.MEASUREMENT or activity.status is not ActivityStatus.IN_PROGRESS:
+        return None
+    return activity
+
+
+def sync_measurements(org: str, plan_id: str) -> str:
+    """Each measurement of the plan has its recurring reminder while it is under way in an active plan,
+    in the patient's zone, until the plan's end; none otherwise (on hold, ended, done by hand)."""
+    item = repo.get_plan(org, plan_id)
+    plan = item.record() if item is not None else None
+    if plan is None:
+        return "gone"
+    measures = [a for a in plan.activities if a.kind is ActivityKind.MEASUREMENT]
+    if not measures:
+        return "none"
+    patient = sched.get_item(sched.Patient, sched.patient_key(org, plan.patient_id))
+    zone = patient.record().time_zone if patient is not None else sched.organization_calendar(org).time_zone
+    end = None
+    if plan.end is not None:
+        end = datetime.combine(plan.end + timedelta(days=1), datetime.min.time(), ZoneInfo(zone))
+    for activity in measures:
+        timer_id = f"{plan.id}.{activity.id}"
+        if _measuring(plan, activity.id) is not None and activity.frequency is not None:
+            cron = MEASURE_CRON[activity.frequency]
+            timers.set_recurring(MEASURE, org, timer_id, cron, zone, target_arn=_self.get("arn"), end=end)
+        else:
+            timers.cancel_timer(MEASURE, timer_id)
+    return "synced"
+
+
+def remind_to_measure(org: str, timer_id: str, now: datetime) -> str:
+    """One reminder: once per measurement and slot (morning, evening) of the patient's day, outside
+    their quiet hours (held until they end, never dropped)."""
+    from shared.notify import choose_channel, next_send_time
+    from shared.notify.send import Message, Undeliverable, send
+
+    plan_id, _, activity_id = timer_id.partition(".")
+    item = repo.get_plan(org, plan_id)
+    activity = _measuring(item.record() if item is not None else None, activity_id)
+    if item is None or activity is None:
+        timers.cancel_timer(MEASURE, timer_id)
+        return "stopped"
+    patient_item = sched.get_item(sched.Patient, sched.patient_key(org, item.patient_id))
+    if patient_item is None:
+        return "no-patient"
+    patient = patient_item.record()
+    channel = choose_channel(patient)
+    if channel is None:
+        return "app-only"
+    local = now.astimezone(ZoneInfo(patient.time_zone))
+    slot = f"{local.date().isoformat()}-{'am' if local.hour < 14 else 'pm'}"
+    at = next_send_time(patient, now)
+    if at > now:
+        timers.set_timer(MEASURE_LATER, org, timer_id, at, target_arn=_self.get("arn"))
+        return "quiet-hours"
+    text = f"Reminder from your care team: {activity.title}. Record it in the Careloop app."
+    try:
+        send(
+            org,
+            patient,
+            channel,
+            Message(subject="A reminder from your care team", text=text),
+            f"measure:{activity.id}:{slot}",
+        )
+    except Undeliverable:
+        return "undeliverable"
+    return "sent"
+
+
 # ---------------------------------------------------------------- delivering education
 
 
@@ -367,7 +459,8 @@ def on_event(kind: str, org: str, detail: dict[str, Any], now: datetime) -> str:
     if kind in REFERRALS:
         return referral(kind, org, detail, now)
     if kind in ("CarePlanCreated", "CarePlanUpdated"):
-        return arm_review(org, detail["care_plan_id"], now)
+        measured = sync_measurements(org, detail["care_plan_id"])
+        return f"{arm_review(org, detail['care_plan_id'], now)}, measurements {measured}"
     if kind == "EducationAssigned":
         return deliver(org, detail["assignment_id"], now)
     return "ignored"
@@ -380,9 +473,15 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     # unqualified: a timer must reach whatever version is live when it fires
     _self["arn"] = ":".join(str(context.invoked_function_arn).split(":")[:7])
     now = clock.now()
-    if event.get("kind") in (REVIEW_TIMER, EDUCATION_TIMER):
+    timed = {
+        REVIEW_TIMER: fire_review,
+        EDUCATION_TIMER: deliver,
+        MEASURE: remind_to_measure,
+        MEASURE_LATER: remind_to_measure,
+    }
+    if event.get("kind") in timed:
         org, item_id = event["organization_id"], event["id"]
-        fire = fire_review if event["kind"] == REVIEW_TIMER else deliver
+        fire = timed[event["kind"]]
         outcome = fire(org, item_id, now)
         logger.info("care plan timer", kind=event["kind"], item_id=item_id, outcome=outcome)
         return {"outcome": outcome}

@@ -44,7 +44,8 @@ class CarePlanReviewDue(CarePlanEvent):
 
 
 class CarePlanUpdated(CarePlanEvent):
-    """Its review date moved, or it started or ended: its review timer follows."""
+    """Its review date moved, it started or ended, or a measurement started or stopped: its review timer
+    and its measurement reminders follow."""
 
     detail_type = "CarePlanUpdated"
 

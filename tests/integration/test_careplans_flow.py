@@ -275,3 +275,30 @@ def test_ending_a_plan_cancels_its_open_work(thursday: Cloud) -> None:
     assert tasks.coordinator().worklist()["items"] == []
     assert "CarePlanStatusChanged" in c.detail_types("careloop.careplans")
     assert c.failures() == []
+
+
+def test_a_daily_measurement_is_a_morning_reminder_until_the_plan_stops(thursday: Cloud) -> None:
+    c = thursday
+    clinic = open_clinic(c)
+    plan = heart_failure(c, clinic)
+    weigh = next(a for a in plan["activities"] if a["kind"] == "measurement")
+    assert weigh["status"] == "in-progress"
+
+    def reminders() -> list[dict[str, Any]]:
+        return [m for m in c.outbox if m.get("to") == PHONE and "Weigh yourself" in m["text"]]
+
+    c.advance_to(at("2026-12-04T14:00:00Z"))  # Friday 09:00: not yet
+    assert reminders() == []
+    c.advance_to(at("2026-12-04T14:31:00Z"))  # 09:30 in New York
+    assert len(reminders()) == 1
+    c.advance_to(at("2026-12-06T15:00:00Z"))  # Saturday's and Sunday's too
+    assert len(reminders()) == 3
+    held = coordinator().edit(plan["id"], "", {"status": "on-hold"}, coordinator().get(plan["id"])["version"])
+    assert held["statusCode"] == 200, held["body"]
+    c.advance_to(at("2026-12-08T15:00:00Z"))
+    assert len(reminders()) == 3  # on hold: no reminder
+    resumed = coordinator().edit(plan["id"], "", {"status": "active"}, held["json"]["version"])
+    assert resumed["statusCode"] == 200, resumed["body"]
+    c.advance_to(at("2026-12-09T15:00:00Z"))
+    assert len(reminders()) == 4
+    assert c.failures() == []
