@@ -291,7 +291,8 @@ def _tasks(
     change: sched.Change, org: str, before: CarePlanOut | None, after: CarePlanOut, world: World
 ) -> None:
     """An appointment activity whose booking is linked completes its booking task; an activity that
-    ends cancels its open task (a task activity's own task moved it: nothing to do)."""
+    ends cancels its open task (a task activity completed by hand completes it); a review recorded
+    completes the review task, and a plan that ends cancels it."""
     if before is None:
         return
     moves: dict[str, tuple[Action, TaskActionIn]] = {}
@@ -307,6 +308,10 @@ def _tasks(
             moves[old.task_id] = (Action.CANCEL, TaskActionIn(reason="care-plan-activity-ended"))
         elif ended and activity.kind is ActivityKind.TASK:
             moves[old.task_id] = (Action.COMPLETE, TaskActionIn(outcome=Outcome(code="done")))
+    if before.review_task_id is not None and after.review_task_id is None:
+        moves[before.review_task_id] = (Action.COMPLETE, TaskActionIn(outcome=Outcome(code="reviewed")))
+    elif before.review_task_id is not None and after.status not in LIVE:
+        moves[before.review_task_id] = (Action.CANCEL, TaskActionIn(reason="care-plan-ended"))
     if not moves:
         return
     found = sched.get_many([(keys.task_pk(org, t), keys.TASK_SK) for t in moves])

@@ -16,7 +16,6 @@ from shared import clock, ids
 from shared.data import careplans as repo
 from shared.data import keys
 from shared.data import scheduling as sched
-from shared.data import tasks as task_repo
 from shared.data.tx import Cancelled
 from shared.domain.careplans import (
     ActivityIn,
@@ -45,7 +44,6 @@ from shared.domain.careplans import (
     with_history,
 )
 from shared.domain.scheduling import Code
-from shared.domain.tasks import OPEN, Action, Outcome, TaskActionIn
 from shared.errors import Conflict, NotFound
 from shared.http.auth import STAFF, Role, allow
 from shared.http.caller import audited_read, caller, invalid, require_parent
@@ -303,48 +301,12 @@ def edit(care_plan_id: UlidPath, body: CarePlanPatch, if_match: IfMatch = None) 
 )
 @allow(STAFF)
 def review(care_plan_id: UlidPath, body: ReviewIn, if_match: IfMatch = None) -> Response[CarePlanOut]:
-    principal, actor = caller(router)
-    org, now = principal.organization_id, clock.now()
-    item = _plan(org, care_plan_id)
-    before = item.record()
-    require_current(if_match, before.version, "care-plan")
-    cal, patient = calendar_and_patient(org, before.patient_id)
-    world = World(org, cal, patient, now)
-    try:
-        after = reviewed(before, body.next_review_date, world.today, now)
-    except IllegalChange as exc:
-        raise Conflict(
-            f"The care plan cannot make this change: {exc}.", current_status=before.status.value
-        ) from None
-    except ValueError as exc:
-        raise _refused(exc) from None
-    if body.note is not None:
-        after = after.model_copy(update={"note": body.note})
-    change = sched.Change(actor, now)
-    task = task_repo.get(org, before.review_task_id) if before.review_task_id else None
-    if task is not None and task.record().status in OPEN:
-        task_repo.move_task(
-            change,
-            org,
-            task,
-            Action.COMPLETE,
-            TaskActionIn(outcome=Outcome(code="reviewed")),
-            principal.subject,
-            cal,
-        )
-    after = after.model_copy(update={"review_task_id": None})
-    written = write(
-        change,
-        org,
-        item,
-        before,
-        with_history(after, principal.subject, "review", now),
-        world,
-        principal.subject,
-        "review",
-    )
-    commit(change)
-    return Response(200, "application/json", written, headers=etag(written.version))
+    def how(plan: CarePlanOut, world: World) -> tuple[CarePlanOut, list[str]]:
+        after = reviewed(plan, body.next_review_date, world.today, world.now)
+        note = {"note": body.note} if body.note is not None else {}
+        return after.model_copy(update={"review_task_id": None, **note}), []
+
+    return _edit(care_plan_id, if_match, how, "review")
 
 
 # ---------------------------------------------------------------- parts
