@@ -9,13 +9,20 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from functions.careplans.common import World, calendar_and_patient, commit, new_task, put_assignment, write
+from functions.careplans.common import (
+    World,
+    calendar_and_patient,
+    commit,
+    new_task,
+    put_assignment,
+    write,
+)
+from functions.careplans.library import get_library, put_library
 from shared import clock, ids
 from shared.data import careplans as repo
 from shared.data import keys
 from shared.data import scheduling as sched
 from shared.data import tasks as task_repo
-from shared.data.tx import Cancelled
 from shared.domain.careplans import (
     LIVE,
     ActivityKind,
@@ -41,7 +48,7 @@ from shared.domain.education import (
 )
 from shared.domain.scheduling import Code
 from shared.domain.tasks import OPEN, Action, Focus, FocusType, Outcome, QueueRole, TaskActionIn, TaskCode
-from shared.errors import Conflict, NotFound
+from shared.errors import NotFound
 from shared.events.careplans import EducationAssessed
 from shared.http.auth import STAFF, Role, allow
 from shared.http.caller import audited_read, caller, invalid, require_parent
@@ -70,21 +77,7 @@ AssignmentPatientPage = Page[AssignmentPatientView]
 def put_material(code: MaterialCode, body: MaterialIn, if_match: IfMatch = None) -> Response[MaterialOut]:
     """Replaces a built-in material of the same code for this organization. What was assigned before
     keeps the version it was given in."""
-    principal, actor = caller(router)
-    org, now = principal.organization_id, clock.now()
-    item = repo.get_material_item(org, code)
-    stored = item.version if item is not None else None
-    if if_match is not None:
-        require_current(if_match, stored or 0, "material")
-    record = MaterialOut(**body.model_dump(), code=code, version=(stored or 0) + 1, updated_at=now)
-    change = sched.Change(actor, now)
-    new = repo.material_item(org, record, stored)
-    change.put("material", new, None if item is not None else repo.MaterialItem.PK.does_not_exist())
-    try:
-        change.commit()
-    except Cancelled:
-        raise Conflict("The material changed meanwhile; read it again.") from None
-    return Response(200, "application/json", record, headers=etag(record.version))
+    return put_library(repo.MATERIALS, router, code, body, if_match)
 
 
 @router.get(
@@ -96,7 +89,7 @@ def put_material(code: MaterialCode, body: MaterialIn, if_match: IfMatch = None)
 @allow(STAFF)
 def list_materials() -> MaterialList:
     principal, _ = caller(router)
-    return MaterialList(items=repo.materials(principal.organization_id), next_cursor=None)
+    return MaterialList(items=repo.MATERIALS.all(principal.organization_id), next_cursor=None)
 
 
 @router.get(
@@ -108,11 +101,7 @@ def list_materials() -> MaterialList:
 )
 @allow(STAFF)
 def get_material(code: MaterialCode) -> Response[MaterialOut]:
-    principal, _ = caller(router)
-    record = repo.get_material(principal.organization_id, code)
-    if record is None:
-        raise NotFound("No material with this code.")
-    return Response(200, "application/json", record, headers=etag(record.version))
+    return get_library(repo.MATERIALS, router, code)
 
 
 # ---------------------------------------------------------------- a patient's education

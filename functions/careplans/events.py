@@ -16,7 +16,8 @@ come due, education is delivered.
   preference, outside quiet hours: a message due in them waits on a timer, ``edu-<id>``), once.
 
 Work per appointment, task or referral event: one Query (the patient's live plans, usually none or
-one); a plan that moves: one BatchGetItem (calendar, patient) and one transaction.
+one; an appointment event first reads the appointment); a plan that moves: one BatchGetItem
+(calendar, patient) and one transaction.
 """
 
 from __future__ import annotations
@@ -83,13 +84,10 @@ def _save(
     after: CarePlanOut,
     now: datetime,
     action: str,
-    prepare: Any = None,
 ) -> str:
     cal, patient = calendar_and_patient(org, after.patient_id)
     world = World(org, cal, patient, now)
     change = sched.Change(system_actor(org), now)
-    if prepare is not None:
-        prepare(change, world)
     try:
         write(change, org, item, before, with_history(after, SYSTEM, action, now), world, SYSTEM, action)
     except ValueError:
@@ -126,10 +124,10 @@ def appointment(org: str, detail: dict[str, Any], now: datetime) -> str:
     if item is None:
         return "no-appointment"
     appt = item.record()
+    day = appt.start.astimezone(ZoneInfo(appt.time_zone)).date()  # the visit's own day, where it is
 
     def how(plan: CarePlanOut) -> CarePlanOut:
-        local = appt.start.astimezone(sched.organization_calendar(org).zone).date()
-        return on_appointment(plan, appt.id, appt.status.value, appt.appointment_type, local, now)[0]
+        return on_appointment(plan, appt.id, appt.status.value, appt.appointment_type, day, now)[0]
 
     return follow(org, appt.patient_id, now, how, "appointment")
 

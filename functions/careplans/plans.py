@@ -12,11 +12,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions.careplans.common import World, calendar_and_patient, commit, write
+from functions.careplans.library import get_library, put_library
 from shared import clock, ids
 from shared.data import careplans as repo
 from shared.data import keys
 from shared.data import scheduling as sched
-from shared.data.tx import Cancelled
 from shared.domain.careplans import (
     ActivityIn,
     ActivityPatch,
@@ -426,21 +426,7 @@ def put_template(
 ) -> Response[CarePlanTemplateOut]:
     """Replaces a built-in template of the same code for this organization. Plans made from it
     before keep what they were made with."""
-    principal, actor = caller(router)
-    org, now = principal.organization_id, clock.now()
-    item = repo.get_template_item(org, code)
-    stored = item.version if item is not None else None
-    if if_match is not None:
-        require_current(if_match, stored or 0, "template")
-    record = CarePlanTemplateOut(**body.model_dump(), code=code, version=(stored or 0) + 1, updated_at=now)
-    change = sched.Change(actor, now)
-    new = repo.template_item(org, record, stored)
-    change.put("template", new, None if item is not None else repo.TemplateItem.PK.does_not_exist())
-    try:
-        change.commit()
-    except Cancelled:
-        raise Conflict("The template changed meanwhile; read it again.") from None
-    return Response(200, "application/json", record, headers=etag(record.version))
+    return put_library(repo.TEMPLATES, router, code, body, if_match)
 
 
 @router.get(
@@ -452,7 +438,7 @@ def put_template(
 @allow(STAFF)
 def list_templates() -> TemplateList:
     principal, _ = caller(router)
-    return TemplateList(items=repo.templates(principal.organization_id), next_cursor=None)
+    return TemplateList(items=repo.TEMPLATES.all(principal.organization_id), next_cursor=None)
 
 
 @router.get(
@@ -464,8 +450,4 @@ def list_templates() -> TemplateList:
 )
 @allow(STAFF)
 def get_template(code: TemplateCode) -> Response[CarePlanTemplateOut]:
-    principal, _ = caller(router)
-    record = repo.get_template(principal.organization_id, code)
-    if record is None:
-        raise NotFound("No template with this code.")
-    return Response(200, "application/json", record, headers=etag(record.version))
+    return get_library(repo.TEMPLATES, router, code)

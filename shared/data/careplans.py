@@ -6,16 +6,18 @@ access patterns: :mod:`shared.data.keys`.
   first (the patient's own view is one Query).
 - The patient's live social-needs plan has a pointer, put on condition: two needs from one screening,
   handled at once, add to one plan.
-- Templates and materials an organization defines are items; Careloop's built-in ones (JSON beside
-  this module, in ``library/``) answer for codes the organization has not defined.
+- Templates and materials an organization defines are items (:class:`Library`); Careloop's built-in
+  ones (JSON beside this module, in ``library/``) answer for codes the organization has not defined.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pynamodb.attributes import UnicodeAttribute, VersionAttribute
 
@@ -27,6 +29,7 @@ from shared.domain.careplans import LIVE, CarePlanOut, CarePlanTemplateOut, Plan
 from shared.domain.education import AssignmentOut, MaterialOut
 
 LIBRARY = Path(__file__).parent / "library"
+R = TypeVar("R", CarePlanTemplateOut, MaterialOut)
 RANK = {
     PlanStatus.ACTIVE: 1,
     PlanStatus.ON_HOLD: 2,
@@ -183,109 +186,85 @@ def release_social(change: Change, org: str, record: CarePlanOut) -> None:
     change.delete("social", pointer, SocialPlanItem.plan_id == record.id)
 
 
-# ---------------------------------------------------------------- the built-in library
+# ---------------------------------------------------------------- templates and materials
 
 
 @cache
-def _library(kind: str) -> dict[str, dict[str, Any]]:
+def _built_in(kind: str) -> dict[str, dict[str, Any]]:
     """Careloop's built-in templates or materials, by code (read on first use, never at import)."""
     return {p.stem: json.loads(p.read_text()) for p in sorted((LIBRARY / kind).glob("*.json"))}
 
 
-def built_in_template(code: str) -> CarePlanTemplateOut | None:
-    body = _library("templates").get(code)
-    return (
-        CarePlanTemplateOut.model_validate({**body, "code": code, "version": 0, "built_in": True})
-        if body
-        else None
-    )
+@dataclass(frozen=True)
+class Library(Generic[R]):
+    """A catalog an organization defines by code (care-plan templates, education materials), over
+    Careloop's built-in one: the organization's item of a code replaces the built-in one for it."""
+
+    kind: str  # its folder in library/
+    model: type[TemplateItem] | type[MaterialItem]
+    record_type: type[R]
+    pk: Callable[[str, str], str]
+    sk: str
+    list_pk: Callable[[str], str]
+
+    def built_in(self, code: str) -> R | None:
+        body = _built_in(self.kind).get(code)
+        if body is None:
+            return None
+        return self.record_type.model_validate({**body, "code": code, "version": 0, "built_in": True})
+
+    def get_item(self, org: str, code: str) -> Any:
+        try:
+            return self.model.get(self.pk(org, code), self.sk, consistent_read=True)
+        except self.model.DoesNotExist:
+            return None
+
+    def get(self, org: str, code: str) -> R | None:
+        """The organization's of this code, else the built-in one, else ``None``."""
+        item = self.get_item(org, code)
+        return item.record() if item is not None else self.built_in(code)
+
+    def all(self, org: str) -> list[R]:
+        """The organization's and the built-in ones it has not replaced, by code."""
+        own = {i.code: i.record() for i in self.model.gsi1.query(self.list_pk(org))}
+        built = {c: self.built_in(c) for c in _built_in(self.kind) if c not in own}
+        merged = {**{c: r for c, r in built.items() if r is not None}, **own}
+        return [merged[c] for c in sorted(merged)]
+
+    def put(self, change: Change, org: str, record: Any, stored: Any) -> None:
+        """``record`` as the next version of ``stored`` (none: the first; label ``library``)."""
+        item = self.model(
+            self.pk(org, record.code),
+            self.sk,
+            code=record.code,
+            body=_json(record, {"version", "built_in"}),
+            GSI1PK=self.list_pk(org),
+            GSI1SK=record.code,
+        )
+        if stored is not None:
+            item.version = stored.version
+        change.put("library", item, None if stored is not None else self.model.PK.does_not_exist())
 
 
-def built_in_material(code: str) -> MaterialOut | None:
-    body = _library("education").get(code)
-    return (
-        MaterialOut.model_validate({**body, "code": code, "version": 0, "built_in": True}) if body else None
-    )
-
-
-def built_in_codes(kind: str) -> list[str]:
-    return list(_library(kind))
-
-
-# ---------------------------------------------------------------- templates and materials
+TEMPLATES = Library(
+    "templates",
+    TemplateItem,
+    CarePlanTemplateOut,
+    keys.careplan_template_pk,
+    keys.CAREPLAN_TEMPLATE_SK,
+    keys.careplan_templates_pk,
+)
+MATERIALS = Library(
+    "education", MaterialItem, MaterialOut, keys.material_pk, keys.MATERIAL_SK, keys.materials_pk
+)
 
 
 def get_template(org: str, code: str) -> CarePlanTemplateOut | None:
-    """The organization's template of this code, else the built-in one, else ``None``."""
-    try:
-        item = TemplateItem.get(keys.careplan_template_pk(org, code), keys.CAREPLAN_TEMPLATE_SK)
-    except TemplateItem.DoesNotExist:
-        return built_in_template(code)
-    return item.record()
-
-
-def template_item(org: str, record: CarePlanTemplateOut, version: int | None) -> TemplateItem:
-    item = TemplateItem(
-        keys.careplan_template_pk(org, record.code),
-        keys.CAREPLAN_TEMPLATE_SK,
-        code=record.code,
-        body=_json(record, {"version", "built_in"}),
-        GSI1PK=keys.careplan_templates_pk(org),
-        GSI1SK=record.code,
-    )
-    if version is not None:
-        item.version = version
-    return item
-
-
-def get_template_item(org: str, code: str) -> TemplateItem | None:
-    try:
-        return TemplateItem.get(
-            keys.careplan_template_pk(org, code), keys.CAREPLAN_TEMPLATE_SK, consistent_read=True
-        )
-    except TemplateItem.DoesNotExist:
-        return None
-
-
-def templates(org: str) -> list[CarePlanTemplateOut]:
-    """The organization's templates and the built-in ones it has not replaced, by code."""
-    own = {i.code: i.record() for i in TemplateItem.gsi1.query(keys.careplan_templates_pk(org))}
-    built = {c: built_in_template(c) for c in built_in_codes("templates") if c not in own}
-    merged = {**{c: t for c, t in built.items() if t is not None}, **own}
-    return [merged[c] for c in sorted(merged)]
-
-
-def material_item(org: str, record: MaterialOut, version: int | None) -> MaterialItem:
-    item = MaterialItem(
-        keys.material_pk(org, record.code),
-        keys.MATERIAL_SK,
-        code=record.code,
-        body=_json(record, {"version", "built_in"}),
-        GSI1PK=keys.materials_pk(org),
-        GSI1SK=record.code,
-    )
-    if version is not None:
-        item.version = version
-    return item
-
-
-def get_material_item(org: str, code: str) -> MaterialItem | None:
-    try:
-        return MaterialItem.get(keys.material_pk(org, code), keys.MATERIAL_SK, consistent_read=True)
-    except MaterialItem.DoesNotExist:
-        return None
+    return TEMPLATES.get(org, code)
 
 
 def get_material(org: str, code: str) -> MaterialOut | None:
-    item = get_material_item(org, code)
-    return item.record() if item is not None else built_in_material(code)
-
-
-def materials(org: str) -> list[MaterialOut]:
-    own = {i.code: i.record() for i in MaterialItem.gsi1.query(keys.materials_pk(org))}
-    built = {c: built_in_material(c) for c in built_in_codes("education") if c not in own}
-    merged = {**{c: m for c, m in built.items() if m is not None}, **own}
-    return [merged[c] for c in sorted(merged)]
+    return MATERIALS.get(org, code)
 
 
 # ---------------------------------------------------------------- assignments

@@ -240,7 +240,8 @@ def test_a_plan_s_review_comes_due_and_a_review_sets_the_next(thursday: Cloud) -
     c.settle()
     assert not [t for t in tasks.coordinator().worklist()["items"] if t["code"] == "review-care-plan"]
     assert coordinator().req("GET", "/care-plans", query={"review": "due"})["json"]["items"] == []
-    other = coordinator().create(pid, {"title": "Diet", "category": "preventive", "review_date": "2026-12-08"})
+    diet = {"title": "Diet", "category": "preventive", "review_date": "2026-12-08"}
+    other = coordinator().create(pid, diet)
     c.advance_to(at("2026-12-08T13:00:00Z"))
     assert [t["code"] for t in tasks.coordinator().worklist()["items"]] == ["review-care-plan"]
     version = coordinator().get(other["id"])["version"]
