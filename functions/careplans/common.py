@@ -28,6 +28,7 @@ from shared.data.tx import Cancelled
 from shared.domain.calendar import Calendar
 from shared.domain.careplans import (
     DONE,
+    ENDED,
     LIVE,
     Activity,
     ActivityKind,
@@ -172,31 +173,8 @@ def _work(change: sched.Change, plan: CarePlanOut, activity: Activity, world: Wo
         assert activity.material is not None  # noqa: S101 - the activity's validator requires it
         material = world.material(activity.material)
         if material is None:
-            raise ValueError(f"activities: the material {activity.material} is in no catalog")
-        assignment = assign(
-            material,
-            assignment_id=ids.new_id(now),
-            patient_id=plan.patient_id,
-            language=world.language,
-            by=by,
-            now=now,
-            care_plan_id=plan.id,
-            activity_id=activity.id,
-        )
-        due = task_due(activity.due_date, today, cal, now)
-        task = new_task(
-            plan.patient_id,
-            TaskCode.TEACH_BACK,
-            activity.role,
-            due,
-            Focus(type=FocusType.EDUCATION, id=assignment.id),
-            f"Teach and check understanding (teach-back): {assignment.title}",
-            world,
-            by,
-        )
-        assignment = assignment.model_copy(update={"teach_task_id": task.id})
-        put_assignment(change, org, assignment, by)
-        task_repo.open_task(change, org, task, cause=cause)
+            raise ValueError("activities: an education item names a material in no catalog")
+        assignment, task = give(change, material, plan.patient_id, world, by, plan, activity)
         return activity.model_copy(
             update={"assignment_id": assignment.id, "task_id": task.id, "status": ActivityStatus.SCHEDULED}
         )
@@ -212,11 +190,43 @@ def _work(change: sched.Change, plan: CarePlanOut, activity: Activity, world: Wo
     return activity.model_copy(update={"task_id": task.id})
 
 
-def put_assignment(change: sched.Change, org: str, assignment: AssignmentOut, by: str) -> None:
-    repo.put_assignment(change, org, assignment, None, "assign")
+def give(
+    change: sched.Change,
+    material: MaterialOut,
+    patient_id: str,
+    world: World,
+    by: str,
+    plan: CarePlanOut | None = None,
+    activity: Activity | None = None,
+) -> tuple[AssignmentOut, TaskOut]:
+    """Give ``material`` to the patient, in their language, with the task to teach it and check
+    understanding: due by the plan activity's date (by hand: in 2 business days), in its role's queue
+    (the coordinators'). Added to ``change`` with ``EducationAssigned``."""
+    assignment = assign(
+        material,
+        assignment_id=ids.new_id(world.now),
+        patient_id=patient_id,
+        language=world.language,
+        by=by,
+        now=world.now,
+        care_plan_id=plan.id if plan is not None else None,
+        activity_id=activity.id if activity is not None else None,
+    )
+    task = new_task(
+        patient_id,
+        TaskCode.TEACH_BACK,
+        activity.role if activity is not None else QueueRole.COORDINATOR,
+        task_due(activity.due_date if activity else None, world.today, world.calendar, world.now),
+        Focus(type=FocusType.EDUCATION, id=assignment.id),
+        f"Teach and check understanding (teach-back): {assignment.title}",
+        world,
+        by,
+    )
+    assignment = assignment.model_copy(update={"teach_task_id": task.id})
+    repo.put_assignment(change, world.org, assignment, None, "assign")
     change.events.append(
         events.EducationAssigned(
-            organization_id=org,
+            organization_id=world.org,
             occurred_at=change.at,
             assignment_id=assignment.id,
             patient_id=assignment.patient_id,
@@ -224,6 +234,9 @@ def put_assignment(change: sched.Change, org: str, assignment: AssignmentOut, by
             care_plan_id=assignment.care_plan_id,
         )
     )
+    cause = activity_cause(plan.id, activity.id) if plan is not None and activity is not None else None
+    task_repo.open_task(change, world.org, task, cause=cause)
+    return assignment, task
 
 
 def write(
@@ -240,6 +253,8 @@ def write(
     """Add ``after`` (the next version of ``item``; none: a new plan) to ``change``: the work its
     activities need, what their changes do to tasks, its events. Returns the plan as written."""
     after = make_work(change, after, world, by) if after.status is PlanStatus.ACTIVE else after
+    if after.category is Category.SOCIAL_NEEDS:
+        after = _social(change, org, before, after)
     repo.put_plan(change, org, after, item, action)
     _tasks(change, org, before, after, world)
     common = {
@@ -259,17 +274,14 @@ def write(
         change.events.append(events.CarePlanActivated(**common))
     elif before is not None and old is not after.status:
         change.events.append(events.CarePlanStatusChanged(**common, status=after.status))
-    if (
-        before is None
-        or old is not after.status
+    if before is not None and (
+        old is not after.status
         or before.review_date != after.review_date
         or _measures(before) != _measures(after)
     ):
         change.events.append(events.CarePlanUpdated(**common))
     for goal_id in achieved or []:
         change.events.append(events.GoalAchieved(**common, goal_id=goal_id))
-    if after.category is Category.SOCIAL_NEEDS:
-        _social(change, org, before, after)
     return after
 
 
@@ -278,53 +290,86 @@ def _measures(plan: CarePlanOut) -> set[tuple[str, str]]:
     return {(a.id, a.status.value) for a in plan.activities if a.kind is ActivityKind.MEASUREMENT}
 
 
-def _social(change: sched.Change, org: str, before: CarePlanOut | None, after: CarePlanOut) -> None:
-    """An ended social-needs plan frees its place as the one screens add to (who takes it claims it:
-    the create route when the patient has none, a screen's own plan)."""
-    if after.screens_add_here and before is not None and before.status in LIVE and after.status not in LIVE:
-        repo.release_social(change, org, after)
-    elif after.screens_add_here and (before is None or not before.screens_add_here):
+def _social(change: sched.Change, org: str, before: CarePlanOut | None, after: CarePlanOut) -> CarePlanOut:
+    """A social-needs plan that becomes live takes the place of the one screens add to when the
+    patient has none (one GetItem; the pointer is put on condition); one that ends frees it."""
+    held = before is not None and before.screens_add_here
+    becomes_live = after.status in LIVE and (before is None or before.status not in LIVE)
+    if becomes_live and not after.screens_add_here and repo.social_plan_id(org, after.patient_id) is None:
+        after = after.model_copy(update={"screens_add_here": True})
+    if after.screens_add_here and after.status in LIVE and not held:
         repo.claim_social(change, org, after)
+    elif held and after.status in ENDED and before is not None and before.status not in ENDED:
+        repo.release_social(change, org, after)
+    return after
 
 
 def _tasks(
     change: sched.Change, org: str, before: CarePlanOut | None, after: CarePlanOut, world: World
 ) -> None:
-    """An appointment activity whose booking is linked completes its booking task; an activity that
-    ends cancels its open task (a task activity completed by hand completes it); a review recorded
-    completes the review task, and a plan that ends cancels it."""
+    """What the plan's change does to its tasks: an appointment activity whose booking is linked
+    completes its booking task; an activity that ends completes (done) or cancels its open task, and an
+    education item's re-teaching task with it; a review recorded completes the review task, and a
+    plan that ends cancels it. A task this change already moves (a teach-back's) is left to it."""
     if before is None:
         return
     moves: dict[str, tuple[Action, TaskActionIn]] = {}
+    cancel = (Action.CANCEL, TaskActionIn(reason="care-plan-activity-ended"))
+    reteach: list[str] = []
     for activity in after.activities:
         old = before.activity(activity.id)
-        if old is None or old.task_id is None:
+        if old is None:
             continue
         ended = activity.status in DONE and old.status not in DONE
+        if ended and activity.status is ActivityStatus.CANCELLED and activity.assignment_id:
+            reteach.append(activity.assignment_id)
+        if old.task_id is None:
+            continue
         booked = activity.appointment_id is not None and old.appointment_id is None
         if activity.kind is ActivityKind.APPOINTMENT and booked and activity.task_id == old.task_id:
             moves[old.task_id] = (Action.COMPLETE, TaskActionIn(outcome=Outcome(code="booked")))
         elif ended and activity.status is ActivityStatus.CANCELLED:
-            moves[old.task_id] = (Action.CANCEL, TaskActionIn(reason="care-plan-activity-ended"))
-        elif ended and activity.kind is ActivityKind.TASK:
+            moves[old.task_id] = cancel
+        elif ended:
             moves[old.task_id] = (Action.COMPLETE, TaskActionIn(outcome=Outcome(code="done")))
     if before.review_task_id is not None and after.review_task_id is None:
         moves[before.review_task_id] = (Action.COMPLETE, TaskActionIn(outcome=Outcome(code="reviewed")))
     elif before.review_task_id is not None and after.status not in LIVE:
         moves[before.review_task_id] = (Action.CANCEL, TaskActionIn(reason="care-plan-ended"))
+    if reteach:
+        assignments = sched.get_many([repo.assignment_key(org, a) for a in reteach])
+        for found in assignments.values():
+            task_id = found.record().reteach_task_id
+            if task_id is not None:
+                moves[task_id] = cancel
+    moving = {getattr(i, "task_id", None) for label, i, _ in change.puts if label == "task"}
+    moves = {t: m for t, m in moves.items() if t not in moving}
     if not moves:
         return
     found = sched.get_many([(keys.task_pk(org, t), keys.TASK_SK) for t in moves])
     for task in found.values():
-        if not isinstance(task, task_repo.TaskItem) or task.record().status not in OPEN:
-            continue
-        action, body = moves[task.task_id]
-        try:
-            task_repo.move_task(change, org, task, action, body, SYSTEM, world.calendar)
-        except IllegalMove:  # on hold: it cannot complete, but the work is done
-            task_repo.move_task(
-                change, org, task, Action.CANCEL, TaskActionIn(reason="done"), SYSTEM, world.calendar
-            )
+        if isinstance(task, task_repo.TaskItem):
+            action, body = moves[task.task_id]
+            close_task(change, org, task, action, body, SYSTEM, world.calendar)
+
+
+def close_task(
+    change: sched.Change,
+    org: str,
+    task: task_repo.TaskItem,
+    action: Action,
+    body: TaskActionIn,
+    by: str,
+    calendar: Calendar,
+) -> None:
+    """Complete or cancel ``task`` if it is still open; one on hold cannot complete, but its work is
+    done: it is cancelled (``done``)."""
+    if task.record().status not in OPEN:
+        return
+    try:
+        task_repo.move_task(change, org, task, action, body, by, calendar)
+    except IllegalMove:
+        task_repo.move_task(change, org, task, Action.CANCEL, TaskActionIn(reason="done"), by, calendar)
 
 
 def commit(change: sched.Change) -> None:

@@ -12,22 +12,22 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from functions.careplans.common import (
     World,
     calendar_and_patient,
+    close_task,
     commit,
+    give,
     new_task,
-    put_assignment,
     write,
 )
 from functions.careplans.library import get_library, put_library
-from shared import clock, ids
+from shared import clock
 from shared.data import careplans as repo
 from shared.data import keys
 from shared.data import scheduling as sched
 from shared.data import tasks as task_repo
 from shared.domain.careplans import (
+    DONE,
     LIVE,
-    ActivityKind,
     ActivityStatus,
-    CarePlanOut,
     on_education,
     replace_activities,
     task_due,
@@ -42,12 +42,11 @@ from shared.domain.education import (
     TeachBackIn,
     Understanding,
     assess,
-    assign,
     content_for,
     read,
 )
 from shared.domain.scheduling import Code
-from shared.domain.tasks import OPEN, Action, Focus, FocusType, Outcome, QueueRole, TaskActionIn, TaskCode
+from shared.domain.tasks import Action, Focus, FocusType, Outcome, QueueRole, TaskActionIn, TaskCode
 from shared.errors import NotFound
 from shared.events.careplans import EducationAssessed
 from shared.http.auth import STAFF, Role, allow
@@ -125,7 +124,8 @@ def _assignment(org: str, patient_id: str, assignment_id: str) -> repo.Assignmen
 @idempotent(router)
 def assign_(patient_id: UlidPath, body: AssignIn) -> Response[AssignmentOut]:
     """A teach-back task goes to the coordinators' queue, due in 2 business days. Naming a plan's
-    education activity links it (the activity then follows its teach-back)."""
+    education activity waiting for this material (one on hold when the plan became active) links it:
+    the activity then follows its teach-back, and its task has the activity's role and date."""
     principal, actor = caller(router)
     org, now = principal.organization_id, clock.now()
     cal, patient = calendar_and_patient(org, patient_id)
@@ -137,49 +137,24 @@ def assign_(patient_id: UlidPath, body: AssignIn) -> Response[AssignmentOut]:
     if material is None:
         raise invalid("material", "no material with this code")
     world = World(org, cal, patient, now)
-    plan_item = None
-    plan: CarePlanOut | None = None
+    plan_item, plan, activity = None, None, None
     if body.care_plan_id is not None:
         plan_item = repo.get_plan(org, body.care_plan_id)
         plan = plan_item.record() if plan_item is not None else None
-        activity = plan.activity(body.activity_id or "") if plan is not None else None
         if plan is None or plan.patient_id != patient_id or plan.status not in LIVE:
             raise invalid("care_plan_id", "no active care plan of this patient with this id")
+        activity = plan.activity(body.activity_id or "")
         if (
             activity is None
-            or activity.kind is not ActivityKind.EDUCATION
+            or activity.material != body.material
             or activity.assignment_id
-            or activity.status in (ActivityStatus.COMPLETED, ActivityStatus.CANCELLED)
+            or activity.status in DONE
         ):
-            raise invalid("activity_id", "no education activity of the plan waiting for material")
-    assignment = assign(
-        material,
-        assignment_id=ids.new_id(now),
-        patient_id=patient_id,
-        language=world.language,
-        by=principal.subject,
-        now=now,
-        care_plan_id=body.care_plan_id,
-        activity_id=body.activity_id,
-    )
-    task = new_task(
-        patient_id,
-        TaskCode.TEACH_BACK,
-        QueueRole.COORDINATOR,
-        task_due(None, world.today, cal, now),
-        Focus(type=FocusType.EDUCATION, id=assignment.id),
-        f"Teach and check understanding (teach-back): {assignment.title}",
-        world,
-        principal.subject,
-    )
-    assignment = assignment.model_copy(update={"teach_task_id": task.id})
+            raise invalid("activity_id", "no education activity of the plan waiting for this material")
     change = sched.Change(actor, now)
     sched.active_patient(change, org, patient_id)
-    put_assignment(change, org, assignment, principal.subject)
-    task_repo.open_task(change, org, task)
-    if plan is not None and plan_item is not None and body.activity_id is not None:
-        activity = plan.activity(body.activity_id)
-        assert activity is not None  # noqa: S101 - checked above
+    assignment, task = give(change, material, patient_id, world, principal.subject, plan, activity)
+    if plan_item is not None and plan is not None and activity is not None:
         linked = activity.model_copy(
             update={"assignment_id": assignment.id, "task_id": task.id, "status": ActivityStatus.SCHEDULED}
         )
@@ -296,8 +271,8 @@ def teach_back(
     outcome = TaskActionIn(outcome=Outcome(code=body.outcome.value))
     for task_id in dict.fromkeys(t for t in (before.reteach_task_id, before.teach_task_id) if t):
         task = task_repo.get(org, task_id)
-        if task is not None and task.record().status in OPEN:
-            task_repo.move_task(change, org, task, Action.COMPLETE, outcome, principal.subject, cal)
+        if task is not None:
+            close_task(change, org, task, Action.COMPLETE, outcome, principal.subject, cal)
     understood = body.outcome is Understanding.UNDERSTOOD
     reteach = None
     if not understood:
@@ -314,9 +289,7 @@ def teach_back(
             world,
             principal.subject,
         )
-        task_repo.open_task(
-            change, org, reteach, cause=f"re-educate|{assignment_id}|{len(after.teach_backs)}"
-        )
+        task_repo.open_task(change, org, reteach, cause=f"re-educate|{assignment_id}|{before.version + 1}")
     after = after.model_copy(update={"reteach_task_id": reteach.id if reteach else None})
     written = repo.put_assignment(change, org, after, item, "teach-back")
     change.events.append(

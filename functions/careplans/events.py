@@ -36,6 +36,7 @@ from shared.data.table import bind
 from shared.data.tx import Cancelled
 from shared.domain.careplans import (
     LIVE,
+    MAX_ACTIVITIES,
     SOCIAL_NEEDS,
     Activity,
     ActivityKind,
@@ -55,7 +56,7 @@ from shared.domain.careplans import (
 )
 from shared.domain.education import content_for
 from shared.domain.screening import Domain
-from shared.domain.tasks import Focus, FocusType, QueueRole, TaskCode, rule_cause
+from shared.domain.tasks import OPEN, Focus, FocusType, QueueRole, TaskCode, rule_cause
 from shared.events.careplans import CarePlanReviewDue
 from shared.logs import get_logger, phi_safe_errors
 
@@ -148,16 +149,19 @@ def social_need(org: str, detail: dict[str, Any], now: datetime) -> str:
         world = World(org, cal, patient, now)
         before = item.record() if item is not None else None
         if before is not None and before.status not in LIVE:
-            return "plan-ended"  # never: ending a plan frees its place in the same transaction
+            return "plan-ended"  # never: a plan frees its place in the transaction that ends it
         plan = before or social_plan(patient_id, ids.new_id(now), world.today, now, SYSTEM)
         due = cal.add_business_days(world.today, SOCIAL_DUE_BUSINESS_DAYS)
         added = add_social_need(plan, assessment_id, domain, due, ids.new_id)
         if added is None:
             return "already-on-plan"
         after, activity = added
+        if len(plan.activities) >= MAX_ACTIVITIES:
+            return "plan-full"
         change = sched.Change(system_actor(org), now)
-        task_id = task_repo.cause_task_id(org, cause)
-        if task_id is None:  # the rule has not opened it (yet): the plan does, under the rule's cause
+        seen = f"{detail['event_id']}|{SOCIAL_RULE}"  # what the rule notes when this event opens its task
+        task_id = task_repo.seen_task_id(org, seen) or task_repo.cause_task_id(org, cause)
+        if task_id is None:  # the rule has not opened it (yet): the plan does, as the rule would
             deadline = task_due(activity.due_date, world.today, cal, now)
             text = f"Care plan: {activity.title}"
             task = new_task(
@@ -170,9 +174,19 @@ def social_need(org: str, detail: dict[str, Any], now: datetime) -> str:
                 world,
                 SYSTEM,
             )
-            task_repo.open_task(change, org, task, cause=cause)
+            task_repo.open_task(change, org, task, cause=cause, seen=seen)
             task_id = task.id
-        after = replace_activities(after, {activity.id: activity.model_copy(update={"task_id": task_id})})
+        else:  # the rule's: closed already if staff were quick, and the activity says so
+            rules = task_repo.get(org, task_id)
+            status = rules.record().status.value if rules is not None else "requested"
+            after = on_task(
+                replace_activities(after, {activity.id: activity.model_copy(update={"task_id": task_id})}),
+                task_id,
+                status,
+                now,
+            )
+        linked = next(a for a in after.activities if a.id == activity.id)
+        after = replace_activities(after, {activity.id: linked.model_copy(update={"task_id": task_id})})
         write(
             change,
             org,
@@ -201,6 +215,7 @@ def task(kind: str, org: str, detail: dict[str, Any], now: datetime) -> str:
 
 REFERRALS = {
     "ReferralScheduled": "scheduled",
+    "ReferralUnscheduled": "unscheduled",
     "ReferralCompleted": "completed",
     "ReferralCancelled": "cancelled",
     "ReferralClosed": "closed",
@@ -255,7 +270,9 @@ def fire_review(org: str, plan_id: str, now: datetime) -> str:
         if not review_due(before, world.today):
             return "not-due"
         if before.review_task_id is not None:
-            return "task-open"
+            open_task = task_repo.get(org, before.review_task_id)
+            if open_task is not None and open_task.record().status in OPEN:
+                return "task-open"  # staff closed it from their list: this review date opens another
         task = new_task(
             before.patient_id,
             TaskCode.REVIEW_CARE_PLAN,

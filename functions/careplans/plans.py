@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
@@ -18,6 +19,8 @@ from shared.data import careplans as repo
 from shared.data import keys
 from shared.data import scheduling as sched
 from shared.domain.careplans import (
+    BOOKED,
+    HELD,
     ActivityIn,
     ActivityPatch,
     CarePlanIn,
@@ -397,11 +400,11 @@ def edit_activity_(
             appt = found.record() if found is not None else None
             if appt is None or appt.patient_id != plan.patient_id:
                 raise ValueError("appointment_id: no appointment of this patient with this id")
+            if appt.status.value not in (*BOOKED, *HELD):
+                raise ValueError("appointment_id: not a booking that is booked or held")
             plan = link_appointment(plan, activity_id, appt.id)
-            local = appt.start.astimezone(world.calendar.zone).date()
-            plan, _ = on_appointment(
-                plan, appt.id, appt.status.value, appt.appointment_type, local, world.now
-            )
+            day = appt.start.astimezone(ZoneInfo(appt.time_zone)).date()
+            plan, _ = on_appointment(plan, appt.id, appt.status.value, appt.appointment_type, day, world.now)
         return plan, []
 
     return _edit(care_plan_id, if_match, how, "activity")

@@ -303,6 +303,15 @@ def move_task(
     return written
 
 
+def seen_task_id(org: str, seen: str) -> str | None:
+    """The task an event (``<event id>|<rule id>``) opened, if it opened one."""
+    try:
+        item = SeenItem.get(keys.seen_pk(org, seen), keys.SEEN_SK, consistent_read=True)
+    except SeenItem.DoesNotExist:
+        return None
+    return str(item.task_id) if item.task_id else None
+
+
 def cause_task_id(org: str, cause: str) -> str | None:
     try:
         return str(CauseItem.get(keys.cause_pk(org, cause), keys.CAUSE_SK, consistent_read=True).task_id)

@@ -8,8 +8,8 @@ linked to what carries it out, and moves with it:
 - appointment: a booking of the activity's appointment type (any route) is linked by itself, the
   earliest-due activity first → ``scheduled``; the visit held → ``completed``; cancelled or a no-show
   → ``not-started`` again (and the booking task opens again);
-- referral: the referral is made with the plan (a draft for staff to send); scheduled, completed and
-  cancelled follow it;
+- referral: the referral is made with the plan (a draft for staff to send); scheduled, unscheduled
+  (its visit cancelled), completed and cancelled follow it;
 - education: the material is assigned → ``scheduled``; a teach-back short of understood →
   ``in-progress``; understood → ``completed``;
 - task: its task completed → ``completed``, cancelled → ``cancelled``;
@@ -75,6 +75,7 @@ MOVES: dict[PlanStatus, frozenset[PlanStatus]] = {
     PlanStatus.COMPLETED: frozenset(),
 }
 LIVE = frozenset({PlanStatus.ACTIVE, PlanStatus.ON_HOLD})
+ENDED = frozenset({PlanStatus.COMPLETED, PlanStatus.REVOKED})
 
 
 class Category(StrEnum):
@@ -533,8 +534,7 @@ def new_plan(
         if not set(a.goal_ids) <= goal_ids:
             raise ValueError("activities: goal_ids names a goal the plan does not have")
         activities.append(Activity(id=new_id(), **a.model_dump()))
-    if len(activities) > MAX_ACTIVITIES:
-        raise ValueError(f"activities: at most {MAX_ACTIVITIES} with the template's")
+    _within_limits(problems, goals, activities)
     end = body.end or (_day(start, template.duration_days) if template else None)
     if end is not None and end < start:
         raise ValueError("end: must not be before the start")
@@ -577,7 +577,7 @@ def move(plan: CarePlanOut, status: PlanStatus, now: datetime) -> CarePlanOut:
     if status not in MOVES[plan.status]:
         raise IllegalChange(f"a {plan.status.value} plan cannot become {status.value}")
     activities = plan.activities
-    if status in (PlanStatus.COMPLETED, PlanStatus.REVOKED):
+    if status in ENDED:
         activities = [_ended(a, status, now) for a in activities]
     return plan.model_copy(update={"status": status, "activities": activities})
 
@@ -732,6 +732,7 @@ def on_task(plan: CarePlanOut, task_id: str, status: str, now: datetime) -> Care
 
 REFERRAL_MOVES = {
     "scheduled": ActivityStatus.SCHEDULED,
+    "unscheduled": ActivityStatus.NOT_STARTED,  # its visit cancelled or missed: back to be booked
     "completed": ActivityStatus.COMPLETED,
     "cancelled": ActivityStatus.CANCELLED,
     "closed": ActivityStatus.CANCELLED,
@@ -788,6 +789,9 @@ def edit_goal(plan: CarePlanOut, goal_id: str, patch: GoalPatch, now: datetime) 
     if closed and patch.lifecycle_status in (None, goal.lifecycle_status):
         raise IllegalChange(f"the goal is {goal.lifecycle_status.value}")
     update: dict[str, object] = {name: getattr(patch, name) for name in patch.model_fields_set}
+    for name in ("description", "lifecycle_status", "achievement_status"):
+        if name in update and update[name] is None:
+            raise ValueError(f"{name}: may not be null")
     if closed and "achievement_status" not in update:
         update |= {"achievement_status": Achievement.IN_PROGRESS, "achieved_at": None}
     edited = goal.model_copy(update=update)
@@ -806,6 +810,16 @@ def edit_goal(plan: CarePlanOut, goal_id: str, patch: GoalPatch, now: datetime) 
     return plan.model_copy(
         update={"goals": goals}
     ), achieved and goal.lifecycle_status is not GoalLifecycle.ACHIEVED
+
+
+def _within_limits(problems: list[PlanProblem], goals: list[Goal], activities: list[Activity]) -> None:
+    for name, parts, limit in (
+        ("problems", problems, MAX_PROBLEMS),
+        ("goals", goals, MAX_GOALS),
+        ("activities", activities, MAX_ACTIVITIES),
+    ):
+        if len(parts) > limit:
+            raise ValueError(f"{name}: a plan holds at most {limit}")
 
 
 def add_parts(
@@ -828,13 +842,7 @@ def add_parts(
     if any(not set(a.goal_ids) <= aims for a in activities):
         raise ValueError("goal_ids: names a goal the plan does not have")
     all_activities = [*plan.activities, *(Activity(id=new_id(), **a.model_dump()) for a in activities)]
-    for name, parts, limit in (
-        ("problems", all_problems, MAX_PROBLEMS),
-        ("goals", all_goals, MAX_GOALS),
-        ("activities", all_activities, MAX_ACTIVITIES),
-    ):
-        if len(parts) > limit:
-            raise ValueError(f"{name}: a plan holds at most {limit}")
+    _within_limits(all_problems, all_goals, all_activities)
     return plan.model_copy(
         update={"problems": all_problems, "goals": all_goals, "activities": all_activities}
     )

@@ -342,3 +342,71 @@ def test_applying_a_template_and_reading_the_patient_s_plans_cost_what_the_readm
     with count_calls() as reading:
         mine = patient(world["other_id"]).plans(world["other_id"])
     assert reading == {"Query": 1} and len(mine) == 1
+
+
+def test_what_a_review_found_stays_mended(aws: dict[str, Any], world: dict[str, str]) -> None:
+    """Each of these was a 500 or a lost need once."""
+    from functions.careplans.events import social_need
+    from functions.escalations.events import on_event as rules
+    from tests.support import tasks
+
+    staff, pid, plan = coordinator(), world["patient_id"], world["care_plan_id"]
+    # a goal's words or statuses emptied: a 422, and the plan still reads
+    before = snapshot(aws)
+    nulled = staff.edit(plan, f"/goals/{world['goal_id']}", {"description": None}, 1)
+    refused(aws, nulled, 422, before)
+    assert staff.get(plan)["goals"][0]["description"]
+    # a teaching task put on hold, then the teach-back: it is cancelled as done, and 21 teach-backs
+    # short of understood each open their own re-teaching task
+    teach = next(
+        t for t in tasks.coordinator().patient_tasks(pid) if t["focus"]["id"] == world["assignment_id"]
+    )
+    assert tasks.coordinator().act(teach["id"], "hold", {"reason": "waiting-for-family"})["statusCode"] == 200
+    for n in range(22):
+        out = staff.teach_back(pid, world["assignment_id"], {"outcome": "partially-understood"})
+        assert out["statusCode"] == 200, (n, out["body"])
+    held = tasks.coordinator().task(teach["id"])
+    assert (held["status"], held["status_reason"]) == ("cancelled", "done")
+    open_reteach = [
+        t
+        for t in tasks.coordinator().patient_tasks(pid)
+        if t["code"] == "re-educate" and t["status"] == "requested"
+    ]
+    assert len(open_reteach) == 1
+    # a cancelled booking cannot be linked to a visit activity
+    booking = Sched(org="acme").book(pid, follow_up_provider(), "2026-11-25T15:00:00Z")
+    assert booking["statusCode"] == 201, booking["body"]
+    assert Sched(org="acme").act(booking["json"]["id"], "cancel", {"reason": "patient"})["statusCode"] == 200
+    visit = next(a["id"] for a in staff.get(plan)["activities"] if a["kind"] == "appointment")
+    version = staff.get(plan)["version"]
+    before = snapshot(aws)
+    linked = staff.edit(plan, f"/activities/{visit}", {"appointment_id": booking["json"]["id"]}, version)
+    assert refused(aws, linked, 422, before)["errors"][0]["loc"] == ["body", "appointment_id"]
+    # completing an activity by hand completes its task
+    done = staff.edit(plan, f"/activities/{visit}", {"status": "completed"}, version)
+    assert done["statusCode"] == 200, done["body"]
+    booking_tasks = [t for t in tasks.coordinator().patient_tasks(pid) if t["code"] == "book-follow-up"]
+    assert [t["status"] for t in booking_tasks] == ["completed"]
+    # a draft social-needs plan does not stop a screen from adding its need somewhere
+    other = world["other_id"]
+    staff.create(other, {"title": "Later", "category": "social-needs", "status": "draft"})
+    need = {
+        "organization_id": "acme",
+        "patient_id": other,
+        "assessment_id": "01JD0000000000000000ASSES2",
+        "domain": "food",
+        "event_id": "01JD000000000000000000FD02",
+    }
+    # the rule was quicker, and staff closed its task before the plan's consumer ran
+    assert rules("SocialNeedIdentified", "acme", need, clock.now()) == ["social-need:opened"]
+    rule_task = next(t for t in tasks.coordinator().patient_tasks(other) if t["code"] == "connect-resource")
+    assert (
+        tasks.coordinator().act(rule_task["id"], "complete", {"outcome": {"code": "connected"}})["statusCode"]
+        == 200
+    )
+    assert social_need("acme", need, clock.now()) == "plan-made"
+    plans = {p["status"]: p for p in staff.plans(other)}
+    assert set(plans) == {"active", "draft"}
+    (activity,) = plans["active"]["activities"]
+    assert (activity["task_id"], activity["status"]) == (rule_task["id"], "completed")
+    assert len([t for t in tasks.coordinator().patient_tasks(other) if t["code"] == "connect-resource"]) == 1

@@ -25,7 +25,9 @@ from shared.domain.calendar import Calendar
 from shared.domain.careplans import (
     DEFAULT_REVIEW_DAYS,
     MAX_ACTIVITIES,
+    MAX_GOALS,
     MAX_HISTORY,
+    MAX_PROBLEMS,
     Achievement,
     Activity,
     ActivityIn,
@@ -346,7 +348,7 @@ def test_a_plan_refuses_what_does_not_hold_together() -> None:
         {**base, "start": "2026-12-10", "end": "2026-12-10", "review_date": "2026-12-10"}
     ).end == date(2026, 12, 10)
     task = {"kind": "task", "title": "t", "task_code": "other"}
-    with pytest.raises(ValueError, match=rf"^activities: at most {MAX_ACTIVITIES}"):
+    with pytest.raises(ValueError, match=rf"^activities: a plan holds at most {MAX_ACTIVITIES}"):
         plan({"template": "hf", "activities": [task] * (MAX_ACTIVITIES - 4)})
     assert (
         len(plan({"template": "hf", "activities": [task] * (MAX_ACTIVITIES - 5)}).activities)
@@ -667,7 +669,10 @@ def test_a_referral_activity_follows_its_referral() -> None:
     p = plan()
     ref = by_kind(p, "referral").model_copy(update={"referral_id": "r1"})
     p = p.model_copy(update={"activities": [ref if a.id == ref.id else a for a in p.activities]})
-    assert by_kind(on_referral(p, "r1", "scheduled", NOW), "referral").status is ActivityStatus.SCHEDULED
+    scheduled = on_referral(p, "r1", "scheduled", NOW)
+    assert by_kind(scheduled, "referral").status is ActivityStatus.SCHEDULED
+    unscheduled = on_referral(scheduled, "r1", "unscheduled", NOW)
+    assert by_kind(unscheduled, "referral").status is ActivityStatus.NOT_STARTED
     assert by_kind(on_referral(p, "r1", "completed", NOW), "referral").completed_at == NOW
     assert by_kind(on_referral(p, "r1", "cancelled", NOW), "referral").status is ActivityStatus.CANCELLED
     assert by_kind(on_referral(p, "r1", "closed", NOW), "referral").status is ActivityStatus.CANCELLED
@@ -766,6 +771,26 @@ def test_a_goal_achieved_says_so_once_and_a_closed_goal_must_be_reopened() -> No
         NOW + timedelta(days=3),
     )
     assert (kept.goals[0].achieved_at, achieved) == (NOW, False)
+
+
+def test_a_plan_made_with_its_template_holds_no_more_parts_than_one_built_part_by_part() -> None:
+    problem = {"code": {"system": ICD, "code": "E11.9"}}
+    with pytest.raises(ValueError, match=rf"^problems: a plan holds at most {MAX_PROBLEMS}"):
+        plan({"template": "hf", "problems": [problem] * MAX_PROBLEMS})
+    assert len(plan({"template": "hf", "problems": [problem] * (MAX_PROBLEMS - 1)}).problems) == MAX_PROBLEMS
+    with pytest.raises(ValueError, match=rf"^goals: a plan holds at most {MAX_GOALS}"):
+        plan({"template": "hf", "goals": [{"description": "g"}] * (MAX_GOALS - 1)})
+    assert len(plan({"template": "hf", "goals": [{"description": "g"}] * (MAX_GOALS - 2)}).goals) == MAX_GOALS
+
+
+def test_a_goal_s_words_and_statuses_may_not_be_emptied() -> None:
+    p = plan()
+    gid = p.goals[0].id
+    for name in ("description", "lifecycle_status", "achievement_status"):
+        with pytest.raises(ValueError, match=rf"^{name}: may not be null"):
+            edit_goal(p, gid, GoalPatch.model_validate({name: None}), NOW)
+    cleared, _ = edit_goal(p, gid, GoalPatch.model_validate({"target": None, "due_date": None}), NOW)
+    assert (cleared.goals[0].target, cleared.goals[0].due_date) == (None, None)
 
 
 def test_parts_are_added_with_their_references_checked() -> None:
