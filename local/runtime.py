@@ -113,6 +113,7 @@ class Runtime:
 
         saved = state.load(self.data_dir) if self.data_dir else None
         self.tokens = TokenIssuer(self.token_key or (saved.token_key if saved else None))
+        self.seeded: dict[str, str] = {}  # what the demo seed made that a later seeder needs (ids)
         if saved:  # before the dispatcher anchors its schedules on the clock
             self.clock.offset = timedelta(seconds=saved.clock_offset_seconds)
         base_env = {

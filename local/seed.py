@@ -116,6 +116,7 @@ def _patients(rt: Runtime, api: Api) -> None:
         }
         api("PUT", f"/patients/{pid}/care-team", {k: v for k, v in team.items() if v})
         if n == 0:
+            rt.seeded["heart_failure_patient"] = pid
             api(
                 "POST",
                 f"/patients/{pid}/assessments",
@@ -152,7 +153,16 @@ def _scheduling(rt: Runtime, api: Api) -> None:
         api("POST", "/providers", body, role="admin")
 
 
-SEEDERS: list[Callable[[Any, Api], None]] = [_organization, _patients, _scheduling]
+def _care_plans(rt: Runtime, api: Api) -> None:
+    """The first patient's heart-failure plan, from the built-in protocol: its tasks on the
+    coordinator's worklist, its education given in the patient's language."""
+    patient_id = rt.seeded.get("heart_failure_patient")
+    if "CarePlansFunction" not in rt.pools or patient_id is None:
+        return
+    api("POST", f"/patients/{patient_id}/care-plans", {"template": "heart-failure-discharge"})
+
+
+SEEDERS: list[Callable[[Any, Api], None]] = [_organization, _patients, _scheduling, _care_plans]
 
 
 def seed(rt: Runtime) -> dict[str, str]:
