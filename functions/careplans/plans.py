@@ -34,11 +34,13 @@ from shared.domain.careplans import (
     GoalPatch,
     IllegalChange,
     PlanProblemIn,
+    PlanProblemPatch,
     PlanStatus,
     ReviewIn,
     add_parts,
     edit_activity,
     edit_goal,
+    edit_problem,
     link_appointment,
     move,
     new_plan,
@@ -358,6 +360,23 @@ def add_goal(care_plan_id: UlidPath, body: GoalIn, if_match: IfMatch = None) -> 
 @allow(STAFF)
 def add_activity(care_plan_id: UlidPath, body: ActivityIn, if_match: IfMatch = None) -> Response[CarePlanOut]:
     return _add(care_plan_id, if_match, activities=[body])
+
+
+@router.patch(
+    "/care-plans/<care_plan_id>/problems/<problem_id>",
+    summary="Edit a problem: its clinical status (active, resolved...) or staff note",
+    tags=["care-plans"],
+    operation_id="updateCarePlanProblem",
+    responses=responses(headers=["ETag"], errors=EDIT_PROBLEMS),
+)
+@allow(STAFF)
+def edit_problem_(
+    care_plan_id: UlidPath, problem_id: PartId, body: PlanProblemPatch, if_match: IfMatch = None
+) -> Response[CarePlanOut]:
+    def how(plan: CarePlanOut, world: World) -> tuple[CarePlanOut, list[str]]:
+        return edit_problem(plan, problem_id, body), []
+
+    return _edit(care_plan_id, if_match, how, "problem")
 
 
 @router.patch(

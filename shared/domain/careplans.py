@@ -189,6 +189,11 @@ class PlanProblem(PlanProblemIn):
     source: str | None = Field(None, description="what added it: `assessment:<id>:<domain>`")
 
 
+class PlanProblemPatch(Strict):
+    clinical_status: ClinicalStatus | None = Field(None, description="e.g. resolved once the need is met")
+    note: Note | None = Field(None, description="staff only")
+
+
 class GoalIn(Strict):
     description: Text = Field(description="in words the patient reads")
     target: Target | None = None
@@ -775,6 +780,17 @@ def edit_activity(plan: CarePlanOut, activity_id: str, patch: ActivityPatch, now
             raise IllegalChange("only an activity on hold resumes")
         activity = _set(activity, ActivityStatus(patch.status), now)
     return replace_activities(plan, {activity_id: activity})
+
+
+def edit_problem(plan: CarePlanOut, problem_id: str, patch: PlanProblemPatch) -> CarePlanOut:
+    """The plan with the problem's clinical status or note changed (a status may not be emptied)."""
+    problem = next((p for p in plan.problems if p.id == problem_id), None)
+    if problem is None:
+        raise LookupError(problem_id)
+    if "clinical_status" in patch.model_fields_set and patch.clinical_status is None:
+        raise ValueError("clinical_status: may not be null")
+    edited = problem.model_copy(update={n: getattr(patch, n) for n in patch.model_fields_set})
+    return plan.model_copy(update={"problems": [edited if p.id == problem_id else p for p in plan.problems]})
 
 
 def edit_goal(plan: CarePlanOut, goal_id: str, patch: GoalPatch, now: datetime) -> tuple[CarePlanOut, bool]:

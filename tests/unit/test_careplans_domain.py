@@ -39,11 +39,13 @@ from shared.domain.careplans import (
     CarePlanPatientView,
     CarePlanTemplateOut,
     Category,
+    ClinicalStatus,
     GoalIn,
     GoalLifecycle,
     GoalPatch,
     IllegalChange,
     PlanProblemIn,
+    PlanProblemPatch,
     PlanStatus,
     Target,
     add_parts,
@@ -51,6 +53,7 @@ from shared.domain.careplans import (
     booking_day,
     edit_activity,
     edit_goal,
+    edit_problem,
     link_appointment,
     move,
     needs_work,
@@ -781,6 +784,25 @@ def test_a_plan_made_with_its_template_holds_no_more_parts_than_one_built_part_b
     with pytest.raises(ValueError, match=rf"^goals: a plan holds at most {MAX_GOALS}"):
         plan({"template": "hf", "goals": [{"description": "g"}] * (MAX_GOALS - 1)})
     assert len(plan({"template": "hf", "goals": [{"description": "g"}] * (MAX_GOALS - 2)}).goals) == MAX_GOALS
+
+
+def test_a_problem_s_clinical_status_and_note_are_edited_and_the_rest_kept() -> None:
+    p = plan(
+        {"template": "hf", "problems": [{"code": {"system": ICD, "code": "E11.9"}, "note": "since 2019"}]}
+    )
+    pid = p.problems[1].id
+    resolved = edit_problem(p, pid, PlanProblemPatch(clinical_status="resolved"))
+    assert (resolved.problems[1].clinical_status, resolved.problems[1].note) == (
+        ClinicalStatus.RESOLVED,
+        "since 2019",
+    )
+    assert resolved.problems[1].code == p.problems[1].code and resolved.problems[0] == p.problems[0]
+    noted = edit_problem(p, pid, PlanProblemPatch.model_validate({"note": None}))
+    assert (noted.problems[1].note, noted.problems[1].clinical_status) == (None, ClinicalStatus.ACTIVE)
+    with pytest.raises(ValueError, match=r"^clinical_status: may not be null"):
+        edit_problem(p, pid, PlanProblemPatch.model_validate({"clinical_status": None}))
+    with pytest.raises(LookupError):
+        edit_problem(p, "missing", PlanProblemPatch(clinical_status="resolved"))
 
 
 def test_a_goal_s_words_and_statuses_may_not_be_emptied() -> None:
