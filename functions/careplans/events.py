@@ -151,42 +151,30 @@ def social_need(org: str, detail: dict[str, Any], now: datetime) -> str:
         if before is not None and before.status not in LIVE:
             return "plan-ended"  # never: a plan frees its place in the transaction that ends it
         plan = before or social_plan(patient_id, ids.new_id(now), world.today, now, SYSTEM)
+        if len(plan.activities) >= MAX_ACTIVITIES:
+            return "plan-full"
         due = cal.add_business_days(world.today, SOCIAL_DUE_BUSINESS_DAYS)
         added = add_social_need(plan, assessment_id, domain, due, ids.new_id)
         if added is None:
             return "already-on-plan"
         after, activity = added
-        if len(plan.activities) >= MAX_ACTIVITIES:
-            return "plan-full"
         change = sched.Change(system_actor(org), now)
         seen = f"{detail['event_id']}|{SOCIAL_RULE}"  # what the rule notes when this event opens its task
         task_id = task_repo.seen_task_id(org, seen) or task_repo.cause_task_id(org, cause)
+        rule_status = None
         if task_id is None:  # the rule has not opened it (yet): the plan does, as the rule would
             deadline = task_due(activity.due_date, world.today, cal, now)
             text = f"Care plan: {activity.title}"
-            task = new_task(
-                patient_id,
-                TaskCode.CONNECT_RESOURCE,
-                QueueRole.COORDINATOR,
-                deadline,
-                focus,
-                text,
-                world,
-                SYSTEM,
-            )
+            role = QueueRole.COORDINATOR
+            task = new_task(patient_id, TaskCode.CONNECT_RESOURCE, role, deadline, focus, text, world, SYSTEM)
             task_repo.open_task(change, org, task, cause=cause, seen=seen)
             task_id = task.id
         else:  # the rule's: closed already if staff were quick, and the activity says so
             rules = task_repo.get(org, task_id)
-            status = rules.record().status.value if rules is not None else "requested"
-            after = on_task(
-                replace_activities(after, {activity.id: activity.model_copy(update={"task_id": task_id})}),
-                task_id,
-                status,
-                now,
-            )
-        linked = next(a for a in after.activities if a.id == activity.id)
-        after = replace_activities(after, {activity.id: linked.model_copy(update={"task_id": task_id})})
+            rule_status = rules.record().status.value if rules is not None else None
+        after = replace_activities(after, {activity.id: activity.model_copy(update={"task_id": task_id})})
+        if rule_status is not None:
+            after = on_task(after, task_id, rule_status, now)
         write(
             change,
             org,
