@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis.core import NOT_SET
+from schemathesis.core.failures import AcceptedNegativeData, FailureGroup
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from .conftest import Client
@@ -67,6 +69,29 @@ def test_every_route_conforms_to_the_openapi(careloop: Client, schema: Any, role
     conforms()
 
 
+def sent_valid(case: schemathesis.Case) -> bool:
+    """Whether the request as sent is one the document allows. Schemathesis labels a case negative when
+    it generates it, and a stateful step can send a case whose invalid part was shrunk away (its
+    query then the valid ``?review=due``, still labelled "violates required"; schemathesis #4332): that
+    a valid request is accepted is no finding. Only bodiless requests are judged here (the harness adds
+    Authorization, which the labels count as missing); anything else stays a finding."""
+    operation = case.operation
+    if case.body not in (None, NOT_SET) or operation.body:
+        return False
+    for declared, sent in ((operation.query, case.query), (operation.path_parameters, case.path_parameters)):
+        params = {p.name: p for p in declared}
+        sent = dict(sent or {})
+        if set(sent) - set(params):
+            return False
+        for name, param in params.items():
+            if name not in sent:
+                if param.is_required:
+                    return False
+            elif not param.is_valid(sent[name]):
+                return False
+    return True
+
+
 STATEFUL_SCENARIOS = 60
 STATEFUL_STEPS = 6
 
@@ -93,12 +118,21 @@ def test_sequences_that_follow_the_links_conform(careloop: Client) -> None:
         def validate_response(
             self, response: Any, case: schemathesis.Case, additional_checks: Any = None, **kwargs: Any
         ) -> None:
-            case.validate_response(
-                response,
-                excluded_checks=[positive_data_acceptance],
-                transport_kwargs=kwargs or None,
-                recorder=self.recorder,
-            )
+            try:
+                case.validate_response(
+                    response,
+                    excluded_checks=[positive_data_acceptance],
+                    transport_kwargs=kwargs or None,
+                    recorder=self.recorder,
+                )
+            except FailureGroup as group:
+                real = [
+                    e
+                    for e in group.exceptions
+                    if not (isinstance(e, AcceptedNegativeData) and sent_valid(case))
+                ]
+                if real:
+                    raise FailureGroup(real, str(group)) from None
 
     Sequences.run(
         settings=settings(
