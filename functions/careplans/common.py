@@ -20,8 +20,7 @@ from typing import Any
 
 from shared import ids
 from shared.data import careplans as repo
-from shared.data import keys
-from shared.data import scheduling as sched
+from shared.data import core, keys
 from shared.data import tasks as task_repo
 from shared.data.patients import Actor
 from shared.data.tx import Cancelled
@@ -43,7 +42,6 @@ from shared.domain.careplans import (
     task_due,
 )
 from shared.domain.education import AssignmentOut, MaterialOut, assign
-from shared.domain.referrals import FHIR_STATUS, ReferralOut, ReferralStatus, Urgency
 from shared.domain.tasks import (
     OPEN,
     Action,
@@ -61,7 +59,6 @@ from shared.domain.tasks import (
 )
 from shared.errors import Conflict
 from shared.events import careplans as events
-from shared.events.scheduling import ReferralCreated
 
 SYSTEM = "system:careplans"
 REFERRAL_DAYS = 30  # a referral activity with no due date: the referral's
@@ -128,7 +125,7 @@ def new_task(
     )
 
 
-def make_work(change: sched.Change, plan: CarePlanOut, world: World, by: str) -> CarePlanOut:
+def make_work(change: core.Change, plan: CarePlanOut, world: World, by: str) -> CarePlanOut:
     """The plan with what its activities need made, added to ``change``. An education item whose
     material is in no catalog is a ValueError naming it (the caller's 422; an event's caller skips)."""
     plan = started(plan, world.now)
@@ -138,11 +135,16 @@ def make_work(change: sched.Change, plan: CarePlanOut, world: World, by: str) ->
     return replace_activities(plan, changed)
 
 
-def _work(change: sched.Change, plan: CarePlanOut, activity: Activity, world: World, by: str) -> Activity:
+def _work(change: core.Change, plan: CarePlanOut, activity: Activity, world: World, by: str) -> Activity:
     org, cal, today, now = world.org, world.calendar, world.today, world.now
     here = Focus(type=FocusType.CARE_PLAN, id=plan.id)
     cause = activity_cause(plan.id, activity.id)
     if activity.kind is ActivityKind.REFERRAL:
+        # the scheduling models, only when a plan makes a referral (they cost ~90 ms of a cold start)
+        from shared.data.scheduling import referral_item
+        from shared.domain.referrals import FHIR_STATUS, ReferralOut, ReferralStatus, Urgency
+        from shared.events.scheduling import ReferralCreated
+
         referral = ReferralOut(
             id=ids.new_id(now),
             version=1,
@@ -157,7 +159,7 @@ def _work(change: sched.Change, plan: CarePlanOut, activity: Activity, world: Wo
             created_at=now,
             updated_at=now,
         )
-        change.put("referral", sched.referral_item(org, referral))
+        change.put("referral", referral_item(org, referral))
         change.audit.append((plan.patient_id, "referral.create"))
         change.events.append(
             ReferralCreated(
@@ -191,7 +193,7 @@ def _work(change: sched.Change, plan: CarePlanOut, activity: Activity, world: Wo
 
 
 def give(
-    change: sched.Change,
+    change: core.Change,
     material: MaterialOut,
     patient_id: str,
     world: World,
@@ -240,7 +242,7 @@ def give(
 
 
 def write(
-    change: sched.Change,
+    change: core.Change,
     org: str,
     item: repo.CarePlanItem | None,
     before: CarePlanOut | None,
@@ -290,7 +292,7 @@ def _measures(plan: CarePlanOut) -> set[tuple[str, str]]:
     return {(a.id, a.status.value) for a in plan.activities if a.kind is ActivityKind.MEASUREMENT}
 
 
-def _social(change: sched.Change, org: str, before: CarePlanOut | None, after: CarePlanOut) -> CarePlanOut:
+def _social(change: core.Change, org: str, before: CarePlanOut | None, after: CarePlanOut) -> CarePlanOut:
     """A social-needs plan that becomes live takes the place of the one screens add to when the
     patient has none (one GetItem; the pointer is put on condition); one that ends frees it."""
     held = before is not None and before.screens_add_here
@@ -305,7 +307,7 @@ def _social(change: sched.Change, org: str, before: CarePlanOut | None, after: C
 
 
 def _tasks(
-    change: sched.Change, org: str, before: CarePlanOut | None, after: CarePlanOut, world: World
+    change: core.Change, org: str, before: CarePlanOut | None, after: CarePlanOut, world: World
 ) -> None:
     """What the plan's change does to its tasks: an appointment activity whose booking is linked
     completes its booking task; an activity that ends completes (done) or cancels its open task, and an
@@ -337,7 +339,7 @@ def _tasks(
     elif before.review_task_id is not None and after.status not in LIVE:
         moves[before.review_task_id] = (Action.CANCEL, TaskActionIn(reason="care-plan-ended"))
     if reteach:
-        assignments = sched.get_many([repo.assignment_key(org, a) for a in reteach])
+        assignments = core.get_many([repo.assignment_key(org, a) for a in reteach])
         for found in assignments.values():
             task_id = found.record().reteach_task_id
             if task_id is not None:
@@ -346,7 +348,7 @@ def _tasks(
     moves = {t: m for t, m in moves.items() if t not in moving}
     if not moves:
         return
-    found = sched.get_many([(keys.task_pk(org, t), keys.TASK_SK) for t in moves])
+    found = core.get_many([(keys.task_pk(org, t), keys.TASK_SK) for t in moves])
     for task in found.values():
         if isinstance(task, task_repo.TaskItem):
             action, body = moves[task.task_id]
@@ -354,7 +356,7 @@ def _tasks(
 
 
 def close_task(
-    change: sched.Change,
+    change: core.Change,
     org: str,
     task: task_repo.TaskItem,
     action: Action,
@@ -372,7 +374,7 @@ def close_task(
         task_repo.move_task(change, org, task, Action.CANCEL, TaskActionIn(reason="done"), by, calendar)
 
 
-def commit(change: sched.Change) -> None:
+def commit(change: core.Change) -> None:
     """Write ``change``; a lost race on the plan or a task is the 409 that says to read it again."""
     try:
         change.commit()
@@ -384,7 +386,5 @@ def commit(change: sched.Change) -> None:
 
 def calendar_and_patient(org: str, patient_id: str) -> tuple[Calendar, Any]:
     """One BatchGetItem: the organization's calendar and the patient (``None``: no such patient)."""
-    found = sched.get_many([sched.calendar_key(org), sched.patient_key(org, patient_id)])
-    return sched.calendar_of(found.get(sched.calendar_key(org))), found.get(
-        sched.patient_key(org, patient_id)
-    )
+    found = core.get_many([core.calendar_key(org), core.patient_key(org, patient_id)])
+    return core.calendar_of(found.get(core.calendar_key(org))), found.get(core.patient_key(org, patient_id))

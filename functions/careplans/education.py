@@ -21,9 +21,10 @@ from functions.careplans.common import (
 from functions.careplans.library import get_library, put_library
 from shared import clock
 from shared.data import careplans as repo
-from shared.data import keys
-from shared.data import scheduling as sched
+from shared.data import core, keys
 from shared.data import tasks as task_repo
+from shared.data.patients import Patient
+from shared.domain.base import Code
 from shared.domain.careplans import (
     DONE,
     LIVE,
@@ -45,7 +46,6 @@ from shared.domain.education import (
     content_for,
     read,
 )
-from shared.domain.scheduling import Code
 from shared.domain.tasks import Action, Focus, FocusType, Outcome, QueueRole, TaskActionIn, TaskCode
 from shared.errors import NotFound
 from shared.events.careplans import EducationAssessed
@@ -151,8 +151,8 @@ def assign_(patient_id: UlidPath, body: AssignIn) -> Response[AssignmentOut]:
             or activity.status in DONE
         ):
             raise invalid("activity_id", "no education activity of the plan waiting for this material")
-    change = sched.Change(actor, now)
-    sched.active_patient(change, org, patient_id)
+    change = core.Change(actor, now)
+    core.active_patient(change, org, patient_id)
     assignment, task = give(change, material, patient_id, world, principal.subject, plan, activity)
     if plan_item is not None and plan is not None and activity is not None:
         linked = activity.model_copy(
@@ -188,7 +188,7 @@ def patient_education(
     )
     items, last = repo.patient_assignments(org, patient_id, limit, start)
     if principal.is_staff:
-        require_parent(bool(items), cursor, sched.Patient, sched.patient_key(org, patient_id), "patient")
+        require_parent(bool(items), cursor, Patient, core.patient_key(org, patient_id), "patient")
     if items:
         audited_read(router, [patient_id], "education.read")
     next_cursor = encode_cursor(list_id, last, tenant=org)
@@ -235,7 +235,7 @@ def mark_read(patient_id: UlidPath, assignment_id: UlidPath) -> AssignmentPatien
     before = item.record()
     after = read(before, now)
     if after is not before:
-        change = sched.Change(actor, now)
+        change = core.Change(actor, now)
         after = repo.put_assignment(change, org, after, item, "read")
         commit(change)
     return AssignmentPatientView.of(after, None)
@@ -267,7 +267,7 @@ def teach_back(
     cal, patient = calendar_and_patient(org, patient_id)
     world = World(org, cal, patient, now)
     after = assess(before, body, principal.subject, now)
-    change = sched.Change(actor, now)
+    change = core.Change(actor, now)
     outcome = TaskActionIn(outcome=Outcome(code=body.outcome.value))
     for task_id in dict.fromkeys(t for t in (before.reteach_task_id, before.teach_task_id) if t):
         task = task_repo.get(org, task_id)

@@ -29,9 +29,9 @@ from zoneinfo import ZoneInfo
 from functions.careplans.common import SYSTEM, World, calendar_and_patient, new_task, system_actor, write
 from shared import clock, ids, timers
 from shared.data import careplans as repo
-from shared.data import keys
-from shared.data import scheduling as sched
+from shared.data import core, keys
 from shared.data import tasks as task_repo
+from shared.data.patients import Patient
 from shared.data.table import bind
 from shared.data.tx import Cancelled
 from shared.domain.careplans import (
@@ -88,7 +88,7 @@ def _save(
 ) -> str:
     cal, patient = calendar_and_patient(org, after.patient_id)
     world = World(org, cal, patient, now)
-    change = sched.Change(system_actor(org), now)
+    change = core.Change(system_actor(org), now)
     try:
         write(change, org, item, before, with_history(after, SYSTEM, action, now), world, SYSTEM, action)
     except ValueError:
@@ -121,7 +121,9 @@ def follow(org: str, patient_id: str, now: datetime, how: Any, action: str) -> s
 
 def appointment(org: str, detail: dict[str, Any], now: datetime) -> str:
     key = (keys.appointment_pk(org, detail["appointment_id"]), keys.APPOINTMENT_SK)
-    item = sched.get_item(sched.Appointment, key)
+    from shared.data.scheduling import Appointment  # only here: the scheduling models are heavy
+
+    item = core.get_item(Appointment, key)
     if item is None:
         return "no-appointment"
     appt = item.record()
@@ -158,7 +160,7 @@ def social_need(org: str, detail: dict[str, Any], now: datetime) -> str:
         if added is None:
             return "already-on-plan"
         after, activity = added
-        change = sched.Change(system_actor(org), now)
+        change = core.Change(system_actor(org), now)
         seen = f"{detail['event_id']}|{SOCIAL_RULE}"  # what the rule notes when this event opens its task
         task_id = task_repo.seen_task_id(org, seen) or task_repo.cause_task_id(org, cause)
         rule_status = None
@@ -226,7 +228,7 @@ def referral(kind: str, org: str, detail: dict[str, Any], now: datetime) -> str:
 
 def review_at(plan: CarePlanOut, org: str) -> datetime:
     """The review date's opening hour in the organization's zone (its midnight when it is closed)."""
-    cal = sched.organization_calendar(org)
+    cal = core.organization_calendar(org)
     spans = cal.open_intervals(plan.review_date)
     if spans:
         return spans[0][0]
@@ -271,7 +273,7 @@ def fire_review(org: str, plan_id: str, now: datetime) -> str:
             world,
             SYSTEM,
         )
-        change = sched.Change(system_actor(org), now)
+        change = core.Change(system_actor(org), now)
         task_repo.open_task(
             change, org, task, cause=f"careplan-review|{plan_id}|{before.review_date.isoformat()}"
         )
@@ -328,8 +330,8 @@ def sync_measurements(org: str, plan_id: str) -> str:
     measures = [a for a in plan.activities if a.kind is ActivityKind.MEASUREMENT]
     if not measures:
         return "none"
-    patient = sched.get_item(sched.Patient, sched.patient_key(org, plan.patient_id))
-    zone = patient.record().time_zone if patient is not None else sched.organization_calendar(org).time_zone
+    patient = core.get_item(Patient, core.patient_key(org, plan.patient_id))
+    zone = patient.record().time_zone if patient is not None else core.organization_calendar(org).time_zone
     end = None
     if plan.end is not None:
         end = datetime.combine(plan.end + timedelta(days=1), datetime.min.time(), ZoneInfo(zone))
@@ -355,7 +357,7 @@ def remind_to_measure(org: str, timer_id: str, now: datetime) -> str:
     if item is None or activity is None:
         timers.cancel_timer(MEASURE, timer_id)
         return "stopped"
-    patient_item = sched.get_item(sched.Patient, sched.patient_key(org, item.patient_id))
+    patient_item = core.get_item(Patient, core.patient_key(org, item.patient_id))
     if patient_item is None:
         return "no-patient"
     patient = patient_item.record()
@@ -396,7 +398,7 @@ def deliver(org: str, assignment_id: str, now: datetime) -> str:
     record = item.record()
     if record.delivered_at is not None:
         return "delivered-already"
-    patient_item = sched.get_item(sched.Patient, sched.patient_key(org, record.patient_id))
+    patient_item = core.get_item(Patient, core.patient_key(org, record.patient_id))
     if patient_item is None:
         return "no-patient"
     patient = patient_item.record()
@@ -428,7 +430,7 @@ def deliver(org: str, assignment_id: str, now: datetime) -> str:
         )
     except Undeliverable:
         return "undeliverable"
-    change = sched.Change(system_actor(org), now)
+    change = core.Change(system_actor(org), now)
     updated = record.model_copy(
         update={"delivered_at": now, "channel": delivery.channel.value, "updated_at": now}
     )

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from shared import clock
 from shared.data import careplans as repo
-from shared.data import scheduling as sched
+from shared.data import core
 from shared.data.tx import Cancelled
 from shared.errors import Conflict, NotFound
 from shared.http.caller import caller
@@ -29,7 +29,7 @@ def put_library(
     if if_match is not None:
         require_current(if_match, version, library.kind)
     record = library.record_type(**body.model_dump(), code=code, version=version + 1, updated_at=now)
-    change = sched.Change(actor, now)
+    change = core.Change(actor, now)
     library.put(change, org, record, stored)
     try:
         change.commit()

@@ -16,8 +16,9 @@ from functions.careplans.common import World, calendar_and_patient, commit, writ
 from functions.careplans.library import get_library, put_library
 from shared import clock, ids
 from shared.data import careplans as repo
-from shared.data import keys
-from shared.data import scheduling as sched
+from shared.data import core, keys
+from shared.data.patients import Patient
+from shared.domain.base import Code
 from shared.domain.careplans import (
     BOOKED,
     HELD,
@@ -48,7 +49,6 @@ from shared.domain.careplans import (
     reviewed,
     with_history,
 )
-from shared.domain.scheduling import Code
 from shared.errors import Conflict, NotFound
 from shared.http.auth import STAFF, Role, allow
 from shared.http.caller import audited_read, caller, invalid, require_parent
@@ -105,7 +105,7 @@ def _edit(
         raise NotFound("No part of this care plan with this id.") from None
     except ValueError as exc:
         raise _refused(exc) from None
-    change = sched.Change(actor, now)
+    change = core.Change(actor, now)
     try:
         written = write(
             change,
@@ -168,8 +168,8 @@ def create(patient_id: UlidPath, body: CarePlanIn) -> Response[CarePlanOut]:
         raise _refused(exc) from None
     if record.category is Category.SOCIAL_NEEDS and repo.social_plan_id(org, patient_id) is None:
         record = record.model_copy(update={"screens_add_here": True})
-    change = sched.Change(actor, now)
-    sched.active_patient(change, org, patient_id)
+    change = core.Change(actor, now)
+    core.active_patient(change, org, patient_id)
     try:
         written = write(
             change,
@@ -211,7 +211,7 @@ def patient_plans(
     )
     items, last = repo.patient_plans(org, patient_id, limit, start, active_only=own)
     if not own:
-        require_parent(bool(items), cursor, sched.Patient, sched.patient_key(org, patient_id), "patient")
+        require_parent(bool(items), cursor, Patient, core.patient_key(org, patient_id), "patient")
     if items:
         audited_read(router, [patient_id], "careplan.read")
     next_cursor = encode_cursor(list_id, last, tenant=org)
@@ -237,7 +237,7 @@ def to_review(
     """One Query per page, whatever the number of plans."""
     principal, _ = caller(router)
     org = principal.organization_id
-    today = sched.organization_calendar(org).local_date(clock.now()).isoformat()
+    today = core.organization_calendar(org).local_date(clock.now()).isoformat()
     list_id = f"care-plans:review:{today}"
     start = decode_cursor(
         cursor,
@@ -415,7 +415,9 @@ def edit_activity_(
         plan = edit_activity(plan, activity_id, body, world.now)
         if body.appointment_id is not None:
             key = (keys.appointment_pk(world.org, body.appointment_id), keys.APPOINTMENT_SK)
-            found = sched.get_item(sched.Appointment, key)
+            from shared.data.scheduling import Appointment  # only here: the scheduling models are heavy
+
+            found = core.get_item(Appointment, key)
             appt = found.record() if found is not None else None
             if appt is None or appt.patient_id != plan.patient_id:
                 raise ValueError("appointment_id: no appointment of this patient with this id")

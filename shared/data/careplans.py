@@ -23,7 +23,7 @@ from pynamodb.attributes import UnicodeAttribute, VersionAttribute
 
 from shared.clock import isoformat
 from shared.data import keys
-from shared.data.scheduling import Change
+from shared.data.core import Change
 from shared.data.table import CareModel
 from shared.domain.careplans import LIVE, CarePlanOut, CarePlanTemplateOut, PlanStatus
 from shared.domain.education import AssignmentOut, MaterialOut

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -24,17 +23,25 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
     VersionAttribute,
 )
-from pynamodb.models import Model as PynamoModel
 
 from shared.clock import isoformat
 from shared.data import keys
-from shared.data.patients import Actor, Patient, audit_entry
+from shared.data.core import (  # noqa: F401 - the scheduling area reads them from here
+    Change,
+    OrgCalendar,
+    active_patient,
+    calendar_key,
+    calendar_of,
+    get_item,
+    get_many,
+    organization_calendar,
+    patient_key,
+)
+from shared.data.patients import Patient  # noqa: F401 - read as scheduling.Patient by the areas
 from shared.data.table import CareModel
-from shared.data.tx import Tx
 from shared.domain.calendar import Calendar
 from shared.domain.referrals import OPEN, OfferOut, ReferralOut, WaitlistOut, WaitlistStatus
 from shared.domain.scheduling import AppointmentOut, AppointmentTypeOut, ProviderOut
-from shared.events.models import DomainEvent
 
 BUSY_RETENTION = timedelta(days=90)
 M = TypeVar("M", bound=BaseModel)
@@ -42,14 +49,6 @@ M = TypeVar("M", bound=BaseModel)
 
 def _json(record: BaseModel, exclude: set[str] | None = None) -> str:
     return json.dumps(record.model_dump(mode="json", exclude=exclude), separators=(",", ":"))
-
-
-class OrgCalendar(CareModel, discriminator="Calendar"):
-    body = UnicodeAttribute()
-    version = VersionAttribute()
-
-    def record(self) -> Calendar:
-        return Calendar.model_validate_json(self.body)
 
 
 class AppointmentType(CareModel, discriminator="AppointmentType"):
@@ -148,43 +147,12 @@ class SlotOffer(CareModel, discriminator="SlotOffer"):
 # ---------------------------------------------------------------- reads
 
 
-def get_many(wanted: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Any]:
-    """Items of any entity by key, in one BatchGetItem (unprocessed keys are retried by PynamoDB)."""
-    if not wanted:
-        return {}
-    return {(item.PK, item.SK): item for item in CareModel.batch_get(list(dict.fromkeys(wanted)))}
-
-
-def calendar_key(org: str) -> tuple[str, str]:
-    return keys.org_pk(org), keys.CALENDAR_SK
-
-
 def type_key(org: str, code: str) -> tuple[str, str]:
     return keys.appointment_types_pk(org), keys.part(code)
 
 
 def provider_key(org: str, provider_id: str) -> tuple[str, str]:
     return keys.provider_pk(org, provider_id), keys.PROFILE_SK
-
-
-def patient_key(org: str, patient_id: str) -> tuple[str, str]:
-    return keys.patient_pk(org, patient_id), keys.PROFILE_SK
-
-
-def calendar_of(item: OrgCalendar | None) -> Calendar:
-    return item.record() if item is not None else Calendar()
-
-
-def organization_calendar(org: str) -> Calendar:
-    """The organization's calendar (its zone, hours and holidays), the default until an admin writes one."""
-    return calendar_of(get_item(OrgCalendar, calendar_key(org)))
-
-
-def get_item(model: type[PynamoModel], key: tuple[str, str]) -> Any:
-    try:
-        return model.get(*key)
-    except model.DoesNotExist:
-        return None
 
 
 def appointment_types(org: str) -> list[AppointmentType]:
@@ -406,43 +374,6 @@ def free_unit(now: datetime) -> Any:
 # ---------------------------------------------------------------- writing
 
 
-@dataclass
-class Change:
-    """What one request writes, as one transaction: items with their labels and conditions, its
-    audit entries (one per patient touched) and its events."""
-
-    actor: Actor
-    at: datetime
-    audit: list[tuple[str, str]] = field(default_factory=list)  # (patient id, action)
-    events: list[DomainEvent] = field(default_factory=list)
-    puts: list[tuple[str, PynamoModel, Any]] = field(default_factory=list)
-    deletes: list[tuple[str, PynamoModel, Any]] = field(default_factory=list)
-    checks: list[tuple[str, type[PynamoModel], tuple[str, str], Any]] = field(default_factory=list)
-
-    def put(self, label: str, item: PynamoModel, condition: Any = None) -> None:
-        self.puts.append((label, item, condition))
-
-    def delete(self, label: str, item: PynamoModel, condition: Any = None) -> None:
-        self.deletes.append((label, item, condition))
-
-    def check(self, label: str, model: type[PynamoModel], key: tuple[str, str], condition: Any) -> None:
-        self.checks.append((label, model, key, condition))
-
-    def commit(self) -> None:
-        """Raises :class:`shared.data.tx.Cancelled` naming the failed conditions."""
-        with Tx() as tx:
-            for label, model, key, condition in self.checks:
-                tx.check(label, model, key[0], key[1], condition)
-            for label, item, condition in self.deletes:
-                tx.delete(label, item, condition)
-            for label, item, condition in self.puts:
-                tx.put(label, item, condition)
-            for patient_id, action in dict.fromkeys(self.audit):  # once per patient and action
-                tx.put("audit", audit_entry(self.actor, patient_id, action, self.at))
-            for event in self.events:
-                tx.put("event", event.to_outbox())
-
-
 def hold_units(
     change: Change, org: str, provider_id: str, units: Iterable[datetime], now: datetime, **owner: Any
 ) -> None:
@@ -457,7 +388,3 @@ def release_units(
     ((attr, value),) = owner.items()
     for unit in units:
         change.delete("release", unit_item(org, provider_id, unit), getattr(BusyUnit, attr) == value)
-
-
-def active_patient(change: Change, org: str, patient_id: str) -> None:
-    change.check("patient", Patient, patient_key(org, patient_id), Patient.status == "active")

@@ -14,7 +14,7 @@ from pynamodb.attributes import UnicodeAttribute, VersionAttribute
 
 from shared.clock import isoformat
 from shared.data import keys
-from shared.data.scheduling import Change
+from shared.data.core import Change
 from shared.data.table import CareModel
 from shared.domain.transitions import EpisodeStatus, TransitionOut
 

@@ -11,7 +11,7 @@ import re
 from datetime import time
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
 # A local wall-clock time, "HH:MM" on the wire (OpenAPI's "time" format demands an offset, which a
@@ -21,6 +21,11 @@ WallTime = Annotated[
     PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str),
     WithJsonSchema({"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$", "examples": ["09:00"]}),
 ]
+
+
+# A code an organization names things by (an appointment type, a specialty, a template), and our ids.
+Code = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,39}$", examples=["cardiology"])]
+Ulid = Annotated[str, Field(min_length=26, max_length=26, pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
 
 
 class Model(BaseModel):

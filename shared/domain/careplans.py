@@ -36,10 +36,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from shared.domain.base import MULTILINE, Model, Strict
+from shared.domain.base import MULTILINE, Code, Model, Strict, Ulid
 from shared.domain.calendar import Calendar, Day
 from shared.domain.codes import ClinicalCode, CodeSystem
-from shared.domain.scheduling import Code, Ulid
 from shared.domain.screening import Domain
 from shared.domain.tasks import Id, QueueRole, TaskCode
 

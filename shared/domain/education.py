@@ -20,10 +20,9 @@ from typing import Annotated
 
 from pydantic import AnyHttpUrl, Field, UrlConstraints, field_validator, model_validator
 
-from shared.domain.base import MULTILINE, Model, Strict
+from shared.domain.base import MULTILINE, Code, Model, Strict, Ulid
 from shared.domain.calendar import Instant
 from shared.domain.patients import Language
-from shared.domain.scheduling import Code, Ulid
 from shared.domain.tasks import Slug
 
 FALLBACK = "en"

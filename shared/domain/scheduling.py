@@ -20,17 +20,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from itertools import pairwise
-from typing import Annotated, Literal, NamedTuple
+from typing import Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, model_validator
 
-from shared.domain.base import MULTILINE, Model, Strict
+from shared.domain.base import MULTILINE, Code, Model, Strict, Ulid
 from shared.domain.calendar import Calendar, Day, Instant, WallTime, Window
 from shared.domain.patients import TimeZone
 
-Code = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,39}$", examples=["cardiology"])]
-Ulid = Annotated[str, Field(min_length=26, max_length=26, pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
 MAX_RANGE_DAYS = 31
 MAX_BOOKING_AHEAD_DAYS = 366
 MAX_UNITS = 48  # one booking's units, well inside a transaction's 100 items
