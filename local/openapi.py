@@ -42,7 +42,8 @@ def _gateway_response(description: str) -> dict[str, Any]:
 def _add_problem(responses: dict[str, Any], status: str, description: str) -> None:
     """Declare ``status`` as a problem, or add ``description`` to the one the route declared."""
     if status in responses:
-        if description not in responses[status]["description"]:
+        said = responses[status]["description"].lower()
+        if description.split(":")[0].lower() not in said:  # "If-Match is stale" said once is enough
             responses[status]["description"] += f"; {description[0].lower()}{description[1:]}"
     else:
         responses[status] = problem_response(description)

@@ -70,7 +70,7 @@ AssignmentPatientPage = Page[AssignmentPatientView]
     summary="Define education material: topics, reading level, re-teach delay, its text or link per language",
     tags=["education"],
     operation_id="putEducation",
-    responses=responses(headers=["ETag"], errors={409: "If-Match is stale"}),
+    responses=responses(headers=["ETag"], errors={409: "If-Match is stale (`current_version`)"}),
 )
 @allow(Role.ADMIN)
 def put_material(code: MaterialCode, body: MaterialIn, if_match: IfMatch = None) -> Response[MaterialOut]:
@@ -206,17 +206,20 @@ def patient_education(
     responses=responses(headers=["ETag"]),
 )
 @allow(STAFF, Role.PATIENT)
-def get_assignment(patient_id: UlidPath, assignment_id: UlidPath) -> AssignmentOut | AssignmentPatientView:
+def get_assignment(
+    patient_id: UlidPath, assignment_id: UlidPath
+) -> Response[AssignmentOut | AssignmentPatientView]:
     principal, _ = caller(router)
     principal.require_patient(patient_id)
     org = principal.organization_id
     record = _assignment(org, patient_id, assignment_id).record()
     audited_read(router, [patient_id], "education.read")
+    headers = etag(record.version)
     if not principal.is_patient:
-        return record
+        return Response(200, "application/json", record, headers=headers)
     material = repo.get_material(org, record.material)
     content = content_for(material, record.language) if material is not None else None
-    return AssignmentPatientView.of(record, content)
+    return Response(200, "application/json", AssignmentPatientView.of(record, content), headers=headers)
 
 
 @router.post(
@@ -246,7 +249,7 @@ def mark_read(patient_id: UlidPath, assignment_id: UlidPath) -> AssignmentPatien
     summary="Record a teach-back: understood closes the loop; anything short of it is taught again",
     tags=["education"],
     operation_id="recordTeachBack",
-    responses=responses(headers=["ETag"], errors={409: "If-Match is stale"}),
+    responses=responses(headers=["ETag"], errors={409: "If-Match is stale (`current_version`)"}),
 )
 @allow(STAFF)
 @idempotent(router)

@@ -398,6 +398,11 @@ def deliver(org: str, assignment_id: str, now: datetime) -> str:
     record = item.record()
     if record.delivered_at is not None:
         return "delivered-already"
+    if record.care_plan_id is not None and record.activity_id is not None:
+        plan = repo.get_plan(org, record.care_plan_id)
+        activity = plan.record().activity(record.activity_id) if plan is not None else None
+        if activity is None or activity.status is ActivityStatus.CANCELLED:
+            return "activity-cancelled"  # the plan ended or staff dropped it before it went out
     patient_item = core.get_item(Patient, core.patient_key(org, record.patient_id))
     if patient_item is None:
         return "no-patient"

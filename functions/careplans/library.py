@@ -13,7 +13,7 @@ from shared.data import careplans as repo
 from shared.data import core
 from shared.data.tx import Cancelled
 from shared.errors import Conflict, NotFound
-from shared.http.caller import caller
+from shared.http.caller import caller, invalid
 from shared.http.contract import etag, require_current
 
 
@@ -24,6 +24,9 @@ def put_library(
     ``code`` (If-Match optional; stale is a 409), replacing a built-in one for it."""
     principal, actor = caller(router)
     org, now = principal.organization_id, clock.now()
+    for n, activity in enumerate(getattr(body, "activities", [])):
+        if activity.material is not None and repo.MATERIALS.get(org, activity.material) is None:
+            raise invalid(f"activities.{n}.material", "no material with this code in the catalog")
     stored = library.get_item(org, code)
     version = stored.version if stored is not None else 0
     if if_match is not None:

@@ -62,7 +62,7 @@ CarePlanPatientPage = Page[CarePlanPatientView]
 PartId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
 TemplateCode = Annotated[Code, Path(description="the template's code, e.g. heart-failure-discharge")]
 EDIT_PROBLEMS = {
-    409: "The plan or its part cannot make this change (`detail`), or If-Match is stale",
+    409: "The plan or its part cannot make this change (`detail`)",
     428: "Send If-Match",
 }
 
@@ -72,6 +72,11 @@ def _plan(org: str, plan_id: str) -> repo.CarePlanItem:
     if item is None:
         raise NotFound("No care plan with this id.")
     return item
+
+
+def _same(before: CarePlanOut, after: CarePlanOut) -> bool:
+    ignored = {"history", "updated_at", "version"}
+    return before.model_dump(exclude=ignored) == after.model_dump(exclude=ignored)
 
 
 def _refused(exc: ValueError) -> Exception:
@@ -105,6 +110,10 @@ def _edit(
         raise NotFound("No part of this care plan with this id.") from None
     except ValueError as exc:
         raise _refused(exc) from None
+    if _same(before, after):  # nothing changed: no new version, no history entry
+        return Response(200, "application/json", before, headers=etag(before.version))
+    if after.status is not before.status:
+        action = after.status.value  # the history says what happened: on-hold, active, completed...
     change = core.Change(actor, now)
     try:
         written = write(
@@ -442,7 +451,7 @@ TemplateList = Page[CarePlanTemplateOut]
     summary="Define a care-plan template (a protocol): problems, goals, activities timed from the start",
     tags=["care-plans"],
     operation_id="putCarePlanTemplate",
-    responses=responses(headers=["ETag"], errors={409: "If-Match is stale"}),
+    responses=responses(headers=["ETag"], errors={409: "If-Match is stale (`current_version`)"}),
 )
 @allow(Role.ADMIN)
 def put_template(

@@ -51,7 +51,7 @@ TEMPLATE = {
     "title": "COPD",
     "category": "chronic-condition",
     "activities": [
-        {"kind": "education", "title": "Inhaler use", "material": "copd-inhaler", "within_days": 7}
+        {"kind": "education", "title": "Inhaler use", "material": "hf-daily-weights", "within_days": 7}
     ],
 }
 
@@ -413,3 +413,30 @@ def test_what_a_review_found_stays_mended(aws: dict[str, Any], world: dict[str, 
     (activity,) = plans["active"]["activities"]
     assert (activity["task_id"], activity["status"]) == (rule_task["id"], "completed")
     assert len([t for t in tasks.coordinator().patient_tasks(other) if t["code"] == "connect-resource"]) == 1
+
+
+def test_what_a_new_client_tripped_over_stays_mended(aws: dict[str, Any], world: dict[str, str]) -> None:
+    staff, pid, plan = coordinator(), world["patient_id"], world["care_plan_id"]
+    # an edit that changes nothing makes no version; a status move says what it was in the history
+    same = staff.edit(plan, "", {}, 1)
+    assert same["statusCode"] == 200 and same["headers"]["ETag"] == '"1"'
+    held = staff.edit(plan, "", {"status": "on-hold"}, 1)
+    assert held["json"]["version"] == 2 and held["json"]["history"][-1]["action"] == "on-hold"
+    assert staff.edit(plan, "", {"status": "on-hold"}, 2)["json"]["version"] == 2
+    # a template naming a material in no catalog is refused when it is defined, not when applied
+    before = snapshot(aws)
+    bad = admin().req(
+        "PUT",
+        "/care-plan-templates/{code}",
+        {**TEMPLATE, "activities": [{**TEMPLATE["activities"][0], "material": "no-such-leaflet"}]},
+        code="copd",
+    )
+    assert refused(aws, bad, 422, before)["errors"][0]["loc"] == ["body", "activities.0.material"]
+    # staff read one education item with its ETag, as the document says
+    one = staff.req(
+        "GET",
+        "/patients/{patient_id}/education/{assignment_id}",
+        patient_id=pid,
+        assignment_id=world["assignment_id"],
+    )
+    assert one["headers"]["ETag"] == f'"{one["json"]["version"]}"'

@@ -216,6 +216,17 @@ def test_the_material_goes_out_once_in_the_patient_s_language_outside_quiet_hour
         assert c.failures() == []
 
 
+def test_material_of_a_plan_ended_before_it_went_out_is_not_sent(aws: dict[str, Any]) -> None:
+    with cloud(aws, at("2026-12-04T02:30:00Z")) as c:  # 21:30 in New York: the sends wait for 09:00
+        clinic = open_clinic(c)
+        plan = heart_failure(c, clinic)
+        ended = coordinator().edit(plan["id"], "", {"status": "revoked"}, plan["version"])
+        assert ended["statusCode"] == 200, ended["body"]
+        c.advance_to(at("2026-12-04T14:30:00Z"))
+        assert [m for m in c.outbox if m.get("to") == PHONE] == []
+        assert c.failures() == []
+
+
 def test_a_plan_s_review_comes_due_and_a_review_sets_the_next(thursday: Cloud) -> None:
     c = thursday
     clinic = open_clinic(c)
