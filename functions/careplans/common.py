@@ -43,11 +43,9 @@ from shared.domain.careplans import (
 )
 from shared.domain.education import AssignmentOut, MaterialOut, assign
 from shared.domain.tasks import (
-    OPEN,
     Action,
     Focus,
     FocusType,
-    IllegalMove,
     Outcome,
     Priority,
     QueueRole,
@@ -352,26 +350,7 @@ def _tasks(
     for task in found.values():
         if isinstance(task, task_repo.TaskItem):
             action, body = moves[task.task_id]
-            close_task(change, org, task, action, body, SYSTEM, world.calendar)
-
-
-def close_task(
-    change: core.Change,
-    org: str,
-    task: task_repo.TaskItem,
-    action: Action,
-    body: TaskActionIn,
-    by: str,
-    calendar: Calendar,
-) -> None:
-    """Complete or cancel ``task`` if it is still open; one on hold cannot complete, but its work is
-    done: it is cancelled (``done``)."""
-    if task.record().status not in OPEN:
-        return
-    try:
-        task_repo.move_task(change, org, task, action, body, by, calendar)
-    except IllegalMove:
-        task_repo.move_task(change, org, task, Action.CANCEL, TaskActionIn(reason="done"), by, calendar)
+            task_repo.close_task(change, org, task, action, body, SYSTEM, world.calendar)
 
 
 def commit(change: core.Change) -> None:

@@ -12,7 +12,6 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from functions.careplans.common import (
     World,
     calendar_and_patient,
-    close_task,
     commit,
     give,
     new_task,
@@ -275,7 +274,7 @@ def teach_back(
     for task_id in dict.fromkeys(t for t in (before.reteach_task_id, before.teach_task_id) if t):
         task = task_repo.get(org, task_id)
         if task is not None:
-            close_task(change, org, task, Action.COMPLETE, outcome, principal.subject, cal)
+            task_repo.close_task(change, org, task, Action.COMPLETE, outcome, principal.subject, cal)
     understood = body.outcome is Understanding.UNDERSTOOD
     reteach = None
     if not understood:

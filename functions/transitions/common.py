@@ -10,6 +10,7 @@ deadline moved, so the episode's one timer follows (``tcm-<id>``, set by the eve
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -264,15 +265,11 @@ def _tasks(
             task_repo.save_task(change, org, item, retimed, actor_id, "edited")
             continue
         action, body = move
-        try:
+        if action is not Action.HOLD:  # on hold, a step done cannot complete its task: cancelled
+            task_repo.close_task(change, org, item, action, body, actor_id, calendar, "step-done")
+            continue
+        with contextlib.suppress(IllegalMove):  # staff put it on hold already
             task_repo.move_task(change, org, item, action, body, actor_id, calendar)
-        except IllegalMove:
-            if action is Action.HOLD:
-                continue  # staff put it on hold already
-            if action is Action.COMPLETE:  # on hold: it cannot complete, but the work is done
-                task_repo.move_task(
-                    change, org, item, Action.CANCEL, TaskActionIn(reason="step-done"), actor_id, calendar
-                )
 
 
 def _outcome(name: StepName, record: TransitionOut) -> str:

@@ -27,6 +27,7 @@ from shared.domain.tasks import (
     EscalationPolicy,
     EscalationPolicyOut,
     HistoryEntry,
+    IllegalMove,
     TaskActionIn,
     TaskOut,
     TaskStatus,
@@ -301,6 +302,30 @@ def move_task(
     if action is Action.RESUME and written.escalation is not None and written.escalation.running:
         change.events.append(escalation_event(events.EscalationResumed, org, written, change.at))
     return written
+
+
+def close_task(
+    change: Change,
+    org: str,
+    item: TaskItem,
+    action: Action,
+    body: TaskActionIn | None,
+    actor_id: str,
+    calendar: Calendar,
+    done_reason: str = "done",
+) -> None:
+    """Complete or cancel ``item`` for an area whose own work closes it (a step done, a plan ended), if
+    it is still open. One on hold cannot complete, but its work is done: it is cancelled
+    (``done_reason``); another move its status forbids is left undone."""
+    if item.record().status not in OPEN:
+        return
+    try:
+        move_task(change, org, item, action, body, actor_id, calendar)
+    except IllegalMove:
+        if action is not Action.COMPLETE:
+            return  # it cannot move that way from where it is: nothing for the area to do
+        cancel = TaskActionIn(reason=done_reason)
+        move_task(change, org, item, Action.CANCEL, cancel, actor_id, calendar)
 
 
 def seen_task_id(org: str, seen: str) -> str | None:

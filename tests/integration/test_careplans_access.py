@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from shared import clock
-from tests.support.access import FORBIDDEN, NOT_FOUND, assert_refused, snapshot
+from tests.support.access import FORBIDDEN, NOT_FOUND, assert_refused, retrying, snapshot
 from tests.support.careplans import CarePlans, admin, coordinator
 from tests.support.intake import Api
 from tests.support.scheduling import Sched, follow_up_provider
@@ -306,7 +306,7 @@ def test_needs_of_one_screen_delivered_at_once_make_one_plan_and_one_task_each(
     def deliver(n: int) -> str:
         if n in (1, 4):  # the rule's consumer, on the same need, at the same time
             return str(rules("SocialNeedIdentified", "acme", jobs[n], now))
-        return _retrying(social_need, jobs[n], now)
+        return retrying(social_need, jobs[n], now)
 
     with ThreadPoolExecutor(8) as pool:
         outcomes = list(pool.map(deliver, range(8)))
@@ -318,16 +318,6 @@ def test_needs_of_one_screen_delivered_at_once_make_one_plan_and_one_task_each(
     work = [t for t in tasks.coordinator().patient_tasks(pid) if t["code"] == "connect-resource"]
     assert len(work) == 2, work
     assert {a["task_id"] for a in plan["activities"]} == {t["id"] for t in work}
-
-
-def _retrying(fn: Any, detail: dict[str, Any], now: Any) -> str:
-    """As Lambda would: an invocation that raised is tried again."""
-    for _ in range(5):
-        try:
-            return str(fn("acme", detail, now))
-        except RuntimeError:
-            continue
-    raise AssertionError("never settled")
 
 
 def test_applying_a_template_and_reading_the_patient_s_plans_cost_what_the_readme_says(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from shared import clock
-from tests.support.access import FORBIDDEN, NOT_FOUND, assert_refused, snapshot
+from tests.support.access import FORBIDDEN, NOT_FOUND, assert_refused, retrying, snapshot
 from tests.support.intake import Api
 from tests.support.scheduling import Sched, follow_up_provider
 from tests.support.transitions import Transitions, coordinator
@@ -182,22 +182,10 @@ def test_eight_deliveries_of_one_discharge_at_once_open_one_episode(
     }
     now = clock.now()
     with ThreadPoolExecutor(8) as pool:
-        outcomes = list(pool.map(lambda _: _retrying(discharged, detail, now), range(8)))
+        outcomes = list(pool.map(lambda _: retrying(discharged, detail, now), range(8)))
     assert sorted(outcomes) == ["duplicate"] * 7 + ["opened"], outcomes
     listed = coordinator().req("GET", "/patients/{patient_id}/transitions", patient_id=world["other_id"])
     assert len(listed["json"]["items"]) == 1
-
-
-def _retrying(fn: Any, detail: dict[str, Any], now: Any) -> str:
-    """As Lambda would: an invocation that raised is tried again."""
-    from shared.data.tx import Cancelled
-
-    for _ in range(5):
-        try:
-            return str(fn("acme", detail, now))
-        except Cancelled:
-            continue
-    raise AssertionError("never settled")
 
 
 def test_opening_an_episode_and_a_page_of_the_open_list_cost_what_the_readme_says(

@@ -35,3 +35,16 @@ def assert_refused(response: dict[str, Any], expected: dict[str, Any], where: ob
     body = response["json"]
     assert {k: body[k] for k in expected} == expected, (where, body)
     assert set(body) <= {"type", "title", "status", "detail", "request_id"}, (where, body)
+
+
+def retrying(fn: Any, detail: dict[str, Any], now: Any, org: str = "acme") -> str:
+    """An event consumer called as Lambda would: an invocation that raised (a lost transaction, its own
+    retries spent) is tried again, up to 5 times."""
+    from shared.data.tx import Cancelled
+
+    for _ in range(5):
+        try:
+            return str(fn(org, detail, now))
+        except (Cancelled, RuntimeError):
+            continue
+    raise AssertionError("never settled")
