@@ -142,6 +142,17 @@ def provision(session: Any, *, table_name: str, bus_name: str, tpl: Template | N
         )["ARN"]
         names.update({secret_id: arn, f"{secret_id}.Id": arn})
 
+    s3 = session.client("s3")
+    for bucket_id, bucket in tpl.resources("AWS::S3::Bucket").items():
+        # local names: the template's name holds the account id, which moto's is not
+        name = f"{bus_name}-{bucket_id}".lower()
+        s3.create_bucket(Bucket=name)
+        s3.put_public_access_block(
+            Bucket=name,
+            PublicAccessBlockConfiguration=bucket["Properties"]["PublicAccessBlockConfiguration"],
+        )
+        names.update({bucket_id: name, f"{bucket_id}.Arn": f"arn:aws:s3:::{name}"})
+
     for identity_id, identity in tpl.resources("AWS::SES::EmailIdentity").items():
         # moto's SES refuses mail from an unverified sender; Ref of an identity is its address
         address = resolve(identity.get("Properties", {})["EmailIdentity"], names)

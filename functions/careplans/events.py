@@ -348,8 +348,7 @@ def sync_measurements(org: str, plan_id: str) -> str:
 def remind_to_measure(org: str, timer_id: str, now: datetime) -> str:
     """One reminder: once per measurement and slot (morning, evening) of the patient's day, outside
     their quiet hours (held until they end, never dropped)."""
-    from shared.notify import choose_channel, next_send_time
-    from shared.notify.send import Message, Undeliverable, send
+    from shared.notify.send import Message, tell
 
     plan_id, _, activity_id = timer_id.partition(".")
     item = repo.get_plan(org, plan_id)
@@ -361,27 +360,14 @@ def remind_to_measure(org: str, timer_id: str, now: datetime) -> str:
     if patient_item is None:
         return "no-patient"
     patient = patient_item.record()
-    channel = choose_channel(patient)
-    if channel is None:
-        return "app-only"
     local = now.astimezone(ZoneInfo(patient.time_zone))
     slot = f"{local.date().isoformat()}-{'am' if local.hour < 14 else 'pm'}"
-    at = next_send_time(patient, now)
-    if at > now:
-        timers.set_timer(MEASURE_LATER, org, timer_id, at, target_arn=_self.get("arn"))
-        return "quiet-hours"
     text = f"Reminder from your care team: {activity.title}. Record it in the Careloop app."
-    try:
-        send(
-            org,
-            patient,
-            channel,
-            Message(subject="A reminder from your care team", text=text),
-            f"measure:{activity.id}:{slot}",
-        )
-    except Undeliverable:
-        return "undeliverable"
-    return "sent"
+    message = Message(subject="A reminder from your care team", text=text)
+    outcome, later = tell(org, patient, message, f"measure:{activity.id}:{slot}", now)
+    if later is not None:
+        timers.set_timer(MEASURE_LATER, org, timer_id, later, target_arn=_self.get("arn"))
+    return outcome
 
 
 # ---------------------------------------------------------------- delivering education

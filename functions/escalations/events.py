@@ -73,6 +73,13 @@ def focus_of(kind: str, detail: dict[str, Any]) -> tuple[Focus | None, str]:
         return Focus(type=FocusType.REPLY, id=detail["reply_id"]), ""
     if detail.get("result_id"):
         return Focus(type=FocusType.RESULT, id=detail["result_id"]), ""
+    if detail.get("message_id"):
+        return Focus(type=FocusType.MESSAGE, id=detail["message_id"]), ""
+    if detail.get("observation_id"):  # a reading's alerts: one cause per bound or trend rule
+        qualifier = str(detail.get("rule_id") or f"{detail.get('component')}:{detail.get('interpretation')}")
+        return Focus(type=FocusType.OBSERVATION, id=detail["observation_id"]), qualifier
+    if detail.get("care_plan_id") and detail.get("code"):  # a plan's measurement, by its code
+        return Focus(type=FocusType.CARE_PLAN, id=detail["care_plan_id"]), str(detail["code"])
     return None, ""
 
 

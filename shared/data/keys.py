@@ -128,6 +128,38 @@ Transitions of care (``functions/transitions``):
   an event already turned into a task: ``ORG#<org>#SEEN#<digest>`` / ``SEEN`` (TTL), so a redelivery
   after the task was closed opens nothing
 
+Records (``functions/records``; ``<code>`` a LOINC code; every item below is about one patient):
+
+- an interaction: GetItem ``ORG#<org>#INTERACTION#<id>`` / ``INTERACTION``; a patient's, newest first
+  (``GET /patients/{p}/interactions``): Query GSI1 ``ORG#<org>#PATIENT#<p>#INTERACTIONS`` /
+  ``<occurred>#<id>``
+- a note and every version of it (``GET /patients/{p}/notes/{id}``: one Query of the partition):
+  ``ORG#<org>#NOTE#<id>`` / ``NOTE`` (its status and current version, versioned) and ``V#<nnnn>`` per
+  signed version, put with ``attribute_not_exists``: a version once written is never changed
+- secure messages (``GET /patients/{p}/messages``, newest first: one Query, ``MSG#`` descending):
+  ``ORG#<org>#PATIENT#<p>#MESSAGES`` / ``MSG#<id>`` (a ULID: time order), and ``CONVERSATION``
+  (the patient's messages not yet answered, versioned: every message's transaction writes it)
+- an attachment (its S3 object is ``<org>/<patient>/<attachment id>``: ids only):
+  ``ORG#<org>#ATTACHMENT#<id>`` / ``ATTACHMENT``
+- an observation: GetItem ``ORG#<org>#OBSERVATION#<id>`` / ``OBSERVATION``; a patient's series of one
+  code between two instants (``GET /patients/{p}/observations?code=``): Query GSI1
+  ``ORG#<org>#PATIENT#<p>#OBS#<code>`` / ``<effective>#<id>`` BETWEEN; of every code: Query GSI2
+  ``ORG#<org>#PATIENT#<p>#OBS`` / ``<effective>#<id>``
+- a patient's measures now (latest reading, alerts raised, versioned; the summary and the trend
+  checks read it): Query ``ORG#<org>#PATIENT#<p>#MONITOR`` / ``<code>``
+- a patient's own thresholds: GetItem ``ORG#<org>#PATIENT#<p>`` / ``THRESHOLDS``; the organization's
+  message and monitoring policies: GetItem ``ORG#<org>`` / ``MESSAGEPOLICY`` | ``MONITORINGPOLICY``
+- **the timeline** (``GET /patients/{p}/timeline``): one entry per event about the patient, ids and
+  codes only, ``ORG#<org>#PATIENT#<p>#TIMELINE`` / ``<occurred>#<event id>``, so every view is one
+  Query, newest first, whatever the number of entries:
+  staff, every kind: Query the partition; staff, one kind: Query GSI1 ``...#TIMELINE#<kind>``; the
+  patient: Query GSI2 ``...#TIMELINE#PATIENT`` (sparse: entries the patient may see); the patient,
+  one kind: Query GSI3 ``...#TIMELINE#PATIENT#<kind>`` (sparse). An entry marked hidden (a note
+  entered in error) loses its patient keys and is filtered out of the staff views unless asked for:
+  it is rare, so a page is short by at most those. The records area writes its own entries in the
+  transaction of the record; every other area's are projected from the bus by its consumer, put on
+  their key (a redelivery writes the same item again).
+
 Routes: the one exception to "every partition key starts with the organization". What arrives
 from a provider names no organization: a delivery receipt carries the provider's message id, an SMS
 reply the id of the last message sent to that number, a one-tap link a touch id. ``ROUTE#MSG#<provider
@@ -653,3 +685,84 @@ ASSIGNMENT_SK = "ASSIGNMENT"
 def patient_education_pk(org: str, patient_id: str) -> str:
     """GSI2: what a patient was given, newest first."""
     return f"{patient_pk(org, patient_id)}#EDUCATION"
+
+
+# ---------------------------------------------------------------- records
+
+
+def interaction_pk(org: str, interaction_id: str) -> str:
+    return f"{org_pk(org)}#INTERACTION#{part(interaction_id)}"
+
+
+INTERACTION_SK = "INTERACTION"
+
+
+def patient_interactions_pk(org: str, patient_id: str) -> str:
+    return f"{patient_pk(org, patient_id)}#INTERACTIONS"
+
+
+def note_pk(org: str, note_id: str) -> str:
+    return f"{org_pk(org)}#NOTE#{part(note_id)}"
+
+
+NOTE_SK = "NOTE"
+NOTE_VERSION_PREFIX = "V#"
+
+
+def note_version_sk(number: int) -> str:
+    return f"{NOTE_VERSION_PREFIX}{number:04d}"
+
+
+def messages_pk(org: str, patient_id: str) -> str:
+    return f"{patient_pk(org, patient_id)}#MESSAGES"
+
+
+MESSAGE_PREFIX = "MSG#"
+CONVERSATION_SK = "CONVERSATION"
+
+
+def message_sk(message_id: str) -> str:
+    return f"{MESSAGE_PREFIX}{part(message_id)}"
+
+
+def attachment_pk(org: str, attachment_id: str) -> str:
+    return f"{org_pk(org)}#ATTACHMENT#{part(attachment_id)}"
+
+
+ATTACHMENT_SK = "ATTACHMENT"
+
+
+def attachment_object(org: str, patient_id: str, attachment_id: str) -> str:
+    """The S3 key of an attachment: ids only, never a file name."""
+    return f"{part(org)}/{part(patient_id)}/{part(attachment_id)}"
+
+
+def observation_pk(org: str, observation_id: str) -> str:
+    return f"{org_pk(org)}#OBSERVATION#{part(observation_id)}"
+
+
+OBSERVATION_SK = "OBSERVATION"
+
+
+def patient_observations_pk(org: str, patient_id: str, code: str | None = None) -> str:
+    """GSI1 (one code: ``...#OBS#<code>``) and GSI2 (every code): ``<effective>#<id>``."""
+    base = f"{patient_pk(org, patient_id)}#OBS"
+    return f"{base}#{part(code)}" if code else base
+
+
+def monitor_pk(org: str, patient_id: str) -> str:
+    return f"{patient_pk(org, patient_id)}#MONITOR"
+
+
+THRESHOLDS_SK = "THRESHOLDS"
+MESSAGE_POLICY_SK = "MESSAGEPOLICY"
+MONITORING_POLICY_SK = "MONITORINGPOLICY"
+
+
+def timeline_pk(org: str, patient_id: str, view: str | None = None, kind: str | None = None) -> str:
+    """The patient's timeline (the table), one kind of it (GSI1), the patient's view (``view="PATIENT"``,
+    GSI2) and one kind of that (GSI3)."""
+    key = f"{patient_pk(org, patient_id)}#TIMELINE"
+    if view:
+        key = f"{key}#{part(view)}"
+    return f"{key}#{part(kind)}" if kind else key

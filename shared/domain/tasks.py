@@ -87,6 +87,8 @@ class TaskCode(StrEnum):
     TEACH_BACK = "teach-back"  # teach a material and check understanding
     RE_EDUCATE = "re-educate"  # taught again: the teach-back fell short
     REVIEW_CARE_PLAN = "review-care-plan"
+    ANSWER_MESSAGE = "answer-message"
+    REVIEW_READING = "review-reading"  # a reading out of range, or a trend, from remote monitoring
     OTHER = "other"
 
 
@@ -100,6 +102,8 @@ class FocusType(StrEnum):
     TRANSITION = "transition"
     CARE_PLAN = "care-plan"
     EDUCATION = "education"
+    MESSAGE = "message"
+    OBSERVATION = "observation"
 
 
 class Focus(Strict):
@@ -193,6 +197,12 @@ Trigger = Literal[
     "TransitionStepMissed",
     "TransitionStepCompleted",
     "TransitionClosed",
+    "MessageUrgent",
+    "MessageUnanswered",
+    "MessageAnswered",
+    "ObservationOutOfRange",
+    "TrendDetected",
+    "MeasurementMissed",
 ]
 
 
@@ -339,6 +349,7 @@ def _default_rules() -> list[Rule]:
             critical_values=default_critical_values(),
         ),
         *_transition_rules(),
+        *_records_rules(),
     ]
 
 
@@ -390,6 +401,51 @@ def _transition_rules() -> list[Rule]:
             severity=Severity.LOW,
             closed_by=TRANSITION_ENDS,
         ),
+    ]
+
+
+def _records_rules() -> list[Rule]:
+    """A patient message with an urgent word to the nurses at once; one waiting past the organization's
+    response time to the coordinators (both close when staff answer it). A reading out of range or a
+    trend to the nurses (a critical bound makes the task urgent: the event says so); a measurement a
+    plan expects that stopped coming to the coordinators."""
+    return [
+        Rule(
+            id="urgent-message",
+            on="MessageUrgent",
+            code=TaskCode.ANSWER_MESSAGE,
+            role=QueueRole.NURSE,
+            priority=Priority.URGENT,
+            due=DueIn(amount=30, unit="minutes"),
+            severity=Severity.HIGH,
+            clock=ClockKind.WALL,
+            closed_by=["MessageAnswered"],
+        ),
+        Rule(
+            id="message-unanswered",
+            on="MessageUnanswered",
+            code=TaskCode.ANSWER_MESSAGE,
+            due=_hours(4),
+            severity=Severity.LOW,
+            closed_by=["MessageAnswered"],
+        ),
+        Rule(
+            id="reading-out-of-range",
+            on="ObservationOutOfRange",
+            code=TaskCode.REVIEW_READING,
+            role=QueueRole.NURSE,
+            due=_hours(4),
+            severity=Severity.MODERATE,
+        ),
+        Rule(
+            id="reading-trend",
+            on="TrendDetected",
+            code=TaskCode.REVIEW_READING,
+            role=QueueRole.NURSE,
+            due=_hours(4),
+            severity=Severity.MODERATE,
+        ),
+        Rule(id="measurement-missed", on="MeasurementMissed", code=TaskCode.CALL_PATIENT, due=_days(1)),
     ]
 
 

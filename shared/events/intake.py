@@ -72,5 +72,10 @@ class PatientRecordAccessed(DomainEvent):
         "transition.read",
         "careplan.read",
         "education.read",
+        "interaction.read",
+        "note.read",
+        "message.read",
+        "observation.read",
+        "timeline.read",
     ]
     request_id: str | None = None

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.attributes import UnicodeAttribute
@@ -284,3 +284,24 @@ def _take_over(item: Communication, now: str, lease: str, log_ids: dict[str, str
             raise InFlight("another caller is sending this message") from None
         raise
     get_logger().info("notification unfinished earlier, sending again", extra=log_ids)
+
+
+def tell(
+    organization_id: str, patient: PatientOut, message: Message, dedupe_key: str, now: datetime
+) -> tuple[str, datetime | None]:
+    """A short notice to the patient on their channel (by consent and preference), now or when their
+    quiet hours end: ``("sent" | "app-only" | "undeliverable", None)``, or ``("quiet-hours", at)`` for
+    the caller to come back at ``at`` (on its own timer, never dropping the notice)."""
+    from shared.notify.channels import choose_channel, next_send_time
+
+    channel = choose_channel(patient)
+    if channel is None:
+        return "app-only", None
+    at = next_send_time(patient, now)
+    if at > now:
+        return "quiet-hours", at
+    try:
+        send(organization_id, patient, channel, message, dedupe_key)
+    except Undeliverable:
+        return "undeliverable", None
+    return "sent", None

@@ -489,6 +489,16 @@ DEFAULT_RULES = [
      (1, "business-days", False), "moderate", "business", TRANSITION_DONE),
     ("transition-reconciliation-missed", "TransitionStepMissed", "reconcile-medications", "nurse", "routine",
      (1, "business-days", False), "low", "business", TRANSITION_DONE),
+    ("urgent-message", "MessageUrgent", "answer-message", "nurse", "urgent", (30, "minutes", False), "high",
+     "wall", ["MessageAnswered"]),
+    ("message-unanswered", "MessageUnanswered", "answer-message", "coordinator", "routine",
+     (4, "hours", False), "low", "business", ["MessageAnswered"]),
+    ("reading-out-of-range", "ObservationOutOfRange", "review-reading", "nurse", "routine",
+     (4, "hours", False), "moderate", "business", []),
+    ("reading-trend", "TrendDetected", "review-reading", "nurse", "routine", (4, "hours", False), "moderate",
+     "business", []),
+    ("measurement-missed", "MeasurementMissed", "call-patient", "coordinator", "routine",
+     (1, "business-days", False), None, "business", []),
 ]  # fmt: skip
 
 

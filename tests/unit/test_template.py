@@ -145,6 +145,7 @@ def test_only_the_functions_that_list_things_can_read_the_cursor_key() -> None:
         "PartnersFunction",
         "TransitionsFunction",
         "CarePlansFunction",
+        "RecordsFunction",
     }
     secret = {"Ref": "CursorKeySecret"}
     for fn in template.functions():
