@@ -65,6 +65,7 @@ bench: install
 	$(PY) -m bench.webhooks
 	$(PY) -m bench.transitions
 	$(PY) -m bench.careplans
+	$(PY) -m bench.records
 	$(PY) -m bench.runtime
 
 openapi: install

@@ -57,6 +57,8 @@ SAMPLES = {
     "TransitionEventsFunction": ["transitions/patient-discharged.json", "transitions/timer-tcm.json"],
     "CarePlansFunction": ["careplans/patient-care-plans.json", "careplans/create-from-template.json"],
     "CarePlanEventsFunction": ["careplans/social-need.json", "careplans/timer-review.json"],
+    "RecordsFunction": ["records/timeline.json", "records/record-observation.json"],
+    "RecordEventsFunction": ["records/appointment-booked.json", "records/timer-unanswered.json"],
 }
 
 _TIMED = textwrap.dedent(

@@ -42,7 +42,6 @@ from shared.domain.careplans import (
     ActivityKind,
     ActivityStatus,
     CarePlanOut,
-    Frequency,
     PlanStatus,
     add_social_need,
     on_appointment,
@@ -55,6 +54,7 @@ from shared.domain.careplans import (
     with_history,
 )
 from shared.domain.education import content_for
+from shared.domain.monitoring import Frequency
 from shared.domain.screening import Domain
 from shared.domain.tasks import OPEN, Focus, FocusType, QueueRole, TaskCode, rule_cause
 from shared.events.careplans import CarePlanReviewDue

@@ -5,16 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from shared.data import core
-from shared.data.patients import Actor, Patient
+from shared.data.patients import Patient
 from shared.data.tx import Cancelled
 from shared.errors import Conflict, NotFound
 from shared.http.caller import invalid
-
-SYSTEM = "system:records"
-
-
-def system_actor(org: str) -> Actor:
-    return Actor(org, SYSTEM, None, None)
 
 
 def patient_of(org: str, patient_id: str, *, active: bool = False) -> Any:

@@ -25,10 +25,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from functions.records.common import system_actor
 from shared import clock, timers
 from shared.data import core, keys
-from shared.data import observations as obs
 from shared.data import records as repo
 from shared.data.patients import Patient
 from shared.data.table import bind
@@ -91,7 +89,7 @@ def log_interaction(org: str, kind: str, detail: dict[str, Any]) -> str:
         recorded_by=f"system:{source.value}",
         recorded_at=clock.now(),
     )
-    change = core.Change(system_actor(org), record.recorded_at)
+    change = core.Change(repo.system_actor(org), record.recorded_at)
     repo.put_interaction(change, org, record)
     entry = entry_of(
         kind, detail
@@ -133,7 +131,7 @@ def fire_unanswered(org: str, patient_id: str, now: datetime) -> str:
             timers.set_timer(UNANSWERED, org, patient_id, due, target_arn=_self.get("arn"))
             return "not-due"
         return "raised-already"
-    change = core.Change(system_actor(org), now)
+    change = core.Change(repo.system_actor(org), now)
     repo.put_conversation(
         change, org, patient_id, conversation.model_copy(update={"escalated_id": oldest}), item
     )
@@ -180,6 +178,8 @@ def arm_missed(org: str, patient_id: str, code: str | None, now: datetime) -> st
     """Arm the missed-measurement timer of each code a live plan expects: after a reading of ``code``,
     a period from the reading; after a plan changed (``code`` None), a full period from now or the
     last reading, whichever is later (a new plan gives the patient time to start)."""
+    from shared.data import observations as obs  # here: it loads the care-plans model
+
     ctx = obs.context(org, patient_id)
     states = {c: item.load(MonitorState) for c, item in repo.monitors(org, patient_id).items()}
     armed = 0
@@ -195,6 +195,8 @@ def arm_missed(org: str, patient_id: str, code: str | None, now: datetime) -> st
 
 
 def fire_missed(org: str, timer_id: str, now: datetime) -> str:
+    from shared.data import observations as obs
+
     patient_id, _, code = timer_id.partition(".")
     ctx = obs.context(org, patient_id)
     if code not in ctx.expected:
@@ -206,7 +208,7 @@ def fire_missed(org: str, timer_id: str, now: datetime) -> str:
     if last is not None and last + period > now:
         timers.set_timer(MISSED, org, timer_id, last + period, target_arn=_self.get("arn"))
         return "measured"
-    change = core.Change(system_actor(org), now)
+    change = core.Change(repo.system_actor(org), now)
     event = MeasurementMissed(
         organization_id=org, patient_id=patient_id, care_plan_id=plan_id, code=Measure(code)
     )

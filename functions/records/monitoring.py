@@ -15,10 +15,16 @@ from pydantic import AwareDatetime
 from functions.records.common import commit, patient_of
 from shared import clock
 from shared.data import core, keys
-from shared.data import observations as obs
 from shared.data import records as repo
 from shared.data.patients import Patient
-from shared.domain.monitoring import Measure, MonitoringPolicy, ObservationIn, SeriesSummary, summarize
+from shared.domain.monitoring import (
+    Measure,
+    MonitoringPolicy,
+    MonitoringPolicyOut,
+    ObservationIn,
+    SeriesSummary,
+    summarize,
+)
 from shared.domain.observations import (
     EffectiveThresholds,
     MonitorState,
@@ -64,9 +70,9 @@ def _view(principal: Principal, record: ObservationOut) -> ObservationOut | Obse
     responses=responses(headers=["ETag"]),
 )
 @allow(STAFF)
-def read_policy() -> Response[obs.MonitoringPolicyOut]:
+def read_policy() -> Response[MonitoringPolicyOut]:
     principal, _ = caller(router)
-    record, _ = obs.POLICY.get(principal.organization_id)
+    record, _ = repo.MONITORING_POLICY.get(principal.organization_id)
     return Response(200, "application/json", record, headers=etag(record.version))
 
 
@@ -80,13 +86,13 @@ def read_policy() -> Response[obs.MonitoringPolicyOut]:
     ),
 )
 @allow(Role.ADMIN)
-def write_policy(body: MonitoringPolicy, if_match: IfMatch = None) -> Response[obs.MonitoringPolicyOut]:
+def write_policy(body: MonitoringPolicy, if_match: IfMatch = None) -> Response[MonitoringPolicyOut]:
     principal, _ = caller(router)
     org = principal.organization_id
-    _, item = obs.POLICY.get(org)
+    _, item = repo.MONITORING_POLICY.get(org)
     if item is not None:
         require_current(if_match, item.version, "policy")
-    record = obs.POLICY.save(org, body, item)
+    record = repo.MONITORING_POLICY.save(org, body, item)
     return Response(200, "application/json", record, headers=etag(record.version))
 
 
@@ -104,6 +110,8 @@ def read_thresholds(patient_id: UlidPath) -> Response[EffectiveThresholds]:
     principal, _ = caller(router)
     org = principal.organization_id
     patient_of(org, patient_id)
+    from shared.data import observations as obs  # here: it loads the care-plans model
+
     ctx = obs.context(org, patient_id)
     record = EffectiveThresholds(thresholds=ctx.thresholds(), version=ctx.own.version)
     return Response(200, "application/json", record, headers=etag(record.version))
@@ -128,11 +136,11 @@ def write_thresholds(
     codes = [t.code for t in body.thresholds]
     if len(codes) != len(set(codes)):
         raise invalid("thresholds", "one threshold per code")
-    _, item = obs.THRESHOLDS.get(org, patient_id)
+    _, item = repo.THRESHOLDS.get(org, patient_id)
     if item is not None:
         require_current(if_match, item.version, "thresholds")
     change = core.Change(actor, clock.now())
-    record = obs.THRESHOLDS.put(change, org, body, item, patient_id)
+    record = repo.THRESHOLDS.put(change, org, body, item, patient_id)
     change.audit.append((patient_id, "thresholds.update"))
     commit(change, "thresholds")
     return Response(200, "application/json", record, headers=etag(record.version))
@@ -159,6 +167,8 @@ def record_observation(
     principal.require_patient(patient_id)
     org, now = principal.organization_id, clock.now()
     patient_of(org, patient_id, active=True)
+    from shared.data import observations as obs
+
     sender = Sender.PATIENT if principal.is_patient else Sender.STAFF
     try:
         record, _ = obs.record(org, patient_id, body, sender, actor, now)

@@ -15,7 +15,8 @@ resource write it once (the source item's version condition).
 
 What each resource does: Encounter → the patient's encounters, PatientAdmitted / PatientDischarged;
 Observation / DiagnosticReport → results, ResultAbnormal / ResultCritical (the escalation rules turn
-them into review tasks); Appointment → our calendar when the provider is ours
+them into review tasks); a device partner's Observation → the patient's reading (remote monitoring,
+:mod:`shared.data.observations`: thresholds, trends, alerts); Appointment → our calendar when the provider is ours
 (:mod:`shared.data.mirror`).
 """
 
@@ -50,6 +51,7 @@ from shared.domain.partners import (
     Identifier,
     InboxItemOut,
     InboxStatus,
+    PartnerKind,
     PartnerOut,
 )
 from shared.domain.results import CriticalValue, Flag, Previous, ResultOut, corrects, flag
@@ -129,7 +131,9 @@ class _Run:
             self.counts["stale" if order == "older" else "repeat"] += 1
             return
         try:
-            if isinstance(record, ResultRecord | ReportRecord):
+            if self.partner.kind is PartnerKind.DEVICE and isinstance(record, ResultRecord):
+                outcome = self.reading(record, patient_id)
+            elif isinstance(record, ResultRecord | ReportRecord):
                 outcome = self.result(record, patient_id, source)
             elif isinstance(record, EncounterRecord):
                 outcome = self.encounter(record, patient_id, source)
@@ -161,6 +165,45 @@ class _Run:
         if source is not None:
             item.version = source.version
         change.put("source", item)
+
+    def reading(self, record: ResultRecord, patient_id: str) -> str:
+        """A device's reading, recorded as the patient's own would be (:mod:`shared.data.observations`):
+        checked, compared with their thresholds and trends. Its id is derived from the partner's, so a
+        redelivery finds it recorded. A reading we do not monitor, or one that is not plausible, is
+        counted and dropped (it would fail the same way again)."""
+        from pydantic import ValidationError
+
+        from shared.data import observations
+        from shared.domain.monitoring import ObservationIn
+        from shared.domain.observations import Sender
+
+        seed = f"{self.org}|{self.partner.id}|{record.source_id}".encode()
+        reading_id = str(ULID.from_bytes(hashlib.sha256(seed).digest()[:16]))
+        try:
+            body = ObservationIn.model_validate(
+                {
+                    "code": record.code.code,
+                    "value": record.value if not record.components else None,
+                    "unit": record.unit if not record.components else None,
+                    "components": [c.model_dump() for c in record.components] or None,
+                    "effective_at": record.effective or record.issued,
+                    "device": True,
+                }
+            )
+            observations.record(
+                self.org,
+                patient_id,
+                body,
+                Sender.DEVICE,
+                actor(self.org, self.partner.id),
+                self.now,
+                reading_id,
+            )
+        except (ValidationError, ValueError):
+            return "reading-refused"
+        except observations.Recorded:
+            return "repeat"
+        return "reading"
 
     def result(
         self, record: ResultRecord | ReportRecord, patient_id: str, source: repo.SourceItem | None

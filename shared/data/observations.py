@@ -2,10 +2,10 @@
 raised once. The HTTP route (the patient's app, staff) and the webhooks area (a device partner) both
 call :func:`record`.
 
-Work per reading: one BatchGetItem (the organization's monitoring policy, the patient's thresholds),
-one Query of the patient's live care plans (their goals set thresholds, their measurement
-activities say what is expected), one GetItem of the measure's state, one Query of the code's recent
-series when a trend rule watches it, and one transaction: the observation, the measure's state (on
+Work per reading: one BatchGetItem (the organization's monitoring policy, the patient's thresholds,
+the measure's state), one Query of the patient's live care plans (their goals set thresholds, their
+measurement activities say what is expected), one Query of the code's recent series when a trend
+rule watches it, and one transaction: the observation, the measure's state (on
 its version: two readings of one code at once are applied one after the other), the events and
 their timeline entries, the audit entry.
 """
@@ -26,7 +26,7 @@ from shared.domain.careplans import ActivityKind, ActivityStatus, GoalLifecycle
 from shared.domain.monitoring import (
     Finding,
     Measure,
-    MonitoringPolicy,
+    MonitoringPolicyOut,
     ObservationIn,
     TrendFinding,
     canonical,
@@ -50,12 +50,12 @@ from shared.events.records import ObservationOutOfRange, ObservationRecorded, Tr
 ATTEMPTS = 3
 
 
-class MonitoringPolicyOut(MonitoringPolicy):
-    version: int = 0
+class Recorded(Conflict):
+    """This observation (its id) is recorded already: a repeat."""
 
 
-POLICY = repo.Settings(MonitoringPolicyOut, keys.MONITORING_POLICY_SK)
-THRESHOLDS = repo.Settings(PatientThresholdsOut, keys.THRESHOLDS_SK)
+POLICY = repo.MONITORING_POLICY
+THRESHOLDS = repo.THRESHOLDS
 
 
 @dataclass
@@ -66,15 +66,25 @@ class Context:
     own: PatientThresholdsOut
     goals: list[tuple[str, str, float, str | None]]
     expected: dict[str, tuple[str, str]]  # LOINC code → (plan id, frequency) of a live measurement
+    monitor: repo.MonitorItem | None = None  # the state of the measure asked for
 
     def thresholds(self) -> list[Any]:
         return thresholds_for(self.policy, self.goals, self.own.thresholds)
 
 
-def context(org: str, patient_id: str) -> Context:
+def monitor_key(org: str, patient_id: str, code: str) -> tuple[str, str]:
+    return keys.monitor_pk(org, patient_id), code
+
+
+def context(org: str, patient_id: str, code: str | None = None) -> Context:
+    """One BatchGetItem (the policy, the patient's thresholds and ``code``'s state) and one Query (the
+    patient's live care plans)."""
     wanted = [POLICY.key(org), THRESHOLDS.key(org, patient_id)]
+    if code is not None:
+        wanted.append(monitor_key(org, patient_id, code))
     found = core.get_many(wanted)
     policy, own = POLICY.of(found.get(wanted[0])), THRESHOLDS.of(found.get(wanted[1]))
+    monitor = found.get(wanted[2]) if code is not None else None
     goals: list[tuple[str, str, float, str | None]] = []
     expected: dict[str, tuple[str, str]] = {}
     for item in plans_repo.live_plans(org, patient_id):
@@ -97,7 +107,7 @@ def context(org: str, patient_id: str) -> Context:
                 and activity.frequency is not None
             ):
                 expected.setdefault(activity.measure.code, (plan.id, activity.frequency.value))
-    return Context(policy, own, goals, expected)
+    return Context(policy, own, goals, expected, monitor)
 
 
 def _history(org: str, patient_id: str, code: Measure, at: datetime, days: int) -> list[ObservationOut]:
@@ -120,7 +130,7 @@ def record(
     at = body.effective_at or now
     check_time(at, now)
     values = canonical(body)
-    ctx = context(org, patient_id)
+    ctx = context(org, patient_id, body.code.value)
     findings = out_of_range(values, ctx.thresholds())
     watching = [r for r in ctx.policy.trends if r.code in values]
     trend_findings: list[TrendFinding] = []
@@ -146,8 +156,10 @@ def record(
         recorded_by=actor.subject,
         interpretation=findings,
     )
-    for _ in range(ATTEMPTS):
-        state_item = core.get_item(repo.MonitorItem, (keys.monitor_pk(org, patient_id), body.code.value))
+    state_item = ctx.monitor
+    for attempt in range(ATTEMPTS):
+        if attempt:  # another reading of this code moved its state: read it again
+            state_item = core.get_item(repo.MonitorItem, monitor_key(org, patient_id, body.code.value))
         state = state_item.load(MonitorState) if state_item is not None else None
         before = set(state.alerting) if state is not None else set()
         if state is None or at >= state.latest_at:
@@ -190,9 +202,9 @@ def record(
             change.commit()
         except Cancelled as exc:
             if "observation" in exc.failed:
-                raise Conflict("This observation was recorded already.", conflict="observation") from None
+                raise Recorded("This observation was recorded already.", conflict="observation") from None
             if "patient" in exc.failed:
                 raise
-            continue  # another reading of this code moved its state: check again
+            continue
         return record, [found[k] for k in sorted(raise_now)]
     raise Conflict("Readings of this measure arrived at once; send again.")

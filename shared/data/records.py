@@ -22,14 +22,23 @@ from pynamodb.exceptions import PutError
 from shared.clock import isoformat
 from shared.data import keys
 from shared.data.core import Change, get_item
+from shared.data.patients import Actor
 from shared.data.table import CareModel
 from shared.domain.documentation import InteractionOut, NoteHead, NoteVersion
 from shared.domain.messages import AttachmentOut, Conversation, MessageOut, MessagePolicyOut
+from shared.domain.monitoring import MonitoringPolicyOut
+from shared.domain.observations import PatientThresholdsOut
 from shared.domain.timeline import TimelineEntry, entry_of
 from shared.errors import Conflict
 from shared.events.models import DomainEvent
 
 M = TypeVar("M", bound=BaseModel)
+SYSTEM = "system:records"
+
+
+def system_actor(org: str) -> Actor:
+    """Careloop itself, for the audit entries of what the records consumer writes."""
+    return Actor(org, SYSTEM, None, None)
 
 
 def _json(record: BaseModel, exclude: set[str] | None = None) -> str:
@@ -385,6 +394,8 @@ class Settings(Generic[R]):
 
 
 MESSAGE_POLICY = Settings(MessagePolicyOut, keys.MESSAGE_POLICY_SK)
+MONITORING_POLICY = Settings(MonitoringPolicyOut, keys.MONITORING_POLICY_SK)
+THRESHOLDS = Settings(PatientThresholdsOut, keys.THRESHOLDS_SK)
 
 
 # ---------------------------------------------------------------- observations

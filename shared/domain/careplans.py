@@ -39,6 +39,7 @@ from pydantic import Field, model_validator
 from shared.domain.base import MULTILINE, Code, Model, Strict, Ulid
 from shared.domain.calendar import Calendar, Day
 from shared.domain.codes import ClinicalCode, CodeSystem
+from shared.domain.monitoring import Frequency
 from shared.domain.screening import Domain
 from shared.domain.tasks import Id, QueueRole, TaskCode
 
@@ -127,12 +128,6 @@ class ActivityStatus(StrEnum):
 
 
 DONE = frozenset({ActivityStatus.COMPLETED, ActivityStatus.CANCELLED})
-
-
-class Frequency(StrEnum):
-    DAILY = "daily"
-    TWICE_DAILY = "twice-daily"
-    WEEKLY = "weekly"
 
 
 class IllegalChange(ValueError):

@@ -48,6 +48,14 @@ class EncounterRecord(Sourced):
     )
 
 
+class Component(Model):
+    """One part of an Observation that has several (a blood pressure's systolic and diastolic)."""
+
+    code: str
+    value: float | None = None
+    unit: str | None = None
+
+
 class ResultRecord(Sourced):
     """A lab result (FHIR Observation). ``unit`` is the UCUM code when the lab sent one, else its unit
     text; ``low``/``high`` its reference range; ``report_id`` the partner's id of the report it came
@@ -64,6 +72,7 @@ class ResultRecord(Sourced):
     issued: AwareDatetime | None = None
     effective: AwareDatetime | None = None
     report_id: str | None = None
+    components: list[Component] = Field(default_factory=list)
 
 
 class ReportRecord(Sourced):

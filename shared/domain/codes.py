@@ -12,7 +12,6 @@ import re
 from enum import StrEnum
 
 from pydantic import Field, model_validator
-from stdnum import luhn, verhoeff
 
 from shared.domain.base import Strict
 from shared.fhir.systems import LOINC, SNOMED
@@ -38,7 +37,11 @@ def is_valid(system: CodeSystem, code: str) -> bool:
     if system is CodeSystem.ICD10CM:
         return bool(_ICD10.match(code))
     if system is CodeSystem.SNOMED:
+        from stdnum import verhoeff  # here: the package's import costs ~40 ms (it loads pydoc)
+
         return bool(_SNOMED.match(code)) and code[-3:-1] in CONCEPT_PARTITIONS and verhoeff.is_valid(code)
+    from stdnum import luhn
+
     return bool(_LOINC.match(code)) and luhn.is_valid(code.replace("-", ""))
 
 

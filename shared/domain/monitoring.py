@@ -30,7 +30,6 @@ from typing import Annotated, NamedTuple
 from pydantic import AwareDatetime, Field, ValidationError, field_validator, model_validator
 
 from shared.domain.base import Code, Model, Strict
-from shared.domain.careplans import Frequency
 
 FUTURE_SLACK = timedelta(minutes=5)  # a device's clock a little ahead
 MAX_AGE = timedelta(days=30)
@@ -41,6 +40,14 @@ DECIMALS = 2
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Days = Annotated[int, Field(ge=1, le=MAX_DAYS)]
+
+
+class Frequency(StrEnum):
+    """How often a care plan's measurement is taken (its activity's ``frequency``)."""
+
+    DAILY = "daily"
+    TWICE_DAILY = "twice-daily"
+    WEEKLY = "weekly"
 
 
 class Measure(StrEnum):
@@ -281,6 +288,10 @@ class MonitoringPolicy(Strict):
             if ids.count(rule_id) > 1:
                 raise ValueError("rule ids are unique")
         return self
+
+
+class MonitoringPolicyOut(MonitoringPolicy):
+    version: int = 0
 
 
 def missed_after(policy: MonitoringPolicy, frequency: str) -> timedelta:

@@ -53,6 +53,7 @@ class PartnerKind(StrEnum):
     HOSPITAL = "hospital"
     LAB = "lab"
     EHR = "ehr"
+    DEVICE = "device"  # remote monitoring: its Observations are a patient's readings, not lab results
 
 
 class PartnerIn(Strict):

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, cast
 
 from shared.domain.clinical import (
     Coding,
+    Component,
     EncounterRecord,
     ExternalAppointment,
     Incoming,
@@ -429,6 +430,7 @@ class _Reader:
                 or (obs.effectivePeriod.start if obs.effectivePeriod else None)
             ),
             report_id=report_id,
+            components=[_component(c, f"{path}.component[{n}]") for n, c in enumerate(obs.component or [])],
         )
         # an Observation that came in a report and names no patient is about the report's
         patient = _required(self._patient(obs.subject, container) or report_patient, f"{path}.subject")
@@ -557,6 +559,16 @@ def _coding(concept: CodeableConcept, path: str) -> Coding:
         raise Malformed(f"{path}.coding", "code")
     chosen = next((c for c in codings if c.system == LOINC), codings[0])
     return Coding(system=chosen.system, code=str(chosen.code), display=chosen.display)
+
+
+def _component(component: Any, path: str) -> Component:
+    """A component's code and quantity (a blood pressure's systolic, in mm[Hg])."""
+    quantity = component.valueQuantity
+    value = _number(quantity.value, f"{path}.valueQuantity.value") if quantity is not None else None
+    unit = (
+        (quantity.code if quantity.system == UCUM and quantity.code else quantity.unit) if quantity else None
+    )
+    return Component(code=_coding(component.code, f"{path}.code").code, value=value, unit=unit)
 
 
 def _first_code(concept: CodeableConcept | None) -> str | None:

@@ -428,3 +428,54 @@ def test_an_acknowledgement_costs_two_dynamodb_calls_and_a_repeat_four(
         assert deliver(c, partner.id, body, partner.secret, msg_id="msg_1")["statusCode"] == 200
     # the route, the refused transaction, then the webhook-id and its delivery (is it still queued?)
     assert dict(repeat) == {"GetItem": 3, "TransactWriteItems": 1}
+
+
+# ---------------------------------------------------------------- a device partner
+
+
+def blood_pressure(mrn: str, systolic: float, diastolic: float, source_id: str = "bp-1") -> dict[str, Any]:
+    """A home cuff's reading as its vendor sends it: FHIR vital-signs Observation, two components."""
+    mmhg = {"unit": "mmHg", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}
+    return {
+        "resourceType": "Observation",
+        "id": source_id,
+        "meta": {"versionId": "1", "lastUpdated": "2026-12-03T16:55:00Z"},
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9"}]},
+        "subject": {"identifier": {"system": MRN_SYSTEM, "value": mrn}},
+        "effectiveDateTime": "2026-12-03T16:50:00Z",
+        "component": [
+            {
+                "code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
+                "valueQuantity": {"value": systolic, **mmhg},
+            },
+            {
+                "code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]},
+                "valueQuantity": {"value": diastolic, **mmhg},
+            },
+        ],
+    }
+
+
+def test_a_device_partners_reading_is_the_patients_observation_once(
+    c: Cloud, lab: tuple[Partner, str]
+) -> None:
+    _, ana = lab
+    cuff = add_partner(c, kind="device", resource_types=("Observation",))
+    out = deliver(c, cuff.id, blood_pressure("MRN-0042", 192, 96), cuff.secret)
+    assert out["statusCode"] == 202, out["body"]
+    again = deliver(c, cuff.id, blood_pressure("MRN-0042", 192, 96), cuff.secret)  # a redelivery, new id
+    assert again["statusCode"] == 202
+    odd = deliver(c, cuff.id, blood_pressure("MRN-0042", 80, 96, source_id="bp-2"), cuff.secret)
+    assert odd["statusCode"] == 202
+    c.settle()
+    from tests.support.records import nurse as records_nurse
+
+    read = records_nurse().ok("GET", "/patients/{patient_id}/observations", patient_id=ana)["items"]
+    assert len(read) == 1 and read[0]["device"] is True and read[0]["sender"] == "device"
+    assert read[0]["values"] == {"8480-6": 192.0, "8462-4": 96.0}
+    assert results(c, ana) == []  # a reading is not a lab result
+    assert [(t["code"], t["focus"]["type"]) for t in nurse().worklist()["items"]] == [
+        ("review-reading", "observation")
+    ]
+    assert {d["status"] for d in deliveries(cuff)} == {"processed"}
