@@ -4,7 +4,7 @@ recording: :mod:`shared.data.observations`."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
@@ -40,7 +40,7 @@ from shared.http.auth import STAFF, Principal, Role, allow
 from shared.http.caller import audited_read, caller, invalid, require_parent
 from shared.http.contract import IfMatch, UlidPath, etag, require_current, responses
 from shared.http.idempotency import idempotent
-from shared.http.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from shared.http.pagination import Cursor, Limit, Page, cursor_list, decode_cursor, encode_cursor
 
 router = APIGatewayHttpRouter()
 MAX_RANGE = timedelta(days=366)
@@ -196,13 +196,20 @@ def list_observations(
     principal, _ = caller(router)
     principal.require_patient(patient_id)
     org = principal.organization_id
-    until = to or clock.now()
-    since = from_ or until - DEFAULT_RANGE
+    # the first page fixes the range (``to`` defaults to now); later pages carry it in their cursor
+    prefix = f"observations:{_filed(code) or ''}:"
+    issued = cursor_list(cursor, tenant=org) or ""
+    if issued.startswith(prefix) and from_ is None and to is None:
+        first, _, last_bound = issued.removeprefix(prefix).partition("|")
+        since, until = datetime.fromisoformat(first), datetime.fromisoformat(last_bound)
+    else:
+        until = to or clock.now()
+        since = from_ or until - DEFAULT_RANGE
     if since > until or until - since > MAX_RANGE:
         raise invalid("from", "from is before to, at most a year apart", where="query")
     index = 1 if code else 2
     partition = keys.patient_observations_pk(org, patient_id, _filed(code))
-    list_id = f"observations:{_filed(code) or ''}:{since.isoformat()}:{until.isoformat()}"
+    list_id = f"{prefix}{clock.isoformat(since)}|{clock.isoformat(until)}"
     attributes = (f"GSI{index}PK", f"GSI{index}SK", "PK", "SK")
     start = decode_cursor(cursor, list_id, {attributes[0]: partition}, attributes, tenant=org)
     items, last = repo.series(org, patient_id, _filed(code), since, until, limit, start)

@@ -205,3 +205,24 @@ def test_an_upload_larger_or_other_than_announced_is_refused(patient_id: str) ->
         patient_id=patient_id,
     )
     assert sent["statusCode"] == 422 and "type and size" in sent["body"]
+
+
+def test_a_series_pages_with_the_range_its_first_page_fixed(
+    patient_id: str, frozen_clock: clock.FixedClock
+) -> None:
+    me = patient(patient_id)
+    start = clock.now() - timedelta(days=10)
+    for n in range(7):
+        at = clock.isoformat(start + timedelta(days=n))
+        assert me.weigh(patient_id, 180 + n * 0.2, at=at)["statusCode"] == 201
+    route = "/patients/{patient_id}/observations"
+    first = me.ok("GET", route, patient_id=patient_id, query={"limit": "3"})
+    frozen_clock.advance(timedelta(minutes=5))  # `to` defaulted to now: the next pages keep the first's
+    seen = list(first["items"])
+    cursor = first["next_cursor"]
+    while cursor:
+        page = me.ok("GET", route, patient_id=patient_id, query={"limit": "3", "cursor": cursor})
+        seen += page["items"]
+        cursor = page["next_cursor"]
+    assert [o["value"] for o in seen] == [180 + n * 0.2 for n in range(7)]
+    assert [o["effective_at"] for o in seen] == sorted(o["effective_at"] for o in seen)
