@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from shared.data import core
 from shared.data.patients import Patient
+from shared.data.records import R, Settings
 from shared.data.tx import Cancelled
 from shared.errors import Conflict, NotFound
 from shared.http.caller import invalid
+from shared.http.contract import require_current
 
 
 def patient_of(org: str, patient_id: str, *, active: bool = False) -> Any:
@@ -34,3 +38,12 @@ def commit(change: core.Change, what: str) -> None:
         if "patient" in exc.failed:
             raise NotFound("No patient with this id.") from None
         raise Conflict(f"The {what} changed since you read it; read it again.") from None
+
+
+def replace_policy(settings: Settings[R], org: str, body: BaseModel, if_match: str | None) -> R:
+    """An organization's policy ``PUT``: ``body`` in place of what ``If-Match`` names (428 without it
+    once one exists, 409 when stale)."""
+    _, item = settings.get(org)
+    if item is not None:
+        require_current(if_match, item.version, "policy")
+    return settings.save(org, body, item)

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import Field
 
-from functions.records.common import commit, exists, patient_of
+from functions.records.common import commit, exists, patient_of, replace_policy
 from shared import clock, files, ids
 from shared.data import core, keys
 from shared.data import records as repo
@@ -37,7 +37,7 @@ from shared.errors import Conflict, NotFound
 from shared.events.records import MessageAnswered, MessageSent, MessageUrgent
 from shared.http.auth import STAFF, Role, allow
 from shared.http.caller import audited_read, caller, invalid, require_parent
-from shared.http.contract import IfMatch, UlidPath, etag, require_current, responses
+from shared.http.contract import IfMatch, UlidPath, etag, responses
 from shared.http.idempotency import idempotent
 from shared.http.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 
@@ -84,11 +84,7 @@ def read_policy() -> Response[MessagePolicyOut]:
 @allow(Role.ADMIN)
 def write_policy(body: MessagePolicy, if_match: IfMatch = None) -> Response[MessagePolicyOut]:
     principal, _ = caller(router)
-    org = principal.organization_id
-    _, item = POLICY.get(org)
-    if item is not None:
-        require_current(if_match, item.version, "policy")
-    record = POLICY.save(org, body, item)
+    record = replace_policy(POLICY, principal.organization_id, body, if_match)
     return Response(200, "application/json", record, headers=etag(record.version))
 
 

@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import AwareDatetime
 
-from functions.records.common import commit, patient_of
+from functions.records.common import commit, patient_of, replace_policy
 from shared import clock
 from shared.data import core, keys
 from shared.data import records as repo
@@ -88,11 +88,7 @@ def read_policy() -> Response[MonitoringPolicyOut]:
 @allow(Role.ADMIN)
 def write_policy(body: MonitoringPolicy, if_match: IfMatch = None) -> Response[MonitoringPolicyOut]:
     principal, _ = caller(router)
-    org = principal.organization_id
-    _, item = repo.MONITORING_POLICY.get(org)
-    if item is not None:
-        require_current(if_match, item.version, "policy")
-    record = repo.MONITORING_POLICY.save(org, body, item)
+    record = replace_policy(repo.MONITORING_POLICY, principal.organization_id, body, if_match)
     return Response(200, "application/json", record, headers=etag(record.version))
 
 
