@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
 
 from shared.data import core
+from shared.data import records as repo
 from shared.data.patients import Patient
 from shared.data.records import R, Settings
 from shared.data.tx import Cancelled
+from shared.domain.documentation import RelatesTo
 from shared.errors import Conflict, NotFound
-from shared.http.caller import invalid
+from shared.http.caller import audited_read, invalid
 from shared.http.contract import require_current
 
 
@@ -47,3 +51,18 @@ def replace_policy(settings: Settings[R], org: str, body: BaseModel, if_match: s
     if item is not None:
         require_current(if_match, item.version, "policy")
     return settings.save(org, body, item)
+
+
+def check_related(org: str, patient_id: str, relates_to: RelatesTo | None) -> None:
+    """What a note or an interaction relates to is this patient's (a 422 otherwise: another patient's
+    record is not named, nor one that does not exist)."""
+    if (
+        relates_to is not None
+        and repo.related_patient(org, relates_to.type.value, relates_to.id) != patient_id
+    ):
+        raise invalid("relates_to", f"no {relates_to.type.value} of this patient with this id")
+
+
+def audit_replay(router: APIGatewayHttpRouter, action: str) -> Callable[[Any], None]:
+    """``on_replay`` of a create whose answer holds PHI: a replay is a read, audited as one."""
+    return lambda _: audited_read(router, [router.current_event.path_parameters["patient_id"]], action)

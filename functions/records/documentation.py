@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from functions.records.common import commit, exists, patient_of
+from functions.records.common import audit_replay, check_related, commit, exists, patient_of
 from shared import clock, ids
 from shared.data import core, keys
 from shared.data import records as repo
@@ -56,13 +56,14 @@ RETRACTORS = frozenset({Role.PHYSICIAN, Role.ADMIN})
     responses=responses(201, "Logged", headers=["Location"]),
 )
 @allow(STAFF)
-@idempotent(router)
+@idempotent(router, on_replay=audit_replay(router, "interaction.read"))
 def log_interaction(patient_id: UlidPath, body: InteractionIn) -> Response[InteractionOut]:
     """An attempt that did not reach anyone is logged too (``reached: false``). Reminders, replies and
     partners' notices are logged by Careloop itself."""
     principal, actor = caller(router)
     org, now = principal.organization_id, clock.now()
     patient_of(org, patient_id)
+    check_related(org, patient_id, body.relates_to)
     try:
         record = interaction(body, ids.new_id(), patient_id, principal.subject, now)
     except ValueError as exc:
@@ -169,11 +170,12 @@ def _out(
     responses=responses(201, "Signed", headers=["Location", "ETag"]),
 )
 @allow(STAFF)
-@idempotent(router)
+@idempotent(router, on_replay=audit_replay(router, "note.read"))
 def write_note(patient_id: UlidPath, body: NoteIn) -> Response[NoteOut]:
     principal, actor = caller(router)
     org, now = principal.organization_id, clock.now()
     patient_of(org, patient_id)
+    check_related(org, patient_id, body.relates_to)
     head, first = sign(body, ids.new_id(), patient_id, principal.subject, now)
     change = core.Change(actor, now)
     exists(change, org, patient_id)
@@ -218,16 +220,16 @@ def read_note(patient_id: UlidPath, note_id: NotePath) -> Response[NoteOut]:
     ),
 )
 @allow(STAFF)
-@idempotent(router)
+@idempotent(router, on_replay=audit_replay(router, "note.read"))
 def amend_note(
     patient_id: UlidPath, note_id: NotePath, body: AmendmentIn, if_match: IfMatch = None
 ) -> Response[NoteOut]:
     principal, actor = caller(router)
     org, now = principal.organization_id, clock.now()
     stored = _note(org, patient_id, note_id)
-    require_current(if_match, stored.item.version, "note")
     if stored.head.created_by != principal.subject:
         raise Forbidden("Only the note's author amends it; write your own note instead.")
+    require_current(if_match, stored.item.version, "note")
     current = max(stored.versions, key=lambda v: v.number)
     try:
         head, version = amend(stored.head, current.text, body, principal.subject, now)
@@ -265,9 +267,9 @@ def retract_note(
     principal, actor = caller(router)
     org, now = principal.organization_id, clock.now()
     stored = _note(org, patient_id, note_id)
-    require_current(if_match, stored.item.version, "note")
     if stored.head.created_by != principal.subject and not principal.roles & RETRACTORS:
         raise Forbidden("Only the note's author, a physician or an admin marks it entered in error.")
+    require_current(if_match, stored.item.version, "note")
     try:
         head = retract(stored.head, body, principal.subject, now)
     except IllegalChange as exc:

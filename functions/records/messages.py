@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import Field
 
-from functions.records.common import commit, exists, patient_of, replace_policy
+from functions.records.common import audit_replay, commit, exists, patient_of, replace_policy
 from shared import clock, files, ids
 from shared.data import core, keys
 from shared.data import records as repo
@@ -221,7 +221,7 @@ def _send(
     responses=responses(201, "Sent", headers=["Location"]),
 )
 @allow(STAFF, Role.PATIENT)
-@idempotent(router)
+@idempotent(router, on_replay=audit_replay(router, "message.read"))
 def send_message(patient_id: UlidPath, body: MessageIn) -> Response[Posted]:
     """A patient message waits for the care team's answer (a task after the organization's response
     time). One holding an urgent word goes to the nurses at once and is answered at once with what to

@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import AwareDatetime
 
-from functions.records.common import commit, patient_of, replace_policy
+from functions.records.common import audit_replay, commit, patient_of, replace_policy
 from shared import clock
 from shared.data import core, keys
 from shared.data import records as repo
@@ -153,7 +153,7 @@ def write_thresholds(
     responses=responses(201, "Recorded", headers=["Location"]),
 )
 @allow(STAFF, Role.PATIENT)
-@idempotent(router)
+@idempotent(router, on_replay=audit_replay(router, "observation.read"))
 def record_observation(
     patient_id: UlidPath, body: ObservationIn
 ) -> Response[ObservationOut | ObservationPatientView]:

@@ -185,6 +185,26 @@ def timeline_page(
     return [i.load(TimelineEntry) for i in result], result.last_evaluated_key
 
 
+# ---------------------------------------------------------------- what a record relates to
+
+RELATED = {  # a record type → the key of its item
+    "appointment": lambda org, i: (keys.appointment_pk(org, i), keys.APPOINTMENT_SK),
+    "referral": lambda org, i: (keys.referral_pk(org, i), keys.REFERRAL_SK),
+    "task": lambda org, i: (keys.task_pk(org, i), keys.TASK_SK),
+    "care-plan": lambda org, i: (keys.careplan_pk(org, i), keys.CAREPLAN_SK),
+    "transition": lambda org, i: (keys.transition_pk(org, i), keys.TRANSITION_SK),
+}
+
+
+def related_patient(org: str, record_type: str, record_id: str) -> str | None:
+    """Whose record it is (None: no such record in the organization): one GetItem of one attribute,
+    whatever area holds it."""
+    pk, sk = RELATED[record_type](org, record_id)
+    raw = CareModel._get_connection().get_item(pk, sk, attributes_to_get=["patient_id"])
+    value = raw.get("Item", {}).get("patient_id", {}).get("S")
+    return str(value) if value else None
+
+
 # ---------------------------------------------------------------- interactions
 
 
