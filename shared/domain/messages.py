@@ -31,7 +31,7 @@ from shared.domain.tasks import DueIn
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 MAX_ATTACHMENTS = 5
-MAX_UNANSWERED = 50  # answered together by the next staff message; more are answered by the oldest
+MAX_UNANSWERED = 50  # answered together by the next staff message (one event each, in its transaction)
 ContentType = Literal["image/jpeg", "image/png", "image/heic", "application/pdf"]
 Word = Annotated[str, Field(min_length=2, max_length=60)]
 
@@ -154,16 +154,21 @@ class MessagePolicyOut(MessagePolicy):
     version: int = 0
 
 
+_STROKES = str.maketrans({"đ": "d", "ø": "o", "ł": "l", "ħ": "h"})  # letters NFKD does not decompose
+
+
 def fold(text: str) -> str:
     """Lower case, without accents, apostrophes kept as typed by phones folded to one."""
-    text = text.replace("\u2019", "'").casefold()
+    text = text.replace("\u2019", "'").casefold().translate(_STROKES)
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 @cache
 def _pattern(words: tuple[str, ...]) -> re.Pattern[str]:
-    alternatives = sorted({re.escape(fold(w)).replace(r"\ ", r"\s+") for w in words}, key=len, reverse=True)
+    alternatives = sorted(
+        {r"\s+".join(map(re.escape, fold(w).split())) for w in words}, key=len, reverse=True
+    )
     return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)")
 
 
@@ -250,7 +255,9 @@ class Conversation(Model):
 
 def received(conversation: Conversation, message: MessageOut) -> Conversation:
     """A patient's message waits for an answer (the oldest waiting sets the clock)."""
-    unanswered = [*conversation.unanswered, message.id][-MAX_UNANSWERED:]
+    unanswered = [*conversation.unanswered, message.id]
+    if len(unanswered) > MAX_UNANSWERED:  # the oldest holds the clock: drop from the middle
+        unanswered = [unanswered[0], *unanswered[-(MAX_UNANSWERED - 1) :]]
     first = conversation.first_unanswered_at or message.sent_at
     return conversation.model_copy(
         update={"unanswered": unanswered, "first_unanswered_at": first, "last_at": message.sent_at}

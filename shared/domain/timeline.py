@@ -102,9 +102,10 @@ ENTRIES: dict[str, Shape] = {
         "interaction",
         "event_id",
         _P + "/interactions/{id}",
-        "ReminderSent ReminderUndeliverable PatientReplied",
+        "ReminderSent PatientReplied",
         patient=True,
     ),
+    **_same(Kind.INTERACTION, "interaction", "event_id", _P + "/interactions/{id}", "ReminderUndeliverable"),
     **_same(
         Kind.INTERACTION, "interaction", "interaction_id", _P + "/interactions/{id}", "InteractionLogged"
     ),
@@ -187,6 +188,7 @@ ENTRIES: dict[str, Shape] = {
 }
 # what an entry shows of its event besides the ids: its codes and flags (ids and instants are left out)
 _NOT_CODES = frozenset({"event_id", "organization_id", "occurred_at", "patient_id", "schema_version"})
+_CODE_IDS = frozenset({"rule_id", "template_id", "material_id"})  # named ids, but codes: a rule, a template
 
 
 class RecordLink(Model):
@@ -233,7 +235,7 @@ def entry_of(detail_type: str, detail: dict[str, Any]) -> TimelineEntry | None:
         name: value
         for name, value in detail.items()
         if name not in _NOT_CODES
-        and not name.endswith(("_id", "_ids", "_at"))
+        and (name in _CODE_IDS or not name.endswith(("_id", "_ids", "_at")))
         and isinstance(value, str | int | float | bool)
     }
     href = shape.href.format(patient=patient, id=record_id)
