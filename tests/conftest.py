@@ -61,8 +61,6 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         # the cursor key's secret, as the template passes it to the functions that list things
         env = function_environment(Template.default(), "IntakeFunction", stack.names)
         monkeypatch.setenv(SECRET_ENV, env[SECRET_ENV])
-        records = function_environment(Template.default(), "RecordsFunction", stack.names)
-        monkeypatch.setenv("ATTACHMENTS_BUCKET", records["ATTACHMENTS_BUCKET"])
         yield {**stack.as_dict(), "stack": stack}
     shared_aws.reset()
     reset_connections()

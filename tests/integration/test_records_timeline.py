@@ -15,7 +15,7 @@ from shared.data import records as repo
 from shared.domain.timeline import ENTRIES
 from tests.support.ddb import count_calls, items_read
 from tests.support.intake import Api
-from tests.support.records import coordinator, patient
+from tests.support.records import attachments_bucket, coordinator, patient
 
 # one of each shape the timeline shows, by the field its record id is in
 KINDS = [
@@ -123,13 +123,17 @@ def test_every_timeline_event_is_routed_to_the_projector() -> None:
 
 # ---------------------------------------------------------------- attachments
 
+__all__ = ["attachments_bucket"]  # a fixture these tests use
+
 
 def upload(form: dict[str, Any], content: bytes) -> int:
     files = {"file": ("scan", content, form["fields"]["Content-Type"])}
     return requests.post(form["url"], data=form["fields"], files=files, timeout=10).status_code
 
 
-def test_an_attachment_goes_up_once_and_is_read_only_through_its_message(patient_id: str) -> None:
+def test_an_attachment_goes_up_once_and_is_read_only_through_its_message(
+    patient_id: str, attachments_bucket: str
+) -> None:
     me = patient(patient_id)
     route = "/patients/{patient_id}/attachments"
     made = me.req("POST", route, {"content_type": "application/pdf", "size": 2000}, patient_id=patient_id)
@@ -178,7 +182,9 @@ def test_an_attachment_goes_up_once_and_is_read_only_through_its_message(patient
     assert named["statusCode"] == 422
 
 
-def test_an_upload_larger_or_other_than_announced_is_refused(patient_id: str) -> None:
+def test_an_upload_larger_or_other_than_announced_is_refused(
+    patient_id: str, attachments_bucket: str
+) -> None:
     from shared import files
     from shared.aws import client
     from shared.data import keys

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
 
 from tests.support.intake import Api
 
@@ -65,3 +68,16 @@ def admin(org: str = "acme", sub: str = "admin-1") -> Records:
 
 def patient(patient_id: str, org: str = "acme") -> Records:
     return Records(org=org, roles=("patient",), sub=f"patient-{patient_id}", patient_id=patient_id)
+
+
+@pytest.fixture
+def attachments_bucket(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The attachments bucket the template gives RecordsFunction, in this test's moto."""
+    from local.stack import function_environment
+    from local.template import Template
+
+    bucket = function_environment(Template.default(), "RecordsFunction", aws["stack"].names)[
+        "ATTACHMENTS_BUCKET"
+    ]
+    monkeypatch.setenv("ATTACHMENTS_BUCKET", bucket)
+    yield bucket
