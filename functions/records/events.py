@@ -74,6 +74,8 @@ def _channel(kind: str, detail: dict[str, Any]) -> Medium:
 def log_interaction(org: str, kind: str, detail: dict[str, Any]) -> str:
     """The interaction an event is, with the event's timeline entry, once (its id is the event's)."""
     direction, party, reached, source, topics = LOGGED[kind]
+    if detail.get("subject_kind") == "referral":  # a reminder of a referral, not a visit
+        topics = [Topic.REFERRAL]
     at = datetime.fromisoformat(detail["occurred_at"])
     record = InteractionOut(
         id=detail["event_id"],

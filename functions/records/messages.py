@@ -129,16 +129,16 @@ def _attach(
     out = []
     for n, attachment_id in enumerate(dict.fromkeys(attachment_ids)):
         item = repo.get_attachment(org, attachment_id)
-        record = item.load(AttachmentOut) if item is not None and item.patient_id == patient_id else None
-        if record is None or record.status != "pending":
+        if item is None or item.patient_id != patient_id or item.load(AttachmentOut).status != "pending":
             raise invalid(f"attachment_ids[{n}]", "no attachment of this patient waiting with this id")
+        record = item.load(AttachmentOut)
         found = files.stored(keys.attachment_object(org, patient_id, attachment_id))
         if found is None:
             raise invalid(f"attachment_ids[{n}]", "nothing was uploaded for this attachment yet")
         if found.size > record.size or found.content_type != record.content_type:
             raise invalid(f"attachment_ids[{n}]", "the upload is not the type and size announced")
         attached = record.model_copy(update={"status": "attached", "message_id": message_id})
-        change.put("attachment", repo.attachment_item(org, patient_id, attached, item.version))  # type: ignore[union-attr]
+        change.put("attachment", repo.attachment_item(org, patient_id, attached, item.version))
         out.append(attached)
     return out
 
