@@ -3,7 +3,8 @@
 The bucket (``ATTACHMENTS_BUCKET``; template.yaml) is encrypted with the customer-managed key, blocks
 every public access and refuses plain HTTP. An upload form is good for one key (ids only, never a file
 name), one content type and at most the size announced, for :data:`UPLOAD_SECONDS`; a download link
-for :data:`DOWNLOAD_SECONDS`. Nothing here reads the object's content.
+for :data:`DOWNLOAD_SECONDS`. Of an object's content only its first bytes are read: a file must be
+the type it was announced as (:func:`is_a`).
 """
 
 from __future__ import annotations
@@ -57,6 +58,28 @@ def stored(key: str) -> Stored | None:
             return None
         raise
     return Stored(int(head["ContentLength"]), str(head.get("ContentType", "")))
+
+
+# what a file of each type starts with (its magic number): the announced type must be the file's
+_SIGNATURES: dict[str, tuple[tuple[int, bytes], ...]] = {
+    "image/png": ((0, b"\x89PNG\r\n\x1a\n"),),
+    "image/jpeg": ((0, b"\xff\xd8\xff"),),
+    "application/pdf": ((0, b"%PDF-"),),
+    "image/heic": tuple(
+        (4, b"ftyp" + brand) for brand in (b"heic", b"heix", b"hevc", b"heim", b"mif1", b"msf1")
+    ),
+}
+
+
+def is_a(content_type: str, head: bytes) -> bool:
+    """Do the file's first bytes say it is ``content_type``?"""
+    return any(head[at : at + len(magic)] == magic for at, magic in _SIGNATURES.get(content_type, ()))
+
+
+def head_bytes(key: str, n: int = 16) -> bytes:
+    """The first ``n`` bytes of the object (a ranged GET: nothing else is read)."""
+    body = client("s3").get_object(Bucket=bucket(), Key=key, Range=f"bytes=0-{n - 1}")["Body"]
+    return bytes(body.read())
 
 
 def download_url(key: str) -> str:

@@ -22,7 +22,7 @@ messages that wait too long, and measurements that stop coming.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared import clock, timers
@@ -109,8 +109,12 @@ def log_interaction(org: str, kind: str, detail: dict[str, Any]) -> str:
 
 
 def _response_due(org: str, first: datetime) -> datetime:
+    """The response time, counted from the message or, outside business hours, from the next opening
+    (a message at 03:12 on Tuesday is due a business day after Tuesday's opening, not at 03:12)."""
     policy, _ = repo.MESSAGE_POLICY.get(org)
-    return due_at(policy.response_time, first, core.organization_calendar(org), None)
+    calendar = core.organization_calendar(org)
+    start = calendar.add_business_minutes(first, 1) - timedelta(minutes=1)
+    return due_at(policy.response_time, start, calendar, None)
 
 
 def arm_unanswered(org: str, patient_id: str, now: datetime) -> str:
@@ -157,12 +161,28 @@ def notify(org: str, patient_id: str, message_id: str, now: datetime) -> str:
         return "gone"
     if item.load(MessageOut).read_at is not None:
         return "read-already"
-    text = "You have a new message from your care team. Read it in the Careloop app."
-    message = Message(subject="A new message from your care team", text=text)
-    outcome, later = tell(org, patient_item.record(), message, f"message:{message_id}", now)
+    patient = patient_item.record()
+    subject, text = _notice(str(patient.preferred_language))
+    outcome, later = tell(org, patient, Message(subject=subject, text=text), f"message:{message_id}", now)
     if later is not None:
         timers.set_timer(NOTICE_LATER, org, f"{patient_id}.{message_id}", later, target_arn=_self.get("arn"))
     return outcome
+
+
+NOTICE = {  # (subject, text): never the message itself
+    "en": (
+        "A new message from your care team",
+        "You have a new message from your care team. Read it in the Careloop app.",
+    ),
+    "es": (
+        "Un mensaje nuevo de su equipo de atención",
+        "Tiene un mensaje nuevo de su equipo de atención. Léalo en la app Careloop.",
+    ),
+}
+
+
+def _notice(language: str) -> tuple[str, str]:
+    return NOTICE.get(language.split("-")[0].lower(), NOTICE["en"])
 
 
 def message_sent(org: str, detail: dict[str, Any], now: datetime) -> str:

@@ -33,7 +33,7 @@ from shared.domain.messages import (
     is_urgent,
     received,
 )
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, NotFound, Unprocessable
 from shared.events.records import MessageAnswered, MessageSent, MessageUrgent
 from shared.http.auth import STAFF, Role, allow
 from shared.http.caller import audited_read, caller, invalid, require_parent
@@ -123,6 +123,13 @@ def create_attachment(patient_id: UlidPath, body: AttachmentIn) -> Response[Atta
     return Response(201, "application/json", record.model_copy(update={"upload": upload}))
 
 
+def _bad_attachment(n: int, message: str) -> Unprocessable:
+    return Unprocessable(
+        "Fix the invalid field(s) and send again: body.attachment_ids.",
+        errors=[{"loc": ["body", "attachment_ids", n], "msg": message, "type": "value_error"}],
+    )
+
+
 def _attach(
     change: core.Change, org: str, patient_id: str, attachment_ids: list[str], message_id: str
 ) -> list[AttachmentOut]:
@@ -130,13 +137,18 @@ def _attach(
     for n, attachment_id in enumerate(dict.fromkeys(attachment_ids)):
         item = repo.get_attachment(org, attachment_id)
         if item is None or item.patient_id != patient_id or item.load(AttachmentOut).status != "pending":
-            raise invalid(f"attachment_ids[{n}]", "no attachment of this patient waiting with this id")
+            raise _bad_attachment(n, "no attachment of this patient waiting with this id")
         record = item.load(AttachmentOut)
-        found = files.stored(keys.attachment_object(org, patient_id, attachment_id))
+        key = keys.attachment_object(org, patient_id, attachment_id)
+        found = files.stored(key)
         if found is None:
-            raise invalid(f"attachment_ids[{n}]", "nothing was uploaded for this attachment yet")
-        if found.size > record.size or found.content_type != record.content_type:
-            raise invalid(f"attachment_ids[{n}]", "the upload is not the type and size announced")
+            raise _bad_attachment(n, "nothing was uploaded for this attachment yet")
+        if (
+            found.size > record.size
+            or found.content_type != record.content_type
+            or not files.is_a(record.content_type, files.head_bytes(key))
+        ):
+            raise _bad_attachment(n, "the upload is not the type and size announced")
         attached = record.model_copy(update={"status": "attached", "message_id": message_id})
         change.put("attachment", repo.attachment_item(org, patient_id, attached, item.version))
         out.append(attached)

@@ -167,6 +167,22 @@ def test_a_message_with_an_urgent_word_reaches_the_nurses_at_once_and_is_answere
     nurse().message(pid, "Estamos llamándole ahora.")
     c.settle()
     assert work(tasks.nurse()) == []
+    # she is told in Spanish that there is a message, never what it says
+    notices = [m["text"] for m in c.outbox if m.get("to") == PHONE]
+    assert notices and all("Tiene un mensaje nuevo" in t and "llamándole" not in t for t in notices)
+    assert c.failures() == []
+
+
+def test_a_message_sent_at_night_is_due_a_business_day_after_the_next_opening(friday: Cloud) -> None:
+    c = friday
+    _, pid = open_clinic(c)
+    c.advance_to(at("2026-12-08T08:12:00Z"))  # Tuesday 03:12 in New York: closed
+    patient(pid).message(pid, "Couldn't sleep, is that the pills?")
+    c.settle()
+    c.advance_to(at("2026-12-09T08:20:00Z"))  # Wednesday 03:20: not at 03:12
+    assert "MessageUnanswered" not in c.detail_types("careloop.records")
+    c.advance_to(at("2026-12-09T13:01:00Z"))  # Wednesday 08:01: a business day after Tuesday's 08:00
+    assert "MessageUnanswered" in c.detail_types("careloop.records")
     assert c.failures() == []
 
 
