@@ -155,6 +155,7 @@ def record(
         sender=sender,
         recorded_by=actor.subject,
         interpretation=findings,
+        trends=trend_findings,
     )
     state_item = ctx.monitor
     for attempt in range(ATTEMPTS):

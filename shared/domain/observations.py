@@ -16,6 +16,7 @@ from shared.domain.monitoring import (
     Measure,
     SeriesSummary,
     Threshold,
+    TrendFinding,
 )
 
 
@@ -40,6 +41,7 @@ class ObservationOut(Model):
     sender: Sender
     recorded_by: str
     interpretation: list[Finding] = Field(default_factory=list, description="out of range when recorded")
+    trends: list[TrendFinding] = Field(default_factory=list, description="the trends it showed when recorded")
 
 
 class ObservationPatientView(Model):

@@ -210,8 +210,9 @@ def test_a_weight_gain_of_3_lb_in_a_day_raises_one_task(friday: Cloud) -> None:
     c.settle()
     assert work(tasks.nurse()) == []
     c.advance_to(at("2026-12-05T14:30:00Z"))
-    up = me.weigh(pid, 184)  # +3 lb since yesterday
+    up = nurse().weigh(pid, 184)  # +3 lb since yesterday
     assert up["statusCode"] == 201
+    assert [t["rule_id"] for t in up["json"]["trends"]] == ["weight-gain-day"]
     c.advance_to(at("2026-12-05T18:00:00Z"))
     me.weigh(pid, 184.5)  # still up: raises nothing more
     c.settle()
