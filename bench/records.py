@@ -59,7 +59,8 @@ def main() -> None:
             made = me.weigh(pid, 180.0 + (n % 7) * 0.3, at=at)
             assert made["statusCode"] == 201, made["body"]  # noqa: S101
         elapsed = time.perf_counter() - t0
-        print(f"{'readings recorded per second':58}{READINGS / elapsed:>6.0f}  ({elapsed * 1000 / READINGS:.1f} ms each)")
+        each = f"({elapsed * 1000 / READINGS:.1f} ms each)"
+        print(f"{'readings recorded per second':58}{READINGS / elapsed:>6.0f}  {each}")
 
 
 if __name__ == "__main__":

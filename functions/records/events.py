@@ -93,9 +93,8 @@ def log_interaction(org: str, kind: str, detail: dict[str, Any]) -> str:
     )
     change = core.Change(repo.system_actor(org), record.recorded_at)
     repo.put_interaction(change, org, record)
-    entry = entry_of(
-        kind, detail
-    )  # the interaction's (a reminder, a reply), or the encounter's, the result's
+    # the interaction's entry (a reminder, a reply), or the encounter's, the result's
+    entry = entry_of(kind, detail)
     if entry is not None:
         change.put("timeline", repo.timeline_item(org, record.patient_id, entry))
     try:

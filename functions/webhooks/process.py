@@ -16,8 +16,8 @@ resource write it once (the source item's version condition).
 What each resource does: Encounter → the patient's encounters, PatientAdmitted / PatientDischarged;
 Observation / DiagnosticReport → results, ResultAbnormal / ResultCritical (the escalation rules turn
 them into review tasks); a device partner's Observation → the patient's reading (remote monitoring,
-:mod:`shared.data.observations`: thresholds, trends, alerts); Appointment → our calendar when the provider is ours
-(:mod:`shared.data.mirror`).
+:mod:`shared.data.observations`: thresholds, trends, alerts); Appointment → our calendar when the
+provider is ours (:mod:`shared.data.mirror`).
 """
 
 from __future__ import annotations
