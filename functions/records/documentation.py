@@ -7,10 +7,10 @@ rewrites a version: ``GET`` shows every one, the current first.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions.records.common import audit_replay, check_related, commit, exists, patient_of
@@ -27,6 +27,7 @@ from shared.domain.documentation import (
     NoteHead,
     NoteIn,
     NoteOut,
+    NoteSummary,
     NoteVersion,
     amend,
     interaction,
@@ -44,6 +45,8 @@ from shared.http.pagination import Cursor, Limit, Page, decode_cursor, encode_cu
 
 router = APIGatewayHttpRouter()
 InteractionPage = Page[InteractionOut]
+NotePage = Page[NoteSummary]
+Include = Annotated[Literal["entered-in-error"] | None, Query(description="also the notes entered in error")]
 NotePath = Annotated[str, Path(min_length=26, max_length=26, pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
 RETRACTORS = frozenset({Role.PHYSICIAN, Role.ADMIN})
 
@@ -184,6 +187,32 @@ def write_note(patient_id: UlidPath, body: NoteIn) -> Response[NoteOut]:
     change.audit.append((patient_id, "note.create"))
     commit(change, "patient")
     return _out(head, [first], 1, 201, f"/patients/{patient_id}/notes/{head.id}")
+
+
+@router.get(
+    "/patients/<patient_id>/notes",
+    summary="The patient's notes, newest first, each with its current version",
+    tags=["records"],
+    operation_id="listNotes",
+)
+@allow(STAFF)
+def list_notes(
+    patient_id: UlidPath, include: Include = None, limit: Limit = 25, cursor: Cursor = None
+) -> NotePage:
+    """Notes entered in error are left out unless ``include=entered-in-error``; every version of one
+    is read with ``GET …/notes/{id}``."""
+    principal, _ = caller(router)
+    org = principal.organization_id
+    list_id = f"notes:{include or ''}"
+    partition = keys.patient_notes_pk(org, patient_id)
+    start = decode_cursor(
+        cursor, list_id, {"GSI1PK": partition}, ("GSI1PK", "GSI1SK", "PK", "SK"), tenant=org
+    )
+    records, last = repo.notes_page(org, patient_id, include is not None, limit, start)
+    require_parent(bool(records), cursor, Patient, core.patient_key(org, patient_id), "patient")
+    if records:
+        audited_read(router, [patient_id], "note.read")
+    return NotePage(items=records, next_cursor=encode_cursor(list_id, last, tenant=org))
 
 
 @router.get(

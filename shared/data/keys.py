@@ -135,7 +135,9 @@ Records (``functions/records``; ``<code>`` a LOINC code; every item below is abo
   ``<occurred>#<id>``
 - a note and every version of it (``GET /patients/{p}/notes/{id}``: one Query of the partition):
   ``ORG#<org>#NOTE#<id>`` / ``NOTE`` (its status and current version, versioned) and ``V#<nnnn>`` per
-  signed version, put with ``attribute_not_exists``: a version once written is never changed
+  signed version, put with ``attribute_not_exists``: a version once written is never changed; a
+  patient's notes, newest first (``GET /patients/{p}/notes``): Query GSI1 ``ORG#<org>#PATIENT#<p>#NOTES``
+  / ``<created>#<id>`` (the head holds its current version, so the list reads nothing else)
 - secure messages (``GET /patients/{p}/messages``, newest first: one Query, ``MSG#`` descending):
   ``ORG#<org>#PATIENT#<p>#MESSAGES`` / ``MSG#<id>`` (a ULID: time order), and ``CONVERSATION``
   (the patient's messages not yet answered, versioned: every message's transaction writes it)
@@ -706,6 +708,12 @@ def note_pk(org: str, note_id: str) -> str:
 
 
 NOTE_SK = "NOTE"
+
+
+def patient_notes_pk(org: str, patient_id: str) -> str:
+    return f"{patient_pk(org, patient_id)}#NOTES"
+
+
 NOTE_VERSION_PREFIX = "V#"
 
 

@@ -24,7 +24,7 @@ from shared.data import keys
 from shared.data.core import Change, get_item
 from shared.data.patients import Actor
 from shared.data.table import CareModel
-from shared.domain.documentation import InteractionOut, NoteHead, NoteVersion
+from shared.domain.documentation import DocStatus, InteractionOut, NoteHead, NoteSummary, NoteVersion
 from shared.domain.messages import AttachmentOut, Conversation, MessageOut, MessagePolicyOut
 from shared.domain.monitoring import MonitoringPolicyOut
 from shared.domain.observations import PatientThresholdsOut
@@ -61,6 +61,8 @@ class InteractionItem(Body, discriminator="Interaction"):
 class NoteItem(Body, discriminator="Note"):
     patient_id = UnicodeAttribute()
     entries = UnicodeAttribute(null=True)  # JSON: the note's timeline entries (hidden with it)
+    current = UnicodeAttribute(null=True)  # JSON: the current signed version (what a list shows)
+    hidden = BooleanAttribute(null=True)  # entered in error: out of the default list
     version = VersionAttribute()
 
     def timeline(self) -> list[TimelineEntry]:
@@ -264,7 +266,12 @@ def put_note(
         body=_json(head),
         patient_id=head.patient_id,
         entries=json.dumps([e.model_dump(mode="json") for e in entries], separators=(",", ":")),
+        current=_json(version) if version is not None else (item.current if item is not None else None),
+        GSI1PK=keys.patient_notes_pk(org, head.patient_id),
+        GSI1SK=keys.timed_sk(isoformat(head.created_at), head.id),
     )
+    if head.doc_status is DocStatus.ENTERED_IN_ERROR:
+        new.hidden = True
     if item is None:
         change.put("note", new, NoteItem.PK.does_not_exist())
     else:
@@ -275,6 +282,28 @@ def put_note(
             keys.note_pk(org, head.id), keys.note_version_sk(version.number), body=_json(version)
         )
         change.put("note-version", signed, NoteVersionItem.PK.does_not_exist())
+
+
+def notes_page(
+    org: str, patient_id: str, include_hidden: bool, limit: int, start: dict[str, Any] | None
+) -> tuple[list[NoteSummary], Any]:
+    """One Query, newest first (entered-in-error notes filtered out unless asked for)."""
+    result = NoteItem.gsi1.query(
+        keys.patient_notes_pk(org, patient_id),
+        scan_index_forward=False,
+        limit=limit,
+        last_evaluated_key=start,
+        filter_condition=None if include_hidden else NoteItem.hidden.does_not_exist(),
+    )
+    out = [
+        NoteSummary(
+            **i.load(NoteHead).model_dump(exclude={"current"}),
+            current=NoteVersion.model_validate_json(i.current or "{}"),
+            version=i.version or 0,
+        )
+        for i in result
+    ]
+    return out, result.last_evaluated_key
 
 
 def get_note(org: str, note_id: str) -> StoredNote | None:

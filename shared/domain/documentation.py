@@ -217,6 +217,21 @@ class NoteOut(Model):
     version: int = Field(description="the note's ETag: what an amendment or a retraction names in If-Match")
 
 
+class NoteSummary(Model):
+    """A note in a patient's list: what it is now and its current version's text."""
+
+    id: str
+    patient_id: str
+    type: NoteType
+    doc_status: DocStatus
+    relates_to: RelatesTo | None = None
+    created_by: str
+    created_at: datetime
+    entered_in_error: Retraction | None = None
+    current: NoteVersion
+    version: int
+
+
 class NoteHead(Model):
     """What the note is now, beside its versions (stored apart: a version is never rewritten)."""
 

@@ -48,6 +48,7 @@ STAFF_ROUTES = {
     ("GET", "/patients/{patient_id}/interactions"),
     ("GET", "/patients/{patient_id}/interactions/{interaction_id}"),
     ("POST", "/patients/{patient_id}/notes"),
+    ("GET", "/patients/{patient_id}/notes"),
     ("GET", NOTE),
     AMEND,
     RETRACT,
@@ -469,6 +470,7 @@ def test_every_read_of_notes_messages_and_the_timeline_is_audited(
     pid = world["patient_id"]
     reads = [
         (coordinator(), "GET", NOTE, "note.read"),
+        (coordinator(), "GET", "/patients/{patient_id}/notes", "note.read"),
         (coordinator(), "GET", "/patients/{patient_id}/messages", "message.read"),
         (coordinator(), "GET", "/patients/{patient_id}/messages/{message_id}", "message.read"),
         (coordinator(), "GET", "/patients/{patient_id}/timeline", "timeline.read"),

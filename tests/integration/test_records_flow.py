@@ -86,6 +86,9 @@ def test_a_note_amended_twice_keeps_three_versions_and_one_entered_in_error_leav
         "NoteAmended",
         "NoteSigned",
     ]
+    other_note = author.note(pid, "Second call: no answer.")
+    listed = author.ok("GET", "/patients/{patient_id}/notes", patient_id=pid)["items"]
+    assert [(n["id"], n["current"]["number"]) for n in listed] == [(other_note["id"], 1), (note["id"], 3)]
     # a nurse may not mark another's note wrong; a physician may
     body = {"reason": "Written on the wrong patient."}
     assert (
@@ -100,11 +103,18 @@ def test_a_note_amended_twice_keeps_three_versions_and_one_entered_in_error_leav
     again = author.req("POST", amend, {"text": "Late.", "reason": "r"}, headers={"if-match": '"4"'}, **ids)
     assert again["statusCode"] == 409 and again["json"]["current_status"] == "entered-in-error"
     # hidden from the default timeline, every version still readable by staff, shown when asked for
-    assert author.timeline(pid, kind="note")["items"] == []
-    assert "note" not in {e["kind"] for e in author.timeline(pid)["items"]}
+    assert [e["record"]["id"] for e in author.timeline(pid, kind="note")["items"]] == [other_note["id"]]
+    assert {e["record"]["id"] for e in author.timeline(pid)["items"] if e["kind"] == "note"} == {
+        other_note["id"]
+    }
     shown = author.timeline(pid, kind="note", include="entered-in-error")["items"]
-    assert len(shown) == 4 and all(e["hidden"] for e in shown)
+    assert len(shown) == 5 and [e["hidden"] for e in shown].count(True) == 4
     assert [v["number"] for v in author.ok("GET", route, **ids)["versions"]] == [3, 2, 1]
+    # the patient's notes list leaves it out by default, and shows its current version when asked
+    notes = "/patients/{patient_id}/notes"
+    assert [n["id"] for n in author.ok("GET", notes, patient_id=pid)["items"]] == [other_note["id"]]
+    shown = author.ok("GET", notes, patient_id=pid, query={"include": "entered-in-error"})["items"]
+    assert shown[1]["current"]["text"] == second["text"] and shown[1]["doc_status"] == "entered-in-error"
     # the patient never reads a note, nor asks for hidden entries
     assert patient(pid).req("GET", route, **ids)["statusCode"] == 403
     assert (
