@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, NamedTuple
 
-from pydantic import AwareDatetime, Field, ValidationError, field_validator, model_validator
+from pydantic import AwareDatetime, Field, ValidationError, computed_field, field_validator, model_validator
 
 from shared.domain.base import Code, Model, Strict
 
@@ -315,6 +315,12 @@ _SIDES = {"<": "high", "<=": "high", ">": "low", ">=": "low"}
 class EffectiveThreshold(Threshold):
     source: ThresholdSource
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def unit(self) -> str:
+        """The canonical UCUM unit its bounds are in (what a ``PUT`` of thresholds must use)."""
+        return CATALOG[self.code].unit
+
 
 def thresholds_for(
     policy: MonitoringPolicy,
@@ -348,7 +354,9 @@ def thresholds_for(
         held = sides.setdefault(measure, {})
         held[side] = (min if side == "high" else max)(bound, held.get(side, bound))
     for measure, bounds in sides.items():
-        base = found[measure].model_dump(exclude={"source"}) if measure in found else {"code": measure}
+        base = (
+            found[measure].model_dump(exclude={"source", "unit"}) if measure in found else {"code": measure}
+        )
         with suppress(ValidationError):  # the goal contradicts the organization's other side: it stands
             found[measure] = EffectiveThreshold(**{**base, **bounds, "source": ThresholdSource.CARE_PLAN})
     for t in patient:

@@ -789,3 +789,13 @@ def test_summarize_rounds_the_change_and_handles_one_or_no_reading() -> None:
     assert one is not None
     assert (one.change_7d, one.change_30d, one.readings_7d, one.readings_30d) == (None, None, 1, 1)
     assert summarize(Measure.WEIGHT, [], NOW) is None
+
+
+def test_every_effective_threshold_says_the_unit_its_bounds_are_in() -> None:
+    own = [Threshold(code=Measure.WEIGHT, high=95)]
+    goals = [("2339-0", "<", 10.0, "mmol/L")]
+    found = {t.code: t for t in thresholds_for(MonitoringPolicy(), goals, own)}
+    assert (found[Measure.WEIGHT].unit, found[Measure.WEIGHT].high) == ("kg", 95)
+    assert (found[Measure.GLUCOSE].unit, found[Measure.GLUCOSE].high) == ("mg/dL", 180.16)
+    assert found[Measure.SYSTOLIC].model_dump()["unit"] == "mm[Hg]"
+    assert found[Measure.TEMPERATURE].unit == "Cel"
