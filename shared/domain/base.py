@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from datetime import time
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
 # A local wall-clock time, "HH:MM" on the wire (OpenAPI's "time" format demands an offset, which a
@@ -45,6 +46,15 @@ _LINE_BREAKS = re.compile("[\t\n\r]")
 MULTILINE: dict[str, Any] = {"x-multiline": True}
 
 
+def _multiline(field: FieldInfo) -> bool:
+    """Marked :data:`MULTILINE` on the field, or on the type it is optional of (``Note | None``, where
+    ``Note`` is ``Annotated[str, Field(json_schema_extra=MULTILINE)]``)."""
+    extras = [field.json_schema_extra]
+    for arg in get_args(field.annotation):
+        extras += [m.json_schema_extra for m in getattr(arg, "__metadata__", ()) if isinstance(m, FieldInfo)]
+    return any(isinstance(extra, dict) and "x-multiline" in extra for extra in extras)
+
+
 class Strict(Model):
     """Input: unknown fields are refused (no mass assignment), strings are trimmed, and no string
     holds a control or bidirectional formatting character (names and identifiers no tab or line break
@@ -59,7 +69,7 @@ class Strict(Model):
             return data
         for name, field in cls.model_fields.items():
             value = data.get(field.alias or name)
-            multiline = isinstance(field.json_schema_extra, dict) and "x-multiline" in field.json_schema_extra
+            multiline = _multiline(field)
             for text in value if isinstance(value, list) else (value,):
                 if isinstance(text, str) and (
                     _NEVER.search(text) or (not multiline and _LINE_BREAKS.search(text))

@@ -166,7 +166,7 @@ def by_kind(p: CarePlanOut, kind: str) -> Activity:
         (CodeSystem.ICD10CM, "Z59.41", True),
         (CodeSystem.ICD10CM, "S72.001A", True),
         (CodeSystem.ICD10CM, "E11", True),
-        (CodeSystem.ICD10CM, "U07.1", False),  # U: reserved by WHO, not in ICD-10-CM's shape here
+        (CodeSystem.ICD10CM, "U07.1", True),  # COVID-19: ICD-10-CM took WHO's U codes (U07.1, U09.9)
         (CodeSystem.ICD10CM, "i50.9", False),
         (CodeSystem.ICD10CM, "I50.", False),
         (CodeSystem.ICD10CM, "I5", False),

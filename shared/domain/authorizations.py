@@ -1,0 +1,578 @@
+"""Prior authorizations: a payer's permission, asked before a service, for a number of units inside a
+window of dates (CMS-0057-F: the request, the decision, its expiry and the units approved).
+
+A **request** names the coverage it is asked of (the payer comes from it; the coverage must be in force
+on the service date), the service (a CPT or HCPCS Level II procedure, or an RxNorm drug), the units
+asked (1-999), the ordering provider, 1-12 ICD-10-CM diagnoses, the urgency, the service date and,
+optionally, what it is for (an appointment, a referral, a care-plan activity).
+
+Its moves (:data:`MOVES`; any other is :class:`IllegalMove`, a 409):
+
+- ``submit``: draft → submitted; the payer's clock starts;
+- ``request-info``: submitted | appealed → pending-info, with a date the information is due by
+  (default 14 calendar days); the payer's clock stops;
+- ``provide-info``: pending-info → where it came from (submitted or appealed); the clock starts again,
+  whole: a payer decides on a complete request;
+- ``approve``: submitted | appealed → approved, with a number, a validity window (first and last day,
+  both inclusive, at most 366 days apart) and the units asked (none given means all of them);
+- ``partially-approve``: submitted | appealed → partially-approved, the same with the units the payer
+  allowed (1 up to those asked: a payer may also cut the window or change the service);
+- ``deny``: submitted | appealed → denied, with a reason (:class:`DenialReason`);
+- ``appeal``: denied → appealed; the appeal's clock starts;
+- ``expire``: approved | partially-approved → expired: the window's end (the timer's move);
+- ``cancel``: any status but expired and cancelled → cancelled (a denial not appealed, a service no
+  longer needed, an approval given up before its window ends).
+
+Every move is recorded (who, when, the action, the payer's reference number) in the history, which
+keeps the last 50; each change makes the next version.
+
+**Clocks** run on the wall clock, in real time (holidays and weekends count; across a DST change a
+7-day clock is 168 hours): a decision is due 72 hours after an expedited request and 7 calendar days
+after a standard one; an appeal's decision 72 hours (expedited) or 30 days (standard) after it; a
+follow-up opens 12 hours (expedited) or 24 hours (standard) before the decision is due (never before
+the clock started). Each payer may set its own (:class:`PayerRules`). Renewal is due 14 days before
+the window's last day, or when at most one unit is left. An authorization **covers** a service date
+when it is approved or partially approved, its window holds the date and it has the units left; a
+visit held uses a unit once, however often it is counted.
+
+Everything here is pure: callers pass the time, the organization's calendar and the payer's rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from shared.domain.base import MULTILINE, Model, Strict
+from shared.domain.calendar import Calendar, Day, Instant
+from shared.domain.codes import ClinicalCode, CodeSystem, ServiceCode
+from shared.domain.records import CoverageOut
+from shared.domain.tasks import Id, minute_of
+from shared.domain.transitions import end_of_day
+
+MAX_UNITS = 999
+MAX_DIAGNOSES = 12
+MAX_HISTORY = 50
+MAX_WINDOW_DAYS = 366
+RENEW_AT_UNITS_LEFT = 1
+
+Reference = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,49}$", examples=["PA-2026-000123"])]
+Units = Annotated[int, Field(ge=1, le=MAX_UNITS)]
+
+
+class AuthStatus(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    PENDING_INFO = "pending-info"
+    APPROVED = "approved"
+    PARTIALLY_APPROVED = "partially-approved"
+    DENIED = "denied"
+    APPEALED = "appealed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+# waiting on the payer (its clock runs), approved (in force), and the two ends
+AWAITING = frozenset({AuthStatus.SUBMITTED, AuthStatus.APPEALED})
+IN_FORCE = frozenset({AuthStatus.APPROVED, AuthStatus.PARTIALLY_APPROVED})
+FINAL = frozenset({AuthStatus.EXPIRED, AuthStatus.CANCELLED})
+
+
+class AuthAction(StrEnum):
+    SUBMIT = "submit"
+    REQUEST_INFO = "request-info"
+    PROVIDE_INFO = "provide-info"
+    APPROVE = "approve"
+    PARTIALLY_APPROVE = "partially-approve"
+    DENY = "deny"
+    APPEAL = "appeal"
+    EXPIRE = "expire"
+    CANCEL = "cancel"
+
+
+# action → (the statuses it may leave, where it goes; provide-info goes back where the request came from)
+MOVES: dict[AuthAction, tuple[frozenset[AuthStatus], AuthStatus | None]] = {
+    AuthAction.SUBMIT: (frozenset({AuthStatus.DRAFT}), AuthStatus.SUBMITTED),
+    AuthAction.REQUEST_INFO: (AWAITING, AuthStatus.PENDING_INFO),
+    AuthAction.PROVIDE_INFO: (frozenset({AuthStatus.PENDING_INFO}), None),
+    AuthAction.APPROVE: (AWAITING, AuthStatus.APPROVED),
+    AuthAction.PARTIALLY_APPROVE: (AWAITING, AuthStatus.PARTIALLY_APPROVED),
+    AuthAction.DENY: (AWAITING, AuthStatus.DENIED),
+    AuthAction.APPEAL: (frozenset({AuthStatus.DENIED}), AuthStatus.APPEALED),
+    AuthAction.EXPIRE: (IN_FORCE, AuthStatus.EXPIRED),
+    AuthAction.CANCEL: (frozenset(AuthStatus) - FINAL, AuthStatus.CANCELLED),
+}
+
+
+class IllegalMove(Exception):
+    """Not a move the authorization can make from where it is: a 409."""
+
+    def __init__(self, status: AuthStatus, action: AuthAction) -> None:
+        super().__init__(f"An authorization that is {status.value} cannot {action.value}.")
+        self.status = status
+
+
+class BadDetail(ValueError):
+    """A move whose details do not fit the authorization (more units than asked, a time to come): a
+    422."""
+
+
+class NotCovered(ValueError):
+    """The coverage named is not the patient's, or not in force on the service date: a 422."""
+
+
+def next_status(status: AuthStatus, action: AuthAction, info_from: AuthStatus | None) -> AuthStatus:
+    """Where ``action`` takes an authorization that is ``status`` (:class:`IllegalMove` if it may not);
+    ``info_from``: what a pending-info one was before the payer asked."""
+    allowed, to = MOVES[action]
+    if status not in allowed:
+        raise IllegalMove(status, action)
+    return to or info_from or AuthStatus.SUBMITTED
+
+
+class AuthUrgency(StrEnum):
+    STANDARD = "standard"
+    EXPEDITED = "expedited"
+
+
+class DenialReason(StrEnum):
+    NOT_MEDICALLY_NECESSARY = "not-medically-necessary"
+    NOT_COVERED = "not-covered"  # not a benefit of the plan
+    MISSING_INFORMATION = "missing-information"
+    OUT_OF_NETWORK = "out-of-network"
+    MEMBER_NOT_ELIGIBLE = "member-not-eligible"
+    DUPLICATE = "duplicate"
+    OTHER = "other"
+
+
+class PurposeType(StrEnum):
+    APPOINTMENT = "appointment"
+    REFERRAL = "referral"
+    CARE_PLAN_ACTIVITY = "care-plan-activity"
+
+
+class Purpose(Strict):
+    """What the authorization is for."""
+
+    type: PurposeType
+    id: Id
+
+
+# ---------------------------------------------------------------- the payer's rules and the clocks
+
+
+class PayerRules(Strict):
+    """A payer's clocks, where they differ from CMS-0057-F's (72 hours / 7 calendar days)."""
+
+    expedited_hours: int = Field(72, ge=1, le=24 * 14, description="an expedited decision is due in")
+    standard_days: int = Field(7, ge=1, le=60, description="a standard decision is due in (calendar days)")
+    appeal_days: int = Field(30, ge=1, le=60, description="a standard appeal's decision is due in")
+    follow_up_before_expedited_hours: int = Field(
+        12, ge=0, le=24 * 14, description="a follow-up opens this long before an expedited decision is due"
+    )
+    follow_up_before_standard_hours: int = Field(
+        24, ge=0, le=24 * 60, description="a follow-up opens this long before a standard decision is due"
+    )
+    info_days: int = Field(14, ge=1, le=90, description="requested information is due in (calendar days)")
+    renewal_days: int = Field(14, ge=0, le=180, description="renew this many days before the window ends")
+
+
+DEFAULT_RULES = PayerRules()
+
+
+def due_at(urgency: AuthUrgency, submitted_at: datetime, rules: PayerRules = DEFAULT_RULES) -> datetime:
+    """When the payer's decision is due: expedited 72 hours, standard 7 days (to the minute, in real
+    time)."""
+    start = minute_of(submitted_at)
+    if urgency is AuthUrgency.EXPEDITED:
+        return start + timedelta(hours=rules.expedited_hours)
+    return start + timedelta(days=rules.standard_days)
+
+
+def appeal_due_at(urgency: AuthUrgency, appealed_at: datetime, rules: PayerRules = DEFAULT_RULES) -> datetime:
+    """When the decision on an appeal is due: expedited as a request, standard 30 days."""
+    start = minute_of(appealed_at)
+    if urgency is AuthUrgency.EXPEDITED:
+        return start + timedelta(hours=rules.expedited_hours)
+    return start + timedelta(days=rules.appeal_days)
+
+
+def follow_up_at(
+    urgency: AuthUrgency, started_at: datetime, due: datetime, rules: PayerRules = DEFAULT_RULES
+) -> datetime:
+    """When a follow-up with the payer opens on a clock started at ``started_at`` and due at ``due``:
+    12 hours (expedited) or 24 hours (standard) before it is due, never before it started."""
+    hours = (
+        rules.follow_up_before_expedited_hours
+        if urgency is AuthUrgency.EXPEDITED
+        else rules.follow_up_before_standard_hours
+    )
+    return max(minute_of(started_at), due - timedelta(hours=hours))
+
+
+def info_due_on(at: datetime, calendar: Calendar, rules: PayerRules = DEFAULT_RULES) -> date:
+    """The day requested information is due by, when the payer named none: 14 calendar days after the
+    request's local date."""
+    return calendar.local_date(at) + timedelta(days=rules.info_days)
+
+
+def renewal_on(valid_from: date, valid_to: date, rules: PayerRules = DEFAULT_RULES) -> date:
+    """The day to ask for a renewal: 14 days before the window's last day (its first day, for a
+    window shorter than that)."""
+    return max(valid_from, valid_to - timedelta(days=rules.renewal_days))
+
+
+def needs_renewal(units_used: int, approved_units: int) -> bool:
+    """At the last unit: the next visit uses the last one (or none is left)."""
+    return approved_units - units_used <= RENEW_AT_UNITS_LEFT
+
+
+def expires_at(valid_to: date, calendar: Calendar) -> datetime:
+    """The instant a window ends: the local midnight after its last day."""
+    return end_of_day(valid_to, calendar)
+
+
+def in_force(start: date, end: date | None, on: date) -> bool:
+    """Is a coverage whose period is ``start``-``end`` (inclusive; no end: open) in force ``on``?"""
+    return start <= on and (end is None or on <= end)
+
+
+# ---------------------------------------------------------------- input
+
+
+class AuthorizationIn(Strict):
+    """``POST /patients/{id}/authorizations``: a request, made as a draft."""
+
+    coverage_id: Id
+    service: ServiceCode = Field(description="CPT or HCPCS Level II (a procedure), RxNorm (a drug)")
+    units_requested: Units = 1
+    ordering_provider_id: Id
+    diagnoses: list[ClinicalCode] = Field(min_length=1, max_length=MAX_DIAGNOSES, description="ICD-10-CM")
+    urgency: AuthUrgency = AuthUrgency.STANDARD
+    service_date: Day
+    purpose: Purpose | None = None
+    note: str | None = Field(
+        None, min_length=1, max_length=2000, json_schema_extra=MULTILINE, description="staff only"
+    )
+
+    @model_validator(mode="after")
+    def _diagnoses(self) -> AuthorizationIn:
+        if any(d.system is not CodeSystem.ICD10CM for d in self.diagnoses):
+            raise ValueError("diagnoses are ICD-10-CM codes")
+        if len({d.code for d in self.diagnoses}) != len(self.diagnoses):
+            raise ValueError("each diagnosis may appear once")
+        return self
+
+
+# the details each action takes (``required``: must have); any other detail is refused
+DETAILS = ("info_due", "number", "approved_units", "valid_from", "valid_to", "reason")
+DECISION = frozenset({"number", "approved_units", "valid_from", "valid_to"})
+TAKES: dict[AuthAction, frozenset[str]] = {
+    AuthAction.REQUEST_INFO: frozenset({"info_due"}),
+    AuthAction.APPROVE: DECISION,
+    AuthAction.PARTIALLY_APPROVE: DECISION,
+    AuthAction.DENY: frozenset({"reason"}),
+}
+NEEDS: dict[AuthAction, frozenset[str]] = {
+    AuthAction.APPROVE: DECISION - {"approved_units"},
+    AuthAction.PARTIALLY_APPROVE: DECISION,
+    AuthAction.DENY: frozenset({"reason"}),
+}
+
+
+class MoveIn(Strict):
+    """``POST /authorizations/{id}/actions`` (If-Match): a move, with what it needs. ``at``: when it
+    happened (a decision learned later), default now; ``reference``: the payer's reference number."""
+
+    action: AuthAction
+    at: Instant | None = Field(None, description="default now; not in the future")
+    reference: Reference | None = None
+    info_due: Day | None = Field(None, description=f"request-info: default {DEFAULT_RULES.info_days} days")
+    number: Reference | None = Field(None, description="approve, partially-approve: the authorization number")
+    approved_units: Units | None = Field(
+        None, description="partially-approve: the units allowed; approve: all those asked (the default)"
+    )
+    valid_from: Day | None = Field(None, description="approve, partially-approve: the window's first day")
+    valid_to: Day | None = Field(None, description="approve, partially-approve: its last day (inclusive)")
+    reason: DenialReason | None = Field(None, description="deny")
+    note: str | None = Field(
+        None, min_length=1, max_length=2000, json_schema_extra=MULTILINE, description="staff only"
+    )
+
+    @model_validator(mode="after")
+    def _fits_action(self) -> MoveIn:
+        takes, needs = TAKES.get(self.action, frozenset()), NEEDS.get(self.action, frozenset())
+        for name in DETAILS:
+            given = getattr(self, name) is not None
+            if given and name not in takes:
+                raise ValueError(f"{name} is not for {self.action.value}")
+            if not given and name in needs:
+                raise ValueError(f"{self.action.value} needs {name}")
+        if self.valid_from is not None and self.valid_to is not None:
+            if self.valid_to < self.valid_from:
+                raise ValueError("valid_to cannot be before valid_from")
+            if (self.valid_to - self.valid_from).days > MAX_WINDOW_DAYS:
+                raise ValueError(f"a window is at most {MAX_WINDOW_DAYS} days long")
+        return self
+
+
+# ---------------------------------------------------------------- the authorization
+
+
+class Decision(Model):
+    """The payer's latest decision (an appeal's replaces the denial)."""
+
+    outcome: Literal[AuthStatus.APPROVED, AuthStatus.PARTIALLY_APPROVED, AuthStatus.DENIED]
+    decided_at: AwareDatetime
+    number: str | None = None
+    approved_units: int | None = None
+    valid_from: date | None = None
+    valid_to: date | None = None
+    reason: DenialReason | None = None
+
+
+class AuthChange(Model):
+    version: int
+    at: AwareDatetime
+    by: str
+    action: str = Field(description="created, or an action")
+    from_status: AuthStatus | None = None
+    to_status: AuthStatus
+    reference: str | None = Field(None, description="the payer's reference number given with it")
+    note: str | None = None
+
+
+class AuthorizationOut(Model):
+    id: str
+    version: int
+    patient_id: str
+    coverage_id: str
+    payer: str = Field(description="the coverage's payer")
+    service: ServiceCode
+    units_requested: int
+    ordering_provider_id: str
+    diagnoses: list[ClinicalCode]
+    urgency: AuthUrgency
+    service_date: date
+    purpose: Purpose | None = None
+    note: str | None = None
+    status: AuthStatus
+    payer_reference: str | None = Field(None, description="the payer's latest reference number")
+    submitted_at: AwareDatetime | None = None
+    appealed_at: AwareDatetime | None = None
+    due_at: AwareDatetime | None = Field(None, description="the payer's decision is due (its clock runs)")
+    follow_up_at: AwareDatetime | None = Field(None, description="a follow-up with the payer opens")
+    info_from: AuthStatus | None = Field(None, description="pending-info: submitted or appealed before")
+    info_due_on: date | None = Field(None, description="pending-info: the information is due by this day")
+    decision: Decision | None = None
+    units_used: int = 0
+    counted: list[str] = Field(default_factory=list, description="the appointments whose units were used")
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    history: list[AuthChange] = Field(default_factory=list, description=f"the last {MAX_HISTORY} changes")
+
+    @property
+    def approved_units(self) -> int:
+        """The units approved while it is (or was, expired) in force; 0 otherwise."""
+        if self.decision is None or self.decision.approved_units is None:
+            return 0
+        return self.decision.approved_units
+
+    @property
+    def units_left(self) -> int:
+        return max(0, self.approved_units - self.units_used)
+
+
+def new_authorization(
+    body: AuthorizationIn,
+    *,
+    auth_id: str,
+    patient_id: str,
+    coverage: CoverageOut,
+    by: str,
+    now: datetime,
+) -> AuthorizationOut:
+    """A draft request (:class:`NotCovered` if ``coverage`` is another's, or not in force on the
+    service date)."""
+    if coverage.id != body.coverage_id or coverage.patient_id != patient_id:
+        raise NotCovered("coverage_id: not a coverage of this patient")
+    if not in_force(coverage.effective_start, coverage.effective_end, body.service_date):
+        raise NotCovered("coverage_id: the coverage is not in force on the service date")
+    draft = AuthorizationOut(
+        id=auth_id,
+        version=0,
+        patient_id=patient_id,
+        payer=coverage.payer,
+        status=AuthStatus.DRAFT,
+        created_at=now,
+        updated_at=now,
+        **body.model_dump(),
+    )
+    return _changed(draft, None, by, "created", now)
+
+
+def _changed(
+    auth: AuthorizationOut,
+    before: AuthStatus | None,
+    by: str,
+    action: str,
+    at: datetime,
+    reference: str | None = None,
+    note: str | None = None,
+) -> AuthorizationOut:
+    """``auth`` as its next version, the change in its history (the last ``MAX_HISTORY``)."""
+    version = auth.version + 1
+    entry = AuthChange(
+        version=version,
+        at=at,
+        by=by,
+        action=action,
+        from_status=before,
+        to_status=auth.status,
+        reference=reference,
+        note=note,
+    )
+    history = [*auth.history, entry][-MAX_HISTORY:]
+    return auth.model_copy(update={"version": version, "updated_at": at, "history": history})
+
+
+def _clock(urgency: AuthUrgency, start: datetime, due: datetime, rules: PayerRules) -> dict[str, object]:
+    return {"due_at": due, "follow_up_at": follow_up_at(urgency, start, due, rules)}
+
+
+STOPPED: dict[str, object] = {"due_at": None, "follow_up_at": None}
+
+
+def _decision(auth: AuthorizationOut, move: MoveIn, to: AuthStatus, at: datetime) -> Decision:
+    if to is AuthStatus.DENIED:
+        return Decision(outcome=to, decided_at=at, reason=move.reason)
+    units = move.approved_units
+    if to is AuthStatus.APPROVED and units not in (None, auth.units_requested):
+        raise BadDetail("approved_units: a full approval is for the units asked; else partially-approve")
+    if units is not None and units > auth.units_requested:
+        raise BadDetail("approved_units: more than the units asked")
+    return Decision(
+        outcome=to,
+        decided_at=at,
+        number=move.number,
+        approved_units=units or auth.units_requested,
+        valid_from=move.valid_from,
+        valid_to=move.valid_to,
+    )
+
+
+def act(
+    auth: AuthorizationOut,
+    move: MoveIn,
+    by: str,
+    now: datetime,
+    calendar: Calendar,
+    rules: PayerRules = DEFAULT_RULES,
+) -> AuthorizationOut:
+    """``auth`` after ``move`` by ``by`` (:class:`IllegalMove`, :class:`BadDetail`)."""
+    to = next_status(auth.status, move.action, auth.info_from)
+    at = move.at or now
+    if at > now:
+        raise BadDetail("at: cannot be in the future")
+    action = move.action
+    update: dict[str, object] = {"status": to}
+    if move.reference is not None:
+        update["payer_reference"] = move.reference
+    if action is AuthAction.SUBMIT:
+        update.update(submitted_at=at, **_clock(auth.urgency, at, due_at(auth.urgency, at, rules), rules))
+    elif action is AuthAction.REQUEST_INFO:
+        due_on = move.info_due or info_due_on(at, calendar, rules)
+        if due_on < calendar.local_date(at):
+            raise BadDetail("info_due: cannot be before the request")
+        update.update(STOPPED, info_from=auth.status, info_due_on=due_on)
+    elif action is AuthAction.PROVIDE_INFO:
+        due = (due_at if to is AuthStatus.SUBMITTED else appeal_due_at)(auth.urgency, at, rules)
+        update.update(_clock(auth.urgency, at, due, rules), info_from=None, info_due_on=None)
+    elif action is AuthAction.APPEAL:
+        due = appeal_due_at(auth.urgency, at, rules)
+        update.update(_clock(auth.urgency, at, due, rules), appealed_at=at)
+    elif action in (AuthAction.APPROVE, AuthAction.PARTIALLY_APPROVE, AuthAction.DENY):
+        update.update(STOPPED, decision=_decision(auth, move, to, at))
+    else:  # expire, cancel
+        update.update(STOPPED, info_from=None, info_due_on=None)
+    moved = auth.model_copy(update=update)
+    return _changed(moved, auth.status, by, action.value, at, move.reference, move.note)
+
+
+# ---------------------------------------------------------------- using it
+
+
+def window(auth: AuthorizationOut) -> tuple[date, date] | None:
+    """The first and last day of an approval's window (none without an approval)."""
+    decision = auth.decision
+    if decision is None or decision.valid_from is None or decision.valid_to is None:
+        return None
+    return decision.valid_from, decision.valid_to
+
+
+def _holds(auth: AuthorizationOut, service_date: date, units: int) -> bool:
+    days = window(auth)
+    return days is not None and days[0] <= service_date <= days[1] and auth.units_left >= units
+
+
+def covers(auth: AuthorizationOut, service_date: date, units: int = 1) -> bool:
+    """Is ``auth`` approved (fully or in part), its window holding ``service_date`` (first and last day
+    included), with ``units`` left?"""
+    return auth.status in IN_FORCE and _holds(auth, service_date, units)
+
+
+def covering(
+    auths: Iterable[AuthorizationOut],
+    service_date: date,
+    units: int = 1,
+    service: ServiceCode | None = None,
+) -> AuthorizationOut | None:
+    """The authorization that covers ``service_date`` (for ``service``, when named), the one whose
+    window ends first when several do (the first listed of those ending the same day); ``None`` when
+    none does."""
+    fits = [
+        (days[1], n, auth)
+        for n, auth in enumerate(auths)
+        if covers(auth, service_date, units)
+        and (days := window(auth)) is not None
+        and (service is None or (auth.service.system, auth.service.code) == (service.system, service.code))
+    ]
+    return min(fits)[2] if fits else None
+
+
+class UnitUse(StrEnum):
+    COUNTED = "counted"
+    ALREADY_COUNTED = "already-counted"
+    NOT_COVERED = "not-covered"  # not in force, outside the window, or no unit left
+
+
+def use_unit(
+    auth: AuthorizationOut, appointment_id: str, visit_date: date, now: datetime
+) -> tuple[AuthorizationOut, UnitUse]:
+    """A visit held on ``visit_date`` uses a unit, once per appointment. A visit inside the window is
+    counted after the window expired too (its fulfilment recorded late)."""
+    if appointment_id in auth.counted:
+        return auth, UnitUse.ALREADY_COUNTED
+    if auth.status not in IN_FORCE | {AuthStatus.EXPIRED} or not _holds(auth, visit_date, 1):
+        return auth, UnitUse.NOT_COVERED
+    used = auth.model_copy(
+        update={
+            "units_used": auth.units_used + 1,
+            "counted": [*auth.counted, appointment_id],
+            "version": auth.version + 1,
+            "updated_at": now,
+        }
+    )
+    return used, UnitUse.COUNTED
+
+
+def due_for_renewal(auth: AuthorizationOut, today: date, rules: PayerRules = DEFAULT_RULES) -> bool:
+    """In force, and its window ends within the renewal time or its last unit is next."""
+    days = window(auth)
+    if auth.status not in IN_FORCE or days is None:
+        return False
+    return today >= renewal_on(*days, rules) or needs_renewal(auth.units_used, auth.approved_units)
