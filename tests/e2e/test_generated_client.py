@@ -163,3 +163,67 @@ def test_every_operation_generates_a_short_function(generated: ModuleType) -> No
     functions = sorted(p.stem for p in root.glob("*/*.py") if p.stem != "__init__")
     assert "book_appointment" in functions and len(functions) >= 40
     assert all(len(name) <= 30 and not name.endswith(("_get", "_post", "_put")) for name in functions)
+
+
+def test_a_generated_client_documents_messages_and_reads_the_timeline(
+    generated: ModuleType, careloop: Client
+) -> None:
+    """The records area through the typed client: a note and its stale amendment (a typed problem), an
+    urgent message answered at once, a reading refused as a problem, and the timeline in both views
+    (staff's and the patient's: two response shapes one operation returns)."""
+
+    def as_(roles: tuple[str, ...], **extra: Any) -> Any:
+        token = careloop.token(org="gen-records", roles=roles, sub=f"{roles[0]}-gen", **extra)
+        return generated.AuthenticatedClient(
+            base_url=careloop.url, token=token, raise_on_unexpected_status=True
+        )
+
+    Problem = model("Problem")
+    coordinator = as_(("coordinator",))
+    person = api("patients.register_patient").sync(
+        client=coordinator,
+        body=model("PatientIn").from_dict(patient(name={"given": ["Rec"], "family": "Client"})),
+    )
+    me = as_(("patient",), patient_id=person.id)
+
+    written = api("records.write_note").sync_detailed(
+        person.id,
+        client=coordinator,
+        body=model("NoteIn").from_dict({"type": "phone", "text": "Called.\nNo answer."}),
+    )
+    assert written.status_code == 201 and written.parsed.versions[0].text == "Called.\nNo answer."
+    amendment = model("AmendmentIn")(text="Called twice. No answer.", reason="the second call")
+    amended = api("records.amend_note").sync_detailed(
+        person.id, written.parsed.id, client=coordinator, body=amendment, if_match=written.headers["etag"]
+    )
+    assert amended.status_code == 201 and [v.number for v in amended.parsed.versions] == [2, 1]
+    stale = api("records.amend_note").sync_detailed(
+        person.id, written.parsed.id, client=coordinator, body=amendment, if_match=written.headers["etag"]
+    )
+    assert (
+        stale.status_code == 409 and isinstance(stale.parsed, Problem) and stale.parsed.current_version == 2
+    )
+
+    sent = api("messages.send_message").sync_detailed(
+        person.id, client=me, body=model("MessageIn")(text="I have chest pain since this morning")
+    )
+    assert sent.status_code == 201
+    assert "911" in sent.parsed.emergency_reply.text and sent.parsed.message.author.value == "patient"
+
+    heavy = model("ObservationIn").from_dict({"code": "29463-7", "value": 80, "unit": "kg"})
+    recorded = api("monitoring.record_observation").sync_detailed(person.id, client=me, body=heavy)
+    assert recorded.status_code == 201
+    refused = api("monitoring.record_observation").sync_detailed(
+        person.id,
+        client=me,
+        body=model("ObservationIn").from_dict({"code": "29463-7", "value": 4000, "unit": "kg"}),
+    )
+    assert refused.status_code == 422 and isinstance(refused.parsed, Problem)
+    assert refused.parsed.errors and "4000" not in str(refused.parsed.to_dict())
+
+    staff_view = api("records.get_timeline").sync(person.id, client=coordinator, limit=50)
+    kinds = {entry.kind.value for entry in staff_view.items}
+    assert {"note", "message", "observation"} <= kinds
+    mine = api("records.get_timeline").sync(person.id, client=me, limit=50)
+    assert {entry.kind.value for entry in mine.items} <= {"registration", "message", "observation"}
+    assert "note" not in {entry.kind.value for entry in mine.items}
