@@ -151,6 +151,8 @@ def provision(session: Any, *, table_name: str, bus_name: str, tpl: Template | N
             Bucket=name,
             PublicAccessBlockConfiguration=bucket["Properties"]["PublicAccessBlockConfiguration"],
         )
+        if bucket["Properties"].get("VersioningConfiguration", {}).get("Status") == "Enabled":
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
         names.update({bucket_id: name, f"{bucket_id}.Arn": f"arn:aws:s3:::{name}"})
 
     for identity_id, identity in tpl.resources("AWS::SES::EmailIdentity").items():

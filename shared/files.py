@@ -34,6 +34,7 @@ class Form:
 class Stored:
     size: int
     content_type: str
+    version_id: str | None  # what was checked: a later upload to the same key is another version
 
 
 def upload_form(key: str, content_type: str, max_bytes: int, now: datetime) -> Form:
@@ -57,7 +58,7 @@ def stored(key: str) -> Stored | None:
         if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
             return None
         raise
-    return Stored(int(head["ContentLength"]), str(head.get("ContentType", "")))
+    return Stored(int(head["ContentLength"]), str(head.get("ContentType", "")), head.get("VersionId"))
 
 
 # what a file of each type starts with (its magic number): the announced type must be the file's
@@ -76,15 +77,17 @@ def is_a(content_type: str, head: bytes) -> bool:
     return any(head[at : at + len(magic)] == magic for at, magic in _SIGNATURES.get(content_type, ()))
 
 
-def head_bytes(key: str, n: int = 16) -> bytes:
+def _version(version_id: str | None) -> dict[str, str]:
+    return {"VersionId": version_id} if version_id else {}
+
+
+def head_bytes(key: str, version_id: str | None = None, n: int = 16) -> bytes:
     """The first ``n`` bytes of the object (a ranged GET: nothing else is read)."""
-    body = client("s3").get_object(Bucket=bucket(), Key=key, Range=f"bytes=0-{n - 1}")["Body"]
-    return bytes(body.read())
+    got = client("s3").get_object(Bucket=bucket(), Key=key, Range=f"bytes=0-{n - 1}", **_version(version_id))
+    return bytes(got["Body"].read())
 
 
-def download_url(key: str) -> str:
-    return str(
-        client("s3").generate_presigned_url(
-            "get_object", Params={"Bucket": bucket(), "Key": key}, ExpiresIn=DOWNLOAD_SECONDS
-        )
-    )
+def download_url(key: str, version_id: str | None = None) -> str:
+    """A GET of the version that was checked (an upload after the check is not what is served)."""
+    params = {"Bucket": bucket(), "Key": key, **_version(version_id)}
+    return str(client("s3").generate_presigned_url("get_object", Params=params, ExpiresIn=DOWNLOAD_SECONDS))

@@ -230,13 +230,20 @@ def fire_missed(org: str, timer_id: str, now: datetime) -> str:
         timers.set_timer(MISSED, org, timer_id, last + period, target_arn=_self.get("arn"))
         return "measured"
     change = core.Change(repo.system_actor(org), now)
+    # once per gap: a timer delivered twice finds the gap's marker
+    marker = repo.MissedItem(
+        keys.monitor_pk(org, patient_id), keys.missed_sk(code, last), ttl=now + timedelta(days=90)
+    )
+    change.put("missed", marker, repo.MissedItem.PK.does_not_exist())
     event = MeasurementMissed(
         organization_id=org, patient_id=patient_id, care_plan_id=plan_id, code=Measure(code)
     )
     repo.record_event(change, event)
-    change.commit()
-    timers.set_timer(MISSED, org, timer_id, now + period, target_arn=_self.get("arn"))
-    return "missed"
+    try:
+        change.commit()
+    except Cancelled:
+        return "raised-already"
+    return "missed"  # once: the next reading arms the timer again
 
 
 # ---------------------------------------------------------------- dispatch
@@ -248,6 +255,7 @@ def on_event(kind: str, org: str, detail: dict[str, Any], now: datetime) -> str:
     if kind == "ObservationRecorded":
         return arm_missed(org, detail["patient_id"], detail["code"], now)
     if kind in ("CarePlanCreated", "CarePlanUpdated"):
+        repo.project(org, kind, detail)  # a new plan is on the timeline (an update makes no entry)
         return arm_missed(org, detail["patient_id"], None, now)
     if kind in LOGGED:
         return log_interaction(org, kind, detail)

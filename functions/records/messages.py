@@ -132,8 +132,10 @@ def _bad_attachment(n: int, message: str) -> Unprocessable:
 
 def _attach(
     change: core.Change, org: str, patient_id: str, attachment_ids: list[str], message_id: str
-) -> list[AttachmentOut]:
-    out = []
+) -> tuple[list[AttachmentOut], dict[str, str]]:
+    """The attachments a message names, checked (uploaded, no larger than announced, of the announced
+    type by their first bytes), and the S3 version of each that was checked: the one served."""
+    out, checked = [], {}
     for n, attachment_id in enumerate(dict.fromkeys(attachment_ids)):
         item = repo.get_attachment(org, attachment_id)
         if item is None or item.patient_id != patient_id or item.load(AttachmentOut).status != "pending":
@@ -146,13 +148,15 @@ def _attach(
         if (
             found.size > record.size
             or found.content_type != record.content_type
-            or not files.is_a(record.content_type, files.head_bytes(key))
+            or not files.is_a(record.content_type, files.head_bytes(key, found.version_id))
         ):
             raise _bad_attachment(n, "the upload is not the type and size announced")
         attached = record.model_copy(update={"status": "attached", "message_id": message_id})
         change.put("attachment", repo.attachment_item(org, patient_id, attached, item.version))
         out.append(attached)
-    return out
+        if found.version_id:
+            checked[attachment_id] = found.version_id
+    return out, checked
 
 
 # ---------------------------------------------------------------- messages
@@ -175,7 +179,7 @@ def _send(
         change = core.Change(actor, now)
         exists(change, org, patient_id)
         message_id = ids.new_id()
-        attachments = _attach(change, org, patient_id, body.attachment_ids, message_id)
+        attachments, checked = _attach(change, org, patient_id, body.attachment_ids, message_id)
         conversation, item = repo.conversation(org, patient_id)
         answers: list[str] = []
         record = MessageOut(
@@ -193,7 +197,9 @@ def _send(
         else:
             after, answers = answered(conversation, now)
             record = record.model_copy(update={"answers": answers})
-        change.put("message", repo.message_item(org, record), repo.MessageItem.PK.does_not_exist())
+        change.put(
+            "message", repo.message_item(org, record, checked=checked), repo.MessageItem.PK.does_not_exist()
+        )
         repo.put_conversation(change, org, patient_id, after, item)
         change.audit.append((patient_id, "message.create"))
         common = {"organization_id": org, "patient_id": patient_id, "occurred_at": now}
@@ -304,11 +310,16 @@ def read_message(patient_id: UlidPath, message_id: UlidPath) -> MessageOut | Mes
     principal, _ = caller(router)
     principal.require_patient(patient_id)
     org = principal.organization_id
-    _, record = _message(org, patient_id, message_id)
+    item, record = _message(org, patient_id, message_id)
     audited_read(router, [patient_id], "message.read")
+    checked = item.versions()
     linked = [
         a.model_copy(
-            update={"download_url": files.download_url(keys.attachment_object(org, patient_id, a.id))}
+            update={
+                "download_url": files.download_url(
+                    keys.attachment_object(org, patient_id, a.id), checked.get(a.id)
+                )
+            }
         )
         for a in record.attachments
     ]
@@ -333,7 +344,7 @@ def mark_read(patient_id: UlidPath, message_id: UlidPath) -> MessageOut | Messag
     if record.read_at is None:
         record = record.model_copy(update={"read_at": now})
         change = core.Change(actor, now)
-        change.put("message", repo.message_item(org, record, item.version))
+        change.put("message", repo.message_item(org, record, item.version, item.versions()))
         change.audit.append((patient_id, "message.read-receipt"))
         try:
             change.commit()

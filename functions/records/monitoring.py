@@ -17,6 +17,7 @@ from shared import clock
 from shared.data import core, keys
 from shared.data import records as repo
 from shared.data.patients import Patient
+from shared.data.tx import Cancelled
 from shared.domain.monitoring import (
     Measure,
     MonitoringPolicy,
@@ -170,6 +171,8 @@ def record_observation(
         record, _ = obs.record(org, patient_id, body, sender, actor, now)
     except ValueError as exc:
         raise invalid("effective_at", str(exc)) from None
+    except Cancelled:  # made inactive since it was read: as if it had been then
+        raise invalid("patient_id", "the patient is inactive", where="path") from None
     headers = {"Location": f"/patients/{patient_id}/observations/{record.id}"}
     return Response(201, "application/json", _view(principal, record), headers=headers)
 

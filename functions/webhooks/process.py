@@ -203,7 +203,9 @@ class _Run:
             return "reading-refused"
         except observations.Recorded:
             return "repeat"
-        return "reading"
+        except Cancelled:
+            return "patient-inactive"  # the patient left the program: a reading is not taken
+        return "applied"
 
     def result(
         self, record: ResultRecord | ReportRecord, patient_id: str, source: repo.SourceItem | None

@@ -148,7 +148,9 @@ Records (``functions/records``; ``<code>`` a LOINC code; every item below is abo
   ``ORG#<org>#PATIENT#<p>#OBS#<code>`` / ``<effective>#<id>`` BETWEEN; of every code: Query GSI2
   ``ORG#<org>#PATIENT#<p>#OBS`` / ``<effective>#<id>``
 - a patient's measures now (latest reading, alerts raised, versioned; the summary and the trend
-  checks read it): Query ``ORG#<org>#PATIENT#<p>#MONITOR`` / ``<code>``
+  checks read it): Query ``ORG#<org>#PATIENT#<p>#MONITOR`` / ``<code>``; a measurement missed since
+  a reading, raised once: ``ORG#<org>#PATIENT#<p>#MISSED`` / ``<code>#<last reading>``, put with
+  ``attribute_not_exists`` (TTL)
 - a patient's own thresholds: GetItem ``ORG#<org>#PATIENT#<p>`` / ``THRESHOLDS``; the organization's
   message and monitoring policies: GetItem ``ORG#<org>`` / ``MESSAGEPOLICY`` | ``MONITORINGPOLICY``
 - **the timeline** (``GET /patients/{p}/timeline``): one entry per event about the patient, ids and
@@ -180,6 +182,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import datetime
 
 _PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
 
@@ -760,6 +763,15 @@ def patient_observations_pk(org: str, patient_id: str, code: str | None = None) 
 
 def monitor_pk(org: str, patient_id: str) -> str:
     return f"{patient_pk(org, patient_id)}#MONITOR"
+
+
+def missed_pk(org: str, patient_id: str) -> str:
+    return f"{patient_pk(org, patient_id)}#MISSED"
+
+
+def missed_sk(code: str, last: datetime | None) -> str:
+    """A measurement missed since its last reading (``none``: never sent), raised once per gap."""
+    return f"{part(code)}#{last.strftime('%Y%m%dT%H%M%S') if last else 'none'}"
 
 
 THRESHOLDS_SK = "THRESHOLDS"

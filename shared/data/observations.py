@@ -24,6 +24,7 @@ from shared.data.patients import Actor
 from shared.data.tx import Cancelled
 from shared.domain.careplans import ActivityKind, ActivityStatus, GoalLifecycle
 from shared.domain.monitoring import (
+    RECORDED,
     Finding,
     Measure,
     MonitoringPolicyOut,
@@ -72,6 +73,14 @@ class Context:
         return thresholds_for(self.policy, self.goals, self.own.thresholds)
 
 
+def filed_as(code: str) -> str | None:
+    """The code a measure's readings are filed under: a blood pressure component's are blood
+    pressure's; None for a code that is not a reading we take."""
+    if code in (Measure.SYSTOLIC, Measure.DIASTOLIC):
+        return Measure.BLOOD_PRESSURE.value
+    return code if code in RECORDED else None
+
+
 def monitor_key(org: str, patient_id: str, code: str) -> tuple[str, str]:
     return keys.monitor_pk(org, patient_id), code
 
@@ -106,7 +115,9 @@ def context(org: str, patient_id: str, code: str | None = None) -> Context:
                 and activity.measure is not None
                 and activity.frequency is not None
             ):
-                expected.setdefault(activity.measure.code, (plan.id, activity.frequency.value))
+                filed = filed_as(activity.measure.code)
+                if filed is not None:  # a code we do not take readings of is not watched here
+                    expected.setdefault(filed, (plan.id, activity.frequency.value))
     return Context(policy, own, goals, expected, monitor)
 
 
@@ -159,8 +170,13 @@ def record(
     )
     state_item = ctx.monitor
     for attempt in range(ATTEMPTS):
-        if attempt:  # another reading of this code moved its state: read it again
-            state_item = core.get_item(repo.MonitorItem, monitor_key(org, patient_id, body.code.value))
+        if attempt:  # another reading of this code moved its state: read it again, as written
+            try:
+                state_item = repo.MonitorItem.get(
+                    *monitor_key(org, patient_id, body.code.value), consistent_read=True
+                )
+            except repo.MonitorItem.DoesNotExist:
+                state_item = None
         state = state_item.load(MonitorState) if state_item is not None else None
         before = set(state.alerting) if state is not None else set()
         if state is None or at >= state.latest_at:

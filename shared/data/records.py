@@ -79,7 +79,11 @@ class ConversationItem(Body, discriminator="Conversation"):
 
 class MessageItem(Body, discriminator="Message"):
     patient_id = UnicodeAttribute()
+    checked = UnicodeAttribute(null=True)  # JSON: attachment id → the S3 version checked and served
     version = VersionAttribute()
+
+    def versions(self) -> dict[str, str]:
+        return dict(json.loads(self.checked or "{}"))
 
 
 class AttachmentItem(Body, discriminator="Attachment"):
@@ -95,6 +99,10 @@ class ObservationItem(Body, discriminator="Observation"):
 class MonitorItem(Body, discriminator="Monitor"):
     code = UnicodeAttribute()
     version = VersionAttribute()
+
+
+class MissedItem(CareModel, discriminator="MeasurementMissed"):
+    """A measurement's gap already raised (its key says which; TTL)."""
 
 
 class SettingsItem(Body, discriminator="RecordSettings"):
@@ -339,12 +347,15 @@ def put_conversation(
         change.put("conversation", new)
 
 
-def message_item(org: str, record: MessageOut, version: int | None = None) -> MessageItem:
+def message_item(
+    org: str, record: MessageOut, version: int | None = None, checked: dict[str, str] | None = None
+) -> MessageItem:
     item = MessageItem(
         keys.messages_pk(org, record.patient_id),
         keys.message_sk(record.id),
         body=_json(record),
         patient_id=record.patient_id,
+        checked=json.dumps(checked) if checked else None,
     )
     if version is not None:
         item.version = version

@@ -257,8 +257,14 @@ def test_a_critical_reading_is_urgent_and_a_bad_one_is_refused_and_written_nowhe
 def test_a_missing_daily_weight_raises_one_task_after_2_days(friday: Cloud) -> None:
     c = friday
     _, pid = open_clinic(c)
-    planner().create(pid, {"template": "heart-failure-discharge"})
+    plan = planner().create(pid, {"template": "heart-failure-discharge"})
     c.settle()
+    # the new plan is on both timelines (the patient reads plans through their own list, not this link)
+    created = "CarePlanCreated"
+    [made] = [e for e in patient(pid).timeline(pid, kind="care-plan")["items"] if e["type"] == created]
+    assert made["href"] is None
+    [seen] = [e for e in coordinator().timeline(pid, kind="care-plan")["items"] if e["type"] == created]
+    assert seen["record"]["href"] == f"/care-plans/{plan['id']}"
     patient(pid).weigh(pid, 180)
     c.settle()
     c.advance_to(at(FRIDAY_1655) + timedelta(days=2) - timedelta(minutes=5))

@@ -170,6 +170,14 @@ def test_an_attachment_goes_up_once_and_is_read_only_through_its_message(
     link = read["json"]["attachments"][0]["download_url"]
     assert "X-Amz-Expires=300" in link or "Expires=" in link
     assert requests.get(link, timeout=10).content == b"%PDF-1.7 scan"
+    # the form is still good for minutes: bytes posted after the check are not what is served
+    assert upload(attachment["upload"], b"%PDF-1.7 something else entirely") in (200, 204)
+    read = coordinator().req(
+        "GET", "/patients/{patient_id}/messages/{message_id}", patient_id=patient_id, message_id=message_id
+    )
+    assert (
+        requests.get(read["json"]["attachments"][0]["download_url"], timeout=10).content == b"%PDF-1.7 scan"
+    )
     # another patient's attachment cannot be named
     other = Api(org="acme").register(query={"allow_duplicate": "true"})["json"]["id"]
     theirs = patient(other).req("POST", route, {"content_type": "image/png", "size": 10}, patient_id=other)

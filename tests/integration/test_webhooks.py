@@ -479,3 +479,4 @@ def test_a_device_partners_reading_is_the_patients_observation_once(
         ("review-reading", "observation")
     ]
     assert {d["status"] for d in deliveries(cuff)} == {"processed"}
+    assert sorted(d["resources"] for d in deliveries(cuff)) == [0, 0, 1]  # recorded once, one refused
