@@ -89,6 +89,11 @@ class TaskCode(StrEnum):
     REVIEW_CARE_PLAN = "review-care-plan"
     ANSWER_MESSAGE = "answer-message"
     REVIEW_READING = "review-reading"  # a reading out of range, or a trend, from remote monitoring
+    OBTAIN_AUTHORIZATION = "obtain-authorization"  # booked without the payer's approval it needs
+    FOLLOW_UP_AUTHORIZATION = "follow-up-authorization"  # the payer's decision is nearly due, or the
+    # information it asked for
+    RENEW_AUTHORIZATION = "renew-authorization"  # the approval's window or units are nearly used up
+    SERVICE_RECOVERY = "service-recovery"  # a patient's low score or flagged answer on a survey
     OTHER = "other"
 
 
@@ -104,6 +109,8 @@ class FocusType(StrEnum):
     EDUCATION = "education"
     MESSAGE = "message"
     OBSERVATION = "observation"
+    AUTHORIZATION = "authorization"
+    SURVEY_RESPONSE = "survey-response"
 
 
 class Focus(Strict):
