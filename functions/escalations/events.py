@@ -61,6 +61,8 @@ def focus_of(kind: str, detail: dict[str, Any]) -> tuple[Focus | None, str]:
     domain: food and transport found in one screening are two tasks)."""
     if kind == "ReminderUndeliverable":
         return Focus(type=FocusType(detail["subject_kind"]), id=detail["subject_id"]), ""
+    if detail.get("authorization_id"):  # before its appointment: a unit used is the approval's
+        return Focus(type=FocusType.AUTHORIZATION, id=detail["authorization_id"]), ""
     if detail.get("transition_id"):  # a step's rules tell its steps apart (their match)
         return Focus(type=FocusType.TRANSITION, id=detail["transition_id"]), ""
     if detail.get("appointment_id"):

@@ -6,17 +6,14 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel
 
 from shared.data import core
 from shared.data import records as repo
 from shared.data.patients import Patient
-from shared.data.records import R, Settings
 from shared.data.tx import Cancelled
 from shared.domain.documentation import RelatesTo
 from shared.errors import Conflict, NotFound
 from shared.http.caller import audited_read, invalid
-from shared.http.contract import require_current
 
 
 def patient_of(org: str, patient_id: str, *, active: bool = False) -> Any:
@@ -42,15 +39,6 @@ def commit(change: core.Change, what: str) -> None:
         if "patient" in exc.failed:
             raise NotFound("No patient with this id.") from None
         raise Conflict(f"The {what} changed since you read it; read it again.") from None
-
-
-def replace_policy(settings: Settings[R], org: str, body: BaseModel, if_match: str | None) -> R:
-    """An organization's policy ``PUT``: ``body`` in place of what ``If-Match`` names (428 without it
-    once one exists, 409 when stale)."""
-    _, item = settings.get(org)
-    if item is not None:
-        require_current(if_match, item.version, "policy")
-    return settings.save(org, body, item)
 
 
 def check_related(org: str, patient_id: str, relates_to: RelatesTo | None) -> None:

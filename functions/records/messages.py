@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import Field
 
-from functions.records.common import audit_replay, commit, exists, patient_of, replace_policy
+from functions.records.common import audit_replay, commit, exists, patient_of
 from shared import clock, files, ids
 from shared.data import core, keys
 from shared.data import records as repo
@@ -33,7 +33,7 @@ from shared.domain.messages import (
     is_urgent,
     received,
 )
-from shared.errors import Conflict, NotFound, Unprocessable
+from shared.errors import Conflict, NotFound
 from shared.events.records import MessageAnswered, MessageSent, MessageUrgent
 from shared.http.auth import STAFF, Role, allow
 from shared.http.caller import audited_read, caller, invalid, require_parent
@@ -84,7 +84,7 @@ def read_policy() -> Response[MessagePolicyOut]:
 @allow(Role.ADMIN)
 def write_policy(body: MessagePolicy, if_match: IfMatch = None) -> Response[MessagePolicyOut]:
     principal, _ = caller(router)
-    record = replace_policy(POLICY, principal.organization_id, body, if_match)
+    record = POLICY.replace(principal.organization_id, body, if_match)
     return Response(200, "application/json", record, headers=etag(record.version))
 
 
@@ -123,42 +123,6 @@ def create_attachment(patient_id: UlidPath, body: AttachmentIn) -> Response[Atta
     return Response(201, "application/json", record.model_copy(update={"upload": upload}))
 
 
-def _bad_attachment(n: int, message: str) -> Unprocessable:
-    return Unprocessable(
-        "Fix the invalid field(s) and send again: body.attachment_ids.",
-        errors=[{"loc": ["body", "attachment_ids", n], "msg": message, "type": "value_error"}],
-    )
-
-
-def _attach(
-    change: core.Change, org: str, patient_id: str, attachment_ids: list[str], message_id: str
-) -> tuple[list[AttachmentOut], dict[str, str]]:
-    """The attachments a message names, checked (uploaded, no larger than announced, of the announced
-    type by their first bytes), and the S3 version of each that was checked: the one served."""
-    out, checked = [], {}
-    for n, attachment_id in enumerate(dict.fromkeys(attachment_ids)):
-        item = repo.get_attachment(org, attachment_id)
-        if item is None or item.patient_id != patient_id or item.load(AttachmentOut).status != "pending":
-            raise _bad_attachment(n, "no attachment of this patient waiting with this id")
-        record = item.load(AttachmentOut)
-        key = keys.attachment_object(org, patient_id, attachment_id)
-        found = files.stored(key)
-        if found is None:
-            raise _bad_attachment(n, "nothing was uploaded for this attachment yet")
-        if (
-            found.size > record.size
-            or found.content_type != record.content_type
-            or not files.is_a(record.content_type, files.head_bytes(key, found.version_id))
-        ):
-            raise _bad_attachment(n, "the upload is not the type and size announced")
-        attached = record.model_copy(update={"status": "attached", "message_id": message_id})
-        change.put("attachment", repo.attachment_item(org, patient_id, attached, item.version))
-        out.append(attached)
-        if found.version_id:
-            checked[attachment_id] = found.version_id
-    return out, checked
-
-
 # ---------------------------------------------------------------- messages
 
 
@@ -179,7 +143,9 @@ def _send(
         change = core.Change(actor, now)
         exists(change, org, patient_id)
         message_id = ids.new_id()
-        attachments, checked = _attach(change, org, patient_id, body.attachment_ids, message_id)
+        attachments, checked = repo.attach(
+            change, org, patient_id, body.attachment_ids, message_id=message_id
+        )
         conversation, item = repo.conversation(org, patient_id)
         answers: list[str] = []
         record = MessageOut(

@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import AwareDatetime
 
-from functions.records.common import audit_replay, commit, patient_of, replace_policy
+from functions.records.common import audit_replay, commit, patient_of
 from shared import clock
 from shared.data import core, keys
 from shared.data import records as repo
@@ -89,7 +89,7 @@ def read_policy() -> Response[MonitoringPolicyOut]:
 @allow(Role.ADMIN)
 def write_policy(body: MonitoringPolicy, if_match: IfMatch = None) -> Response[MonitoringPolicyOut]:
     principal, _ = caller(router)
-    record = replace_policy(repo.MONITORING_POLICY, principal.organization_id, body, if_match)
+    record = repo.MONITORING_POLICY.replace(principal.organization_id, body, if_match)
     return Response(200, "application/json", record, headers=etag(record.version))
 
 

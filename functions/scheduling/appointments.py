@@ -81,13 +81,17 @@ def book(body: BookingIn) -> Response[AppointmentOut | AppointmentPatientView]:
     ctx = booking.load(principal, body.patient_id, body.provider_id, body.appointment_type, body.referral_id)
     held = booking.units(ctx, start, body.end, now)
     record = booking.new_appointment(ctx, principal, body.appointment_type, start, now)
+    record, task = booking.gate(ctx, record, now)
     try:
-        booking.booking_change(ctx, record, held, actor, now).commit()
+        booking.with_gate_task(
+            booking.booking_change(ctx, record, held, actor, now), ctx, record, task
+        ).commit()
     except Cancelled as cancelled:
         if cancelled.failed[0] != "slot" or not body.allow_double_booking:
             raise conflict(cancelled) from None
         record = record.model_copy(update={"overbooked": True})
-        commit(booking.booking_change(ctx, record, [], actor, now, audit_action="appointment.overbook"))
+        change = booking.booking_change(ctx, record, [], actor, now, audit_action="appointment.overbook")
+        commit(booking.with_gate_task(change, ctx, record, task))
     return _created(record)
 
 

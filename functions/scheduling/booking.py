@@ -22,15 +22,18 @@ from shared.data import moves
 from shared.data import scheduling as repo
 from shared.data.patients import Actor
 from shared.domain.calendar import Calendar
+from shared.domain.codes import ServiceCode
 from shared.domain.scheduling import (
     AppointmentOut,
     AppointmentStatus,
+    Insurance,
     ProviderOut,
     duration_problem,
     units_for,
     within_booking_horizon,
 )
-from shared.errors import NotFound
+from shared.domain.tasks import TaskOut
+from shared.errors import Conflict, NotFound
 from shared.events.models import DomainEvent
 from shared.http.auth import Principal
 from shared.http.caller import invalid
@@ -44,6 +47,7 @@ class Context:
     duration: timedelta
     patient_id: str
     referral: repo.Referral | None
+    needs: ServiceCode | None = None  # the type's service a payer must approve first
 
 
 def load(
@@ -90,7 +94,15 @@ def load(
             wanted_to.specialty and wanted_to.specialty != record.specialty
         ):
             raise invalid("referral_id", "this referral is to another provider or specialty")
-    return Context(org, repo.calendar_of(found.get(wanted[0])), record, atype.duration, patient_id, referral)
+    return Context(
+        org,
+        repo.calendar_of(found.get(wanted[0])),
+        record,
+        atype.duration,
+        patient_id,
+        referral,
+        atype.record().authorization,
+    )
 
 
 def units(ctx: Context, start: datetime, end: datetime | None, now: datetime) -> list[datetime]:
@@ -126,6 +138,58 @@ def new_appointment(
         confirmed_at=now if principal.is_patient else None,
         **extra,
     )
+
+
+def gate(ctx: Context, record: AppointmentOut, now: datetime) -> tuple[AppointmentOut, TaskOut | None]:
+    """A visit whose type needs the payer's prior authorization: covered by one of the patient's
+    approvals (in force, its window holding the visit's date, a unit left) it is ``approved`` and
+    linked to it; otherwise the organization's policy refuses it (409 ``authorization-required``) or
+    books it ``awaiting-insurance-approval`` with a task for the coordinator to obtain one. One Query
+    (the patient's authorizations) and one GetItem (the policy), for gated types only."""
+    if ctx.needs is None:
+        return record, None
+    from shared.data import authorizations as auth_repo
+    from shared.data import tasks as task_repo
+    from shared.domain.authorizations import UnapprovedBooking, covering
+    from shared.domain.tasks import Focus, FocusType, TaskCode
+
+    day = record.start.astimezone(ctx.calendar.zone).date()
+    auths = [i.record() for i in auth_repo.of_patient(ctx.org, ctx.patient_id)]
+    found = covering(auths, day, 1, ctx.needs)
+    if found is not None:
+        return record.model_copy(update={"insurance": Insurance.APPROVED, "authorization_id": found.id}), None
+    policy, _ = auth_repo.POLICY.get(ctx.org)
+    if policy.unapproved_booking is UnapprovedBooking.REFUSE:
+        raise Conflict(
+            "This visit needs the payer's prior authorization, and none covers its date yet.",
+            conflict="authorization-required",
+        )
+    patient = repo.get_item(repo.Patient, repo.patient_key(ctx.org, ctx.patient_id))
+    team = patient.record().care_team if patient is not None else None
+    task = task_repo.new_task(
+        code=TaskCode.OBTAIN_AUTHORIZATION,
+        description="Prior authorization: this visit needs the payer's approval, and none covers it yet",
+        patient=patient,
+        focus=Focus(type=FocusType.APPOINTMENT, id=record.id),
+        due=record.start,
+        by=record.booked_by,
+        now=now,
+        business_status="prior-authorization",
+        owner_id=team.coordinator_id if team is not None else None,
+    )
+    return record.model_copy(update={"insurance": Insurance.AWAITING}), task
+
+
+def with_gate_task(
+    change: repo.Change, ctx: Context, record: AppointmentOut, task: TaskOut | None
+) -> repo.Change:
+    """``change`` with the task :func:`gate` asked for (one per visit)."""
+    if task is not None:
+        from shared.data import authorizations as auth_repo
+        from shared.data import tasks as task_repo
+
+        task_repo.open_task(change, ctx.org, task, cause=auth_repo.obtain_cause(record.id))
+    return change
 
 
 def booking_change(

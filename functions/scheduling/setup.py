@@ -106,8 +106,9 @@ def list_types() -> AppointmentTypeList:
 def put_type(code: Annotated[Code, Path()], body: AppointmentTypeIn) -> AppointmentTypeOut:
     org = principal_of(router).organization_id
     pk, sk = repo.type_key(org, code)
+    needs = body.authorization.model_dump_json() if body.authorization else None
     repo.AppointmentType(
-        pk, sk, code=code, display=body.display, duration_minutes=body.duration_minutes
+        pk, sk, code=code, display=body.display, duration_minutes=body.duration_minutes, authorization=needs
     ).save()
     return AppointmentTypeOut(code=code, **body.model_dump())
 

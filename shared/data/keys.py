@@ -164,6 +164,21 @@ Records (``functions/records``; ``<code>`` a LOINC code; every item below is abo
   transaction of the record; every other area's are projected from the bus by its consumer, put on
   their key (a redelivery writes the same item again).
 
+Prior authorizations (``functions/authorizations``):
+
+- an authorization (versioned; its history inside, the last 50 changes): GetItem
+  ``ORG#<org>#AUTHORIZATION#<id>`` / ``AUTHORIZATION``
+- the lists staff work from, each one Query of GSI1 ``ORG#<org>#AUTHORIZATIONS#<list>`` /
+  ``<sort instant>#<id>`` (``draft``, ``pending`` (the chase list: submitted, appealed and pending-info,
+  by when the payer's decision or the information it asked for is due; ``due_before`` is the key
+  condition ``<``), ``approved`` (by the window's end), ``denied``, ``closed``)
+- a patient's (``GET /patients/{p}/authorizations``, a booking's gate, a visit's unit): Query GSI2
+  ``ORG#<org>#PATIENT#<p>#AUTHORIZATIONS`` / ``<created>#<id>``
+- the report (``GET /reports/authorizations``): Query GSI3 ``ORG#<org>#AUTHORIZATIONS#SUBMITTED`` /
+  ``<submitted date>#<id>`` between the dates (sparse: drafts are not in it), and the visits held
+  without an approval: Query ``ORG#<org>#AUTHORIZATIONS#UNAPPROVED`` / ``<visit date>#<appointment id>``
+- the organization's policy: GetItem ``ORG#<org>`` / ``AUTHORIZATIONPOLICY``
+
 Routes: the one exception to "every partition key starts with the organization". What arrives
 from a provider names no organization: a delivery receipt carries the provider's message id, an SMS
 reply the id of the last message sent to that number, a one-tap link a touch id. ``ROUTE#MSG#<provider
@@ -786,3 +801,33 @@ def timeline_pk(org: str, patient_id: str, view: str | None = None, kind: str | 
     if view:
         key = f"{key}#{part(view)}"
     return f"{key}#{part(kind)}" if kind else key
+
+
+# ---------------------------------------------------------------- prior authorizations
+
+
+def authorization_pk(org: str, authorization_id: str) -> str:
+    return f"{org_pk(org)}#AUTHORIZATION#{part(authorization_id)}"
+
+
+AUTHORIZATION_SK = "AUTHORIZATION"
+AUTHORIZATION_POLICY_SK = "AUTHORIZATIONPOLICY"
+
+
+def authorizations_pk(org: str, listed: str) -> str:
+    """GSI1: one list (draft, pending, approved, denied, closed), in the order it is worked."""
+    return f"{org_pk(org)}#AUTHORIZATIONS#{part(listed).upper()}"
+
+
+def patient_authorizations_pk(org: str, patient_id: str) -> str:
+    return f"{patient_pk(org, patient_id)}#AUTHORIZATIONS"
+
+
+def authorizations_submitted_pk(org: str) -> str:
+    """GSI3: every request by the date it was submitted (the report's range)."""
+    return f"{org_pk(org)}#AUTHORIZATIONS#SUBMITTED"
+
+
+def unapproved_visits_pk(org: str) -> str:
+    """Visits held without the approval their type needs, by date (the report)."""
+    return f"{org_pk(org)}#AUTHORIZATIONS#UNAPPROVED"

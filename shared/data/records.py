@@ -29,7 +29,7 @@ from shared.domain.messages import AttachmentOut, Conversation, MessageOut, Mess
 from shared.domain.monitoring import MonitoringPolicyOut
 from shared.domain.observations import PatientThresholdsOut
 from shared.domain.timeline import TimelineEntry, entry_of
-from shared.errors import Conflict
+from shared.errors import Conflict, Unprocessable
 from shared.events.models import DomainEvent
 
 M = TypeVar("M", bound=BaseModel)
@@ -397,6 +397,46 @@ def get_attachment(org: str, attachment_id: str) -> AttachmentItem | None:
     return get_item(AttachmentItem, (keys.attachment_pk(org, attachment_id), keys.ATTACHMENT_SK))
 
 
+def _bad_attachment(n: int, message: str) -> Unprocessable:
+    return Unprocessable(
+        "Fix the invalid field(s) and send again: body.attachment_ids.",
+        errors=[{"loc": ["body", "attachment_ids", n], "msg": message, "type": "value_error"}],
+    )
+
+
+def attach(
+    change: Change, org: str, patient_id: str, attachment_ids: list[str], **to: str
+) -> tuple[list[AttachmentOut], dict[str, str]]:
+    """The attachments a message or an authorization (``to``: ``message_id=`` or
+    ``authorization_id=``) names, checked (uploaded, no larger than announced, of the announced type
+    by their first bytes) and marked attached in ``change``, and the S3 version of each that was
+    checked: the one served. A 422 naming the first that is not."""
+    from shared import files
+
+    out, checked = [], {}
+    for n, attachment_id in enumerate(dict.fromkeys(attachment_ids)):
+        item = get_attachment(org, attachment_id)
+        if item is None or item.patient_id != patient_id or item.load(AttachmentOut).status != "pending":
+            raise _bad_attachment(n, "no attachment of this patient waiting with this id")
+        record = item.load(AttachmentOut)
+        key = keys.attachment_object(org, patient_id, attachment_id)
+        found = files.stored(key)
+        if found is None:
+            raise _bad_attachment(n, "nothing was uploaded for this attachment yet")
+        if (
+            found.size > record.size
+            or found.content_type != record.content_type
+            or not files.is_a(record.content_type, files.head_bytes(key, found.version_id))
+        ):
+            raise _bad_attachment(n, "the upload is not the type and size announced")
+        attached = record.model_copy(update={"status": "attached", **to})
+        change.put("attachment", attachment_item(org, patient_id, attached, item.version))
+        out.append(attached)
+        if found.version_id:
+            checked[attachment_id] = found.version_id
+    return out, checked
+
+
 # ---------------------------------------------------------------- settings (per organization, per patient)
 
 
@@ -441,6 +481,16 @@ class Settings(Generic[R]):
         """``new`` in ``change``, on ``old``'s version (what it returns is what commits)."""
         change.put("settings", self._item(org, new, old, patient_id))
         return self.out.model_validate({**new.model_dump(), "version": (old.version or 0) + 1 if old else 1})
+
+    def replace(self, org: str, body: BaseModel, if_match: str | None) -> R:
+        """An organization's policy ``PUT``: ``body`` in place of what ``If-Match`` names (428 without
+        it once one exists, 409 when stale)."""
+        from shared.http.contract import require_current
+
+        _, item = self.get(org)
+        if item is not None:
+            require_current(if_match, item.version, "policy")
+        return self.save(org, body, item)
 
     def save(self, org: str, new: BaseModel, old: SettingsItem | None, patient_id: str | None = None) -> R:
         item = self._item(org, new, old, patient_id)

@@ -55,10 +55,14 @@ class AppointmentType(CareModel, discriminator="AppointmentType"):
     code = UnicodeAttribute()
     display = UnicodeAttribute()
     duration_minutes = NumberAttribute()
+    authorization = UnicodeAttribute(null=True)  # JSON of the ServiceCode a payer must approve first
 
     def record(self) -> AppointmentTypeOut:
         return AppointmentTypeOut(
-            code=self.code, display=self.display, duration_minutes=int(self.duration_minutes)
+            code=self.code,
+            display=self.display,
+            duration_minutes=int(self.duration_minutes),
+            authorization=json.loads(self.authorization) if self.authorization else None,
         )
 
     @property

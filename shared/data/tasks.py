@@ -26,14 +26,20 @@ from shared.domain.tasks import (
     Action,
     EscalationPolicy,
     EscalationPolicyOut,
+    Focus,
     HistoryEntry,
     IllegalMove,
+    Priority,
+    QueueRole,
     TaskActionIn,
+    TaskCode,
     TaskOut,
     TaskStatus,
     act,
+    risk_from,
 )
 from shared.events import tasks as events
+from shared.ids import new_id
 
 SEEN_RETENTION = timedelta(days=8)  # EventBridge retries for 24 h; replays by operators within a week
 
@@ -208,6 +214,43 @@ def escalation_event(
     return event(cls, org, record, at, severity=esc.severity, level=esc.level)
 
 
+def new_task(
+    *,
+    code: TaskCode,
+    description: str,
+    patient: Any,
+    focus: Focus,
+    due: datetime,
+    by: str,
+    now: datetime,
+    business_status: str,
+    role: QueueRole = QueueRole.COORDINATOR,
+    priority: Priority = Priority.ROUTINE,
+    owner_id: str | None = None,
+) -> TaskOut:
+    """A new task about ``patient`` (its item: its display name is kept on the task) for an area to
+    open with :func:`open_task`. ``description`` is for staff and never leaves the table."""
+    return TaskOut(
+        id=new_id(now),
+        version=1,
+        code=code,
+        description=description,
+        status=TaskStatus.REQUESTED,
+        business_status=business_status,
+        priority=priority,
+        patient_id=patient.patient_id,
+        patient_name=display_name(patient),
+        focus=focus,
+        owner_id=owner_id,
+        role=role,
+        due_at=due,
+        at_risk_at=risk_from(now, due),
+        created_at=now,
+        created_by=by,
+        updated_at=now,
+    )
+
+
 def open_task(
     change: Change,
     org: str,
@@ -342,6 +385,25 @@ def cause_task_id(org: str, cause: str) -> str | None:
         return str(CauseItem.get(keys.cause_pk(org, cause), keys.CAUSE_SK, consistent_read=True).task_id)
     except CauseItem.DoesNotExist:
         return None
+
+
+def close_caused(
+    change: Change,
+    org: str,
+    cause: str,
+    action: Action,
+    body: TaskActionIn | None,
+    actor_id: str,
+    calendar: Calendar,
+    done_reason: str = "done",
+) -> bool:
+    """:func:`close_task` on the open task ``cause`` opened, if one is open; whether there was one."""
+    task_id = cause_task_id(org, cause)
+    item = get(org, task_id) if task_id else None
+    if item is None:
+        return False
+    close_task(change, org, item, action, body, actor_id, calendar, done_reason)
+    return True
 
 
 # ---------------------------------------------------------------- lists

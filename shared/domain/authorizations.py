@@ -41,11 +41,11 @@ Everything here is pure: callers pass the time, the organization's calendar and 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, Field, computed_field, model_validator
 
 from shared.domain.base import MULTILINE, Model, Strict
 from shared.domain.calendar import Calendar, Day, Instant
@@ -58,6 +58,7 @@ MAX_UNITS = 999
 MAX_DIAGNOSES = 12
 MAX_HISTORY = 50
 MAX_WINDOW_DAYS = 366
+MAX_DOCUMENTS = 20
 RENEW_AT_UNITS_LEFT = 1
 
 Reference = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,49}$", examples=["PA-2026-000123"])]
@@ -156,10 +157,18 @@ class PurposeType(StrEnum):
 
 
 class Purpose(Strict):
-    """What the authorization is for."""
+    """What the authorization is for: an appointment, a referral, or a care plan's activity (``id`` the
+    plan's, ``activity_id`` the activity's)."""
 
     type: PurposeType
     id: Id
+    activity_id: Id | None = None
+
+    @model_validator(mode="after")
+    def _activity(self) -> Purpose:
+        if (self.activity_id is None) == (self.type is PurposeType.CARE_PLAN_ACTIVITY):
+            raise ValueError("activity_id names a care plan's activity, and only that")
+        return self
 
 
 # ---------------------------------------------------------------- the payer's rules and the clocks
@@ -335,6 +344,17 @@ class Decision(Model):
     reason: DenialReason | None = None
 
 
+class Document(Model):
+    """A clinical document sent to the payer: an attachment uploaded the records area's way."""
+
+    attachment_id: str
+    content_type: str
+    size: int
+    attached_at: AwareDatetime
+    version_id: str | None = Field(None, description="the S3 version checked, the one served")
+    download_url: str | None = Field(None, description="when read: a GET, minutes only")
+
+
 class AuthChange(Model):
     version: int
     at: AwareDatetime
@@ -343,6 +363,8 @@ class AuthChange(Model):
     from_status: AuthStatus | None = None
     to_status: AuthStatus
     reference: str | None = Field(None, description="the payer's reference number given with it")
+    reason: DenialReason | None = Field(None, description="a denial's reason")
+    on_time: bool | None = Field(None, description="a decision: made by the time it was due")
     note: str | None = None
 
 
@@ -371,10 +393,15 @@ class AuthorizationOut(Model):
     decision: Decision | None = None
     units_used: int = 0
     counted: list[str] = Field(default_factory=list, description="the appointments whose units were used")
+    documents: list[Document] = Field(default_factory=list, max_length=MAX_DOCUMENTS)
+    alerts: list[str] = Field(
+        default_factory=list, description="the clocks' alerts raised already (follow-up, overdue, ...)"
+    )
     created_at: AwareDatetime
     updated_at: AwareDatetime
     history: list[AuthChange] = Field(default_factory=list, description=f"the last {MAX_HISTORY} changes")
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def approved_units(self) -> int:
         """The units approved while it is (or was, expired) in force; 0 otherwise."""
@@ -382,6 +409,7 @@ class AuthorizationOut(Model):
             return 0
         return self.decision.approved_units
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def units_left(self) -> int:
         return max(0, self.approved_units - self.units_used)
@@ -423,18 +451,23 @@ def _changed(
     at: datetime,
     reference: str | None = None,
     note: str | None = None,
+    **decided: object,
 ) -> AuthorizationOut:
-    """``auth`` as its next version, the change in its history (the last ``MAX_HISTORY``)."""
+    """``auth`` as its next version, the change in its history (the last ``MAX_HISTORY``); ``decided``:
+    a decision's reason and whether it was on time."""
     version = auth.version + 1
-    entry = AuthChange(
-        version=version,
-        at=at,
-        by=by,
-        action=action,
-        from_status=before,
-        to_status=auth.status,
-        reference=reference,
-        note=note,
+    entry = AuthChange.model_validate(
+        {
+            "version": version,
+            "at": at,
+            "by": by,
+            "action": action,
+            "from_status": before,
+            "to_status": auth.status,
+            "reference": reference,
+            "note": note,
+            **decided,
+        }
     )
     history = [*auth.history, entry][-MAX_HISTORY:]
     return auth.model_copy(update={"version": version, "updated_at": at, "history": history})
@@ -480,6 +513,7 @@ def act(
         raise BadDetail("at: cannot be in the future")
     action = move.action
     update: dict[str, object] = {"status": to}
+    decided: dict[str, object] = {}
     if move.reference is not None:
         update["payer_reference"] = move.reference
     if action is AuthAction.SUBMIT:
@@ -497,10 +531,11 @@ def act(
         update.update(_clock(auth.urgency, at, due, rules), appealed_at=at)
     elif action in (AuthAction.APPROVE, AuthAction.PARTIALLY_APPROVE, AuthAction.DENY):
         update.update(STOPPED, decision=_decision(auth, move, to, at))
+        decided = {"reason": move.reason, "on_time": auth.due_at is None or at <= auth.due_at}
     else:  # expire, cancel
         update.update(STOPPED, info_from=None, info_due_on=None)
     moved = auth.model_copy(update=update)
-    return _changed(moved, auth.status, by, action.value, at, move.reference, move.note)
+    return _changed(moved, auth.status, by, action.value, at, move.reference, move.note, **decided)
 
 
 # ---------------------------------------------------------------- using it
@@ -576,3 +611,267 @@ def due_for_renewal(auth: AuthorizationOut, today: date, rules: PayerRules = DEF
     if auth.status not in IN_FORCE or days is None:
         return False
     return today >= renewal_on(*days, rules) or needs_renewal(auth.units_used, auth.approved_units)
+
+
+# ---------------------------------------------------------------- the clocks' alerts
+
+
+class AlertKind(StrEnum):
+    FOLLOW_UP = "follow-up"  # the payer's decision is nearly due: call it
+    OVERDUE = "overdue"  # the decision is late: an escalation
+    INFO_DUE = "info-due"  # the information the payer asked for was due by the end of the day
+    RENEWAL = "renewal"  # the approval's window nears its end (or its units run out: :func:`use_unit`)
+    EXPIRY = "expiry"  # the window ended: the authorization expires
+
+
+class Alert(Model):
+    kind: AlertKind
+    at: AwareDatetime
+    key: str = Field(
+        description="raised once per key: a new clock (an appeal, information given) is a new key"
+    )
+
+
+def _alert(kind: AlertKind, at: datetime, tag: str | None = None) -> Alert:
+    return Alert(kind=kind, at=at, key=f"{kind.value}@{tag or at.astimezone(UTC).isoformat()}")
+
+
+def renewal_key(auth: AuthorizationOut) -> str:
+    """One renewal alert per approval window, whether its days or its units ran short first."""
+    days = window(auth)
+    return f"{AlertKind.RENEWAL.value}@{days[1].isoformat() if days else ''}"
+
+
+def alerts_of(auth: AuthorizationOut, calendar: Calendar, rules: PayerRules = DEFAULT_RULES) -> list[Alert]:
+    """What the authorization's clocks raise as it stands, raised or not, soonest first."""
+    out = []
+    if auth.status in AWAITING and auth.due_at is not None:
+        if auth.follow_up_at is not None and auth.follow_up_at < auth.due_at:
+            out.append(
+                _alert(AlertKind.FOLLOW_UP, auth.follow_up_at, auth.due_at.astimezone(UTC).isoformat())
+            )
+        out.append(_alert(AlertKind.OVERDUE, auth.due_at))
+    elif auth.status is AuthStatus.PENDING_INFO and auth.info_due_on is not None:
+        out.append(_alert(AlertKind.INFO_DUE, end_of_day(auth.info_due_on, calendar)))
+    elif auth.status in IN_FORCE and (days := window(auth)) is not None:
+        renew = renewal_on(*days, rules)
+        out.append(
+            Alert(
+                kind=AlertKind.RENEWAL,
+                at=end_of_day(renew - timedelta(days=1), calendar),
+                key=renewal_key(auth),
+            )
+        )
+        out.append(_alert(AlertKind.EXPIRY, expires_at(days[1], calendar)))
+    return sorted(out, key=lambda a: a.at)
+
+
+def due_alerts(
+    auth: AuthorizationOut, now: datetime, calendar: Calendar, rules: PayerRules = DEFAULT_RULES
+) -> list[Alert]:
+    """The alerts due by ``now`` and not raised yet, soonest first."""
+    return [a for a in alerts_of(auth, calendar, rules) if a.at <= now and a.key not in auth.alerts]
+
+
+def next_alert_at(
+    auth: AuthorizationOut, calendar: Calendar, rules: PayerRules = DEFAULT_RULES
+) -> datetime | None:
+    """When the authorization's timer next has something to raise (``None``: nothing)."""
+    return next((a.at for a in alerts_of(auth, calendar, rules) if a.key not in auth.alerts), None)
+
+
+def raised(auth: AuthorizationOut, alert_keys: Iterable[str], now: datetime) -> AuthorizationOut:
+    """``auth`` with ``alert_keys`` recorded as raised, as its next version (the last 50 kept)."""
+    fresh = [k for k in dict.fromkeys(alert_keys) if k not in auth.alerts]
+    if not fresh:
+        return auth
+    return auth.model_copy(
+        update={
+            "alerts": [*auth.alerts, *fresh][-MAX_HISTORY:],
+            "version": auth.version + 1,
+            "updated_at": now,
+        }
+    )
+
+
+# ---------------------------------------------------------------- the organization's policy
+
+
+class UnapprovedBooking(StrEnum):
+    WARN = "warn"  # book it, mark it awaiting insurance approval, open a task to obtain it
+    REFUSE = "refuse"  # a 409 until an approval covers it
+
+
+class AuthorizationPolicyIn(Strict):
+    """``PUT /authorization-policy`` (admin): what a booking that needs an approval it lacks does, and
+    the payers whose clocks differ from CMS-0057-F's (keyed by the payer as coverage names it; case
+    and spacing do not matter)."""
+
+    unapproved_booking: UnapprovedBooking = UnapprovedBooking.WARN
+    payers: dict[Annotated[str, Field(min_length=1, max_length=120)], PayerRules] = Field(
+        default_factory=dict, max_length=100
+    )
+
+
+class AuthorizationPolicyOut(AuthorizationPolicyIn):
+    version: int = Field(0, description="0: the defaults, nobody wrote one yet")
+
+    def rules_for(self, payer: str) -> PayerRules:
+        wanted = payer_key(payer)
+        return next((r for name, r in self.payers.items() if payer_key(name) == wanted), DEFAULT_RULES)
+
+
+def payer_key(payer: str) -> str:
+    """A payer's name compared as people type it: case and runs of spaces ignored."""
+    return " ".join(payer.split()).casefold()
+
+
+# ---------------------------------------------------------------- lists
+
+
+class AuthList(StrEnum):
+    """The lists staff work from: each status in one, each list in the order it is worked."""
+
+    DRAFT = "draft"  # oldest first: not sent yet
+    PENDING = "pending"  # submitted, appealed, pending-info: soonest due first (the chase list)
+    APPROVED = "approved"  # in force, the window ending first
+    DENIED = "denied"  # not appealed yet, oldest decision first
+    CLOSED = "closed"  # expired or cancelled
+
+
+LISTS: dict[AuthStatus, AuthList] = {
+    AuthStatus.DRAFT: AuthList.DRAFT,
+    AuthStatus.SUBMITTED: AuthList.PENDING,
+    AuthStatus.APPEALED: AuthList.PENDING,
+    AuthStatus.PENDING_INFO: AuthList.PENDING,
+    AuthStatus.APPROVED: AuthList.APPROVED,
+    AuthStatus.PARTIALLY_APPROVED: AuthList.APPROVED,
+    AuthStatus.DENIED: AuthList.DENIED,
+    AuthStatus.EXPIRED: AuthList.CLOSED,
+    AuthStatus.CANCELLED: AuthList.CLOSED,
+}
+
+
+def sort_at(auth: AuthorizationOut, calendar: Calendar) -> datetime:
+    """Where the authorization sorts in its list: when the payer's decision is due (or the information
+    it asked for), when the window ends, when it was decided, or when it last changed."""
+    if auth.status in AWAITING and auth.due_at is not None:
+        return auth.due_at
+    if auth.status is AuthStatus.PENDING_INFO and auth.info_due_on is not None:
+        return end_of_day(auth.info_due_on, calendar)
+    days = window(auth)
+    if auth.status in IN_FORCE and days is not None:
+        return expires_at(days[1], calendar)
+    if auth.status is AuthStatus.DENIED and auth.decision is not None:
+        return auth.decision.decided_at
+    return auth.created_at if auth.status is AuthStatus.DRAFT else auth.updated_at
+
+
+# ---------------------------------------------------------------- the report
+
+
+class Turnaround(Model):
+    """A payer's decisions at one urgency, on requests submitted in the period."""
+
+    payer: str
+    urgency: AuthUrgency
+    submitted: int
+    decided: int = Field(description="a first decision (an appeal's is counted under appeals)")
+    on_time: int = Field(description="decided by the due time")
+    overdue: int = Field(description="undecided past the due time, now")
+    median_hours: float | None = Field(None, description="submission to first decision")
+    longest_hours: float | None = None
+
+
+class WithoutApproval(Model):
+    """A visit that needed an approval, held without one covering it."""
+
+    appointment_id: str
+    patient_id: str
+    appointment_type: str
+    on: date
+
+
+class AuthorizationReport(Model):
+    """``GET /reports/authorizations``: the requests submitted in ``[from, to]``."""
+
+    first_day: date
+    last_day: date
+    turnaround: list[Turnaround]
+    approved: int
+    partially_approved: int
+    denied: int
+    denials: dict[DenialReason, int] = Field(description="first decisions and appeals, by reason")
+    appealed: int
+    overturned: int = Field(description="appeals approved, fully or in part")
+    without_approval: list[WithoutApproval]
+
+
+def _hours(start: datetime, end: datetime) -> float:
+    return round((end - start).total_seconds() / 3600, 1)
+
+
+def _median(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered, middle = sorted(values), len(values) // 2
+    return ordered[middle] if len(ordered) % 2 else round((ordered[middle - 1] + ordered[middle]) / 2, 1)
+
+
+DECIDING = frozenset({AuthAction.APPROVE.value, AuthAction.PARTIALLY_APPROVE.value, AuthAction.DENY.value})
+
+
+def report(
+    auths: Iterable[AuthorizationOut],
+    gaps: Iterable[WithoutApproval],
+    first: date,
+    last: date,
+    now: datetime,
+) -> AuthorizationReport:
+    """Requests submitted in ``[first, last]`` (the caller's Query): turnaround by payer and urgency
+    (submission to the first decision, from the history), every decision (first ones and appeals'),
+    denials by reason, appeals and those overturned; and the visits held without an approval."""
+    rows: dict[tuple[str, AuthUrgency], Turnaround] = {}
+    hours: dict[tuple[str, AuthUrgency], list[float]] = {}
+    outcomes = {s: 0 for s in (AuthStatus.APPROVED, AuthStatus.PARTIALLY_APPROVED, AuthStatus.DENIED)}
+    denials: dict[DenialReason, int] = {}
+    appealed = overturned = 0
+    for auth in auths:
+        if auth.submitted_at is None:
+            continue
+        group = (auth.payer, auth.urgency)
+        row = rows.setdefault(
+            group,
+            Turnaround(payer=auth.payer, urgency=auth.urgency, submitted=0, decided=0, on_time=0, overdue=0),
+        )
+        row.submitted += 1
+        decisions = [h for h in auth.history if h.action in DECIDING]
+        if decisions:
+            row.decided += 1
+            row.on_time += bool(decisions[0].on_time)
+            hours.setdefault(group, []).append(_hours(auth.submitted_at, decisions[0].at))
+        elif auth.status in AWAITING and auth.due_at is not None and now > auth.due_at:
+            row.overdue += 1
+        appealed += sum(h.action == AuthAction.APPEAL.value for h in auth.history)
+        for entry in decisions:
+            outcomes[entry.to_status] += 1
+            if entry.reason is not None:
+                denials[entry.reason] = denials.get(entry.reason, 0) + 1
+            overturned += entry.from_status is AuthStatus.APPEALED and entry.to_status in IN_FORCE
+    for group, row in rows.items():
+        row.median_hours = _median(hours.get(group, []))
+        row.longest_hours = max(hours[group]) if hours.get(group) else None
+    return AuthorizationReport.model_validate(
+        {
+            "first_day": first,
+            "last_day": last,
+            "turnaround": sorted(rows.values(), key=lambda r: (r.payer, r.urgency.value)),
+            "approved": outcomes[AuthStatus.APPROVED],
+            "partially_approved": outcomes[AuthStatus.PARTIALLY_APPROVED],
+            "denied": outcomes[AuthStatus.DENIED],
+            "denials": denials,
+            "appealed": appealed,
+            "overturned": overturned,
+            "without_approval": sorted(gaps, key=lambda g: (g.on, g.appointment_id)),
+        }
+    )

@@ -209,6 +209,7 @@ class AttachmentOut(Model):
     size: int
     status: Literal["pending", "attached"]
     message_id: str | None = None
+    authorization_id: str | None = Field(None, description="sent to a payer with this prior authorization")
     created_at: datetime
     upload: Upload | None = Field(None, description="when created: a POST of a form to this URL, once")
     download_url: str | None = Field(None, description="when read with its message: a GET, minutes only")

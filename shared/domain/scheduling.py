@@ -27,6 +27,7 @@ from pydantic import Field, model_validator
 
 from shared.domain.base import MULTILINE, Code, Model, Strict, Ulid
 from shared.domain.calendar import Calendar, Day, Instant, WallTime, Window
+from shared.domain.codes import ServiceCode
 from shared.domain.patients import TimeZone
 
 MAX_RANGE_DAYS = 31
@@ -133,6 +134,11 @@ class AppointmentTypeIn(Strict):
 
     display: str = Field(min_length=1, max_length=80, examples=["New patient visit"])
     duration_minutes: int = Field(ge=5, le=int(MAX_DURATION.total_seconds() // 60))
+    authorization: ServiceCode | None = Field(
+        None,
+        description="the service a payer must approve first (prior authorization): a booking is checked "
+        "against the patient's approvals for it",
+    )
 
 
 class AppointmentTypeOut(AppointmentTypeIn):
@@ -474,6 +480,14 @@ class Reschedule(Model):
     version: int
 
 
+class Insurance(StrEnum):
+    """Where a visit that needs the payer's prior authorization stands (the patient reads these words,
+    never the payer's reasons)."""
+
+    APPROVED = "approved"
+    AWAITING = "awaiting-insurance-approval"
+
+
 class _Appointment(Model):
     """What staff and the patient both read of an appointment."""
 
@@ -495,6 +509,7 @@ class _Appointment(Model):
     checked_in_at: datetime | None = None
     completed_at: datetime | None = None
     rescheduled_count: int = 0
+    insurance: Insurance | None = Field(None, description="a visit whose type needs a prior authorization")
 
 
 class AppointmentOut(_Appointment):
@@ -511,6 +526,7 @@ class AppointmentOut(_Appointment):
     reschedules: list[Reschedule] = Field(
         default_factory=list, description=f"the times it was moved from, the last {MAX_RESCHEDULES}"
     )
+    authorization_id: str | None = Field(None, description="the approval that covers it")
 
 
 # ---------------------------------------------------------------- what a patient reads

@@ -210,6 +210,8 @@ Trigger = Literal[
     "ObservationOutOfRange",
     "TrendDetected",
     "MeasurementMissed",
+    "AuthorizationOverdue",
+    "AuthorizationMoved",
 ]
 
 
@@ -453,6 +455,17 @@ def _records_rules() -> list[Rule]:
             severity=Severity.MODERATE,
         ),
         Rule(id="measurement-missed", on="MeasurementMissed", code=TaskCode.CALL_PATIENT, due=_days(1)),
+        # the payer's decision (or the information it asked for) is late: chase it today; any move of
+        # the authorization (decided, information given, cancelled) resolves it
+        Rule(
+            id="authorization-overdue",
+            on="AuthorizationOverdue",
+            code=TaskCode.FOLLOW_UP_AUTHORIZATION,
+            priority=Priority.URGENT,
+            due=_hours(4),
+            severity=Severity.MODERATE,
+            closed_by=["AuthorizationMoved"],
+        ),
     ]
 
 

@@ -70,6 +70,7 @@ class PatientRecordAccessed(DomainEvent):
         "identifiers.read",
         "inbox.read",
         "transition.read",
+        "authorization.read",
         "careplan.read",
         "education.read",
         "interaction.read",

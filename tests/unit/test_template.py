@@ -146,6 +146,7 @@ def test_only_the_functions_that_list_things_can_read_the_cursor_key() -> None:
         "TransitionsFunction",
         "CarePlansFunction",
         "RecordsFunction",
+        "AuthorizationsFunction",
     }
     secret = {"Ref": "CursorKeySecret"}
     for fn in template.functions():
