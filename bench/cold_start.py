@@ -59,6 +59,8 @@ SAMPLES = {
     "CarePlanEventsFunction": ["careplans/social-need.json", "careplans/timer-review.json"],
     "RecordsFunction": ["records/timeline.json", "records/record-observation.json"],
     "RecordEventsFunction": ["records/appointment-booked.json", "records/timer-unanswered.json"],
+    "AuthorizationsFunction": ["authorizations/chase-list.json"],
+    "AuthorizationEventsFunction": ["authorizations/appointment-fulfilled.json", "authorizations/timer-alert.json"],
 }
 
 _TIMED = textwrap.dedent(

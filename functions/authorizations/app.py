@@ -199,11 +199,15 @@ def move(authorization_id: UlidPath, body: MoveIn, if_match: IfMatch = None) -> 
     org, now = principal.organization_id, clock.now()
     if body.action.value == "expire":
         raise invalid("action", "an approval expires by itself at its window's end")
-    item = _item(org, authorization_id)
+    wanted = [repo.key(org, authorization_id), repo.POLICY.key(org), core.calendar_key(org)]
+    found = core.get_many(wanted)  # one BatchGetItem: the authorization, the policy, the calendar
+    item = found.get(wanted[0])
+    if not isinstance(item, repo.AuthorizationItem):
+        raise NotFound("No authorization with this id.")
     before = item.record()
     require_current(if_match, before.version, "authorization")
-    policy, _ = repo.POLICY.get(org)
-    cal = core.organization_calendar(org)
+    policy = repo.POLICY.of(found.get(wanted[1]))
+    cal = core.calendar_of(found.get(wanted[2]))
     try:
         after = act(before, body, principal.subject, now, cal, policy.rules_for(before.payer))
     except IllegalMove as exc:

@@ -13,13 +13,16 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+import requests
 
 from tests.support import tasks
-from tests.support.authorizations import MRI, add_coverage, admin, coordinator, patient
+from tests.support.authorizations import MRI, add_coverage, admin, coordinator
 from tests.support.cloud import Cloud, cloud
+from tests.support.records import attachments_bucket
 from tests.support.reminders import NyClinic, open_ny_clinic
 from tests.support.scheduling import patient_api
 
+__all__ = ["attachments_bucket"]  # a fixture these tests use
 PHONE = "+12125551003"
 FRIDAY_4PM = "2026-12-04T21:00:00Z"
 FRIDAY_5PM = "2026-12-04T22:00:00Z"
@@ -330,4 +333,55 @@ def test_a_request_needs_a_coverage_in_force_and_things_of_this_patient(friday: 
         coordinator().req("GET", "/patients/{patient_id}/authorizations", patient_id=pid)["json"]["items"]
         == []
     )
+    assert c.failures() == []
+
+
+def test_documents_for_the_payer_go_up_as_attachments_and_are_read_through_the_authorization(
+    friday: Cloud, attachments_bucket: str
+) -> None:
+    from tests.integration.test_records_timeline import upload
+    from tests.support import records
+
+    c = friday
+    clinic = open_clinic(c)
+    pid = clinic.patients["cy"]
+    auth = draft(clinic)
+    made = records.coordinator().ok(
+        "POST",
+        "/patients/{patient_id}/attachments",
+        {"content_type": "application/pdf", "size": 2000},
+        201,
+        patient_id=pid,
+    )
+    attach = "/authorizations/{authorization_id}/documents"
+    headers = {"if-match": f'"{auth["version"]}"'}
+    early = coordinator().req(
+        "POST", attach, {"attachment_ids": [made["id"]]}, authorization_id=auth["id"], headers=headers
+    )
+    assert early["statusCode"] == 422  # nothing uploaded yet
+    assert upload(made["upload"], b"%PDF-1.7 clinic notes") in (200, 204)
+    done = coordinator().req(
+        "POST", attach, {"attachment_ids": [made["id"]]}, authorization_id=auth["id"], headers=headers
+    )
+    assert done["statusCode"] == 200, done["body"]
+    assert [d["attachment_id"] for d in done["json"]["documents"]] == [made["id"]]
+    read = coordinator().get(auth["id"])
+    assert requests.get(read["documents"][0]["download_url"], timeout=10).content == b"%PDF-1.7 clinic notes"
+    # one document goes with one request, once
+    again = coordinator().req(
+        "POST",
+        attach,
+        {"attachment_ids": [made["id"]]},
+        authorization_id=auth["id"],
+        headers={"if-match": f'"{read["version"]}"'},
+    )
+    assert again["statusCode"] == 422
+    # and never with a message
+    message = records.patient(pid).req(
+        "POST",
+        "/patients/{patient_id}/messages",
+        {"text": "Mine", "attachment_ids": [made["id"]]},
+        patient_id=pid,
+    )
+    assert message["statusCode"] == 422
     assert c.failures() == []
