@@ -65,6 +65,7 @@ from shared.logs import get_logger, phi_safe_errors
 logger = get_logger()
 SYSTEM = "system:authorizations"
 TIMER = "pa"
+WAITING = frozenset({AppointmentStatus.PENDING, AppointmentStatus.BOOKED})
 MAX_WAITING = 100  # a patient's upcoming visits looked at when an approval arrives
 ATTEMPTS = 3  # a lost race on the authorization (staff moved it meanwhile): read again, apply again
 _self: dict[str, str] = {}
@@ -243,6 +244,7 @@ def approve_waiting(org: str, record: AuthorizationOut, now: datetime) -> int:
         return 0
     done = 0
     cal = core.organization_calendar(org)
+    spare = record.units_left
     upcoming, _ = sched.by_time(
         sched.Appointment.gsi1,
         keys.patient_appointments_pk(org, record.patient_id),
@@ -250,13 +252,13 @@ def approve_waiting(org: str, record: AuthorizationOut, now: datetime) -> int:
         limit=MAX_WAITING,
         start=None,
     )
-    for appt_item in upcoming:
-        appt: AppointmentOut = appt_item.record()
-        if appt.insurance is not Insurance.AWAITING or appt.status not in (
-            AppointmentStatus.PENDING,
-            AppointmentStatus.BOOKED,
-        ):
+    visits = [i.record() for i in upcoming]
+    spare -= sum(v.authorization_id == record.id and v.status in WAITING for v in visits)
+    for appt_item, appt in zip(upcoming, visits, strict=True):
+        if appt.insurance is not Insurance.AWAITING or appt.status not in WAITING:
             continue
+        if spare < 1:
+            break  # the approval's units are spoken for: the rest wait for another
         day = appt.start.astimezone(cal.zone).date()
         if not days[0] <= day <= days[1]:
             continue
@@ -281,6 +283,7 @@ def approve_waiting(org: str, record: AuthorizationOut, now: datetime) -> int:
         except Cancelled:
             continue  # the visit moved meanwhile: the next booking check sees the approval
         done += 1
+        spare -= 1
     return done
 
 

@@ -13,11 +13,13 @@ them, here and across ``functions/scheduling``, so reads such as ``GET /availabi
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from shared import ids
+from shared.clock import isoformat
 from shared.data import moves
 from shared.data import scheduling as repo
 from shared.data.patients import Actor
@@ -37,6 +39,8 @@ from shared.errors import Conflict, NotFound
 from shared.events.models import DomainEvent
 from shared.http.auth import Principal
 from shared.http.caller import invalid
+
+MAX_UPCOMING = 100  # a patient's upcoming visits a gated booking counts against their approvals
 
 
 @dataclass
@@ -144,8 +148,10 @@ def gate(ctx: Context, record: AppointmentOut, now: datetime) -> tuple[Appointme
     """A visit whose type needs the payer's prior authorization: covered by one of the patient's
     approvals (in force, its window holding the visit's date, a unit left) it is ``approved`` and
     linked to it; otherwise the organization's policy refuses it (409 ``authorization-required``) or
-    books it ``awaiting-insurance-approval`` with a task for the coordinator to obtain one. One Query
-    (the patient's authorizations) and one GetItem (the policy), for gated types only."""
+    books it ``awaiting-insurance-approval`` with a task for the coordinator to obtain one. A unit
+    already booked (an upcoming visit linked to the approval) is not there to cover another. Two
+    Queries (the patient's upcoming visits and authorizations) and one GetItem (the policy), for
+    gated types only."""
     if ctx.needs is None:
         return record, None
     from shared.data import authorizations as auth_repo
@@ -154,7 +160,23 @@ def gate(ctx: Context, record: AppointmentOut, now: datetime) -> tuple[Appointme
     from shared.domain.tasks import Focus, FocusType, TaskCode
 
     day = record.start.astimezone(ctx.calendar.zone).date()
-    auths = [i.record() for i in auth_repo.of_patient(ctx.org, ctx.patient_id)]
+    # a unit booked is spoken for: an approval's upcoming visits count against it before they are held
+    upcoming, _ = repo.by_time(
+        repo.Appointment.gsi1,
+        repo.keys.patient_appointments_pk(ctx.org, ctx.patient_id),
+        after=isoformat(now),
+        limit=MAX_UPCOMING,
+        start=None,
+    )
+    booked = Counter(
+        appt.authorization_id
+        for appt in (i.record() for i in upcoming)
+        if appt.authorization_id and appt.status in (AppointmentStatus.PENDING, AppointmentStatus.BOOKED)
+    )
+    auths = [
+        a.model_copy(update={"units_used": a.units_used + booked[a.id]})
+        for a in (i.record() for i in auth_repo.of_patient(ctx.org, ctx.patient_id))
+    ]
     found = covering(auths, day, 1, ctx.needs)
     if found is not None:
         return record.model_copy(update={"insurance": Insurance.APPROVED, "authorization_id": found.id}), None

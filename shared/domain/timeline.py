@@ -7,7 +7,7 @@ them and where they link is this module's table (:data:`ENTRIES`); an event not 
 
 The patient sees their registration, appointments, the messages and reminders they were sent, their
 education, plans, observations and messages; never tasks, escalations, notes, results, transitions,
-assessments or the alerts monitoring raised (a result or an alert reaches them from a clinician
+assessments, prior authorizations or the alerts monitoring raised (a result or an alert reaches them from a clinician
 first). A link is given to the patient only when they may open it.
 """
 
@@ -41,6 +41,7 @@ class Kind(StrEnum):
     MESSAGE = "message"
     OBSERVATION = "observation"
     ALERT = "alert"
+    AUTHORIZATION = "authorization"
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,13 @@ ENTRIES: dict[str, Shape] = {
         "transition_id",
         "/transitions/{id}",
         "TransitionOpened TransitionStepCompleted TransitionStepMissed TransitionPaused TransitionClosed",
+    ),
+    **_same(
+        Kind.AUTHORIZATION,
+        "authorization",
+        "authorization_id",
+        "/authorizations/{id}",
+        "AuthorizationRequested AuthorizationMoved AuthorizationOverdue AuthorizationUnitUsed",
     ),
     **_same(
         Kind.ENCOUNTER, "encounter", "encounter_id", _P + "/encounters", "PatientAdmitted PatientDischarged"

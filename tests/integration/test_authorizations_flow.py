@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.support import tasks
+from tests.support import records, tasks
 from tests.support.authorizations import MRI, add_coverage, admin, coordinator
 from tests.support.cloud import Cloud, cloud
 from tests.support.records import attachments_bucket
@@ -103,6 +103,18 @@ def test_an_expedited_request_submitted_friday_5pm_is_due_monday_5pm_and_escalat
     assert decided["history"][-1]["on_time"] is False
     c.settle()
     assert worklist("follow-up-authorization") == []
+    # on the patient's timeline for staff (each move, the overdue), never in the patient's own
+    pid = clinic.patients["cy"]
+    entries = records.coordinator().timeline(pid, kind="authorization")["items"]
+    assert [e["type"] for e in entries] == [
+        "AuthorizationMoved",
+        "AuthorizationOverdue",
+        "AuthorizationMoved",
+        "AuthorizationRequested",
+    ]
+    assert entries[0]["record"]["href"] == f"/authorizations/{auth['id']}"
+    assert entries[0]["codes"]["status"] == "approved"
+    assert "authorization" not in {e["kind"] for e in records.patient(pid).timeline(pid)["items"]}
     assert c.failures() == []
 
 
@@ -162,7 +174,7 @@ def test_booking_a_gated_visit_without_approval_warns_opens_a_task_and_an_approv
     assert mine["json"]["insurance"] == "awaiting-insurance-approval"
     assert "authorization_id" not in mine["json"]
     # the payer approves: the visit is approved and linked, the task completes
-    auth = draft(clinic, service_date="2026-12-10")
+    auth = draft(clinic, service_date="2026-12-10", units_requested=3)
     auth = coordinator().moved(auth, "submit")
     coordinator().moved(auth, "deny", reason="missing-information")
     c.settle()
@@ -174,7 +186,7 @@ def test_booking_a_gated_visit_without_approval_warns_opens_a_task_and_an_approv
         appealed,
         "partially-approve",
         number="A-9",
-        approved_units=1,
+        approved_units=2,
         valid_from="2026-12-01",
         valid_to="2026-12-31",
     )
@@ -340,7 +352,6 @@ def test_documents_for_the_payer_go_up_as_attachments_and_are_read_through_the_a
     friday: Cloud, attachments_bucket: str
 ) -> None:
     from tests.integration.test_records_timeline import upload
-    from tests.support import records
 
     c = friday
     clinic = open_clinic(c)
@@ -384,4 +395,37 @@ def test_documents_for_the_payer_go_up_as_attachments_and_are_read_through_the_a
         patient_id=pid,
     )
     assert message["statusCode"] == 422
+    assert c.failures() == []
+
+
+def test_units_booked_are_spoken_for_at_booking_and_when_an_approval_arrives(friday: Cloud) -> None:
+    c = friday
+    clinic = open_clinic(c)
+    waiting = [clinic.book("cy", f"2026-12-{day}T15:00:00Z") for day in ("08", "09", "10")]
+    assert {v["insurance"] for v in waiting} == {"awaiting-insurance-approval"}
+    c.settle()
+    assert len(worklist("obtain-authorization")) == 3
+    auth = coordinator().moved(draft(clinic, units_requested=3), "submit")
+    coordinator().moved(
+        auth,
+        "partially-approve",
+        number="P-2",
+        approved_units=2,
+        valid_from="2026-12-07",
+        valid_to="2026-12-31",
+    )
+    c.settle()
+    seen = [
+        clinic.staff.req("GET", "/appointments/{appointment_id}", appointment_id=v["id"])["json"]["insurance"]
+        for v in waiting
+    ]
+    assert seen == ["approved", "approved", "awaiting-insurance-approval"]  # the first two, by date
+    (left,) = worklist("obtain-authorization")
+    assert left["focus"]["id"] == waiting[2]["id"]
+    # both units are booked: a fourth visit is not covered either
+    assert clinic.book("cy", "2026-12-11T15:00:00Z")["insurance"] == "awaiting-insurance-approval"
+    # a cancelled visit gives its unit back
+    cancel = clinic.staff.act(waiting[0]["id"], "cancel", {"reason": "patient"})
+    assert cancel["statusCode"] == 200, cancel["body"]
+    assert clinic.book("cy", "2026-12-14T15:00:00Z")["insurance"] == "approved"
     assert c.failures() == []
