@@ -20,6 +20,7 @@ from shared.data import scheduling as sched
 from shared.data.patients import Coverage, Patient
 from shared.data.tx import Cancelled
 from shared.domain.authorizations import (
+    FINAL,
     MAX_DOCUMENTS,
     AuthList,
     AuthorizationIn,
@@ -43,7 +44,7 @@ from shared.domain.records import CoverageOut
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.events import authorizations as events
 from shared.http.auth import STAFF, Role, allow
-from shared.http.caller import audited_read, caller, invalid, require_parent
+from shared.http.caller import audit_replay, audited_read, caller, invalid, require_parent
 from shared.http.contract import IfMatch, UlidPath, etag, require_current, responses
 from shared.http.idempotency import idempotent
 from shared.http.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
@@ -107,7 +108,7 @@ def _written(record: AuthorizationOut, status: int = 200, **headers: str) -> Res
     responses=responses(201, "Created, a draft", headers=["Location", "ETag"]),
 )
 @allow(STAFF)
-@idempotent(router)
+@idempotent(router, on_replay=audit_replay(router, "authorization.read"))
 def create(patient_id: UlidPath, body: AuthorizationIn) -> Response[AuthorizationOut]:
     """The coverage must be the patient's and in force on the service date (the payer is its payer).
     Submit it with ``POST /authorizations/{id}/actions`` once its documents are attached."""
@@ -117,9 +118,10 @@ def create(patient_id: UlidPath, body: AuthorizationIn) -> Response[Authorizatio
         core.patient_key(org, patient_id),
         (keys.patient_pk(org, patient_id), keys.coverage_sk(body.coverage_id)),
         sched.provider_key(org, body.ordering_provider_id),
+        core.calendar_key(org),
     ]
     found = core.get_many(wanted)
-    patient, coverage, provider = (found.get(k) for k in wanted)
+    patient, coverage, provider, calendar = (found.get(k) for k in wanted)
     if not isinstance(patient, Patient):
         raise NotFound("No patient with this id.")
     if patient.status != "active":
@@ -142,7 +144,7 @@ def create(patient_id: UlidPath, body: AuthorizationIn) -> Response[Authorizatio
         raise invalid("coverage_id", str(exc).partition(": ")[2]) from None
     change = core.Change(actor, now)
     core.active_patient(change, org, patient_id)
-    written = repo.put(change, org, record, core.organization_calendar(org), None, "create")
+    written = repo.put(change, org, record, core.calendar_of(calendar), None, "create")
     change.events.append(
         events.AuthorizationRequested(
             organization_id=org,
@@ -251,7 +253,7 @@ def attach(
     item = _item(org, authorization_id)
     before = item.record()
     require_current(if_match, before.version, "authorization")
-    if before.status.value in ("expired", "cancelled"):
+    if before.status in FINAL:
         raise Conflict("The authorization is closed.", current_status=before.status.value)
     if len(before.documents) + len(set(body.attachment_ids)) > MAX_DOCUMENTS:
         raise invalid("attachment_ids", f"at most {MAX_DOCUMENTS} documents per authorization")

@@ -112,12 +112,19 @@ def _coordinator(patient: Any) -> str | None:
     return team.coordinator_id if team is not None else None
 
 
+def _open_once(change: core.Change, org: str, task: Any, cause: str) -> None:
+    """Open ``task`` unless one with its cause is open (staff are on it already); the cause's condition
+    in the transaction settles a race."""
+    if task_repo.cause_task_id(org, cause) is None:
+        task_repo.open_task(change, org, task, cause=cause)
+
+
 def _renewal(change: core.Change, org: str, record: AuthorizationOut, patient: Any, cal: Calendar) -> None:
     days = window(record)
     due = expires_at(days[1], cal) if days else change.at
     description = "Prior authorization: ask the payer to renew it (its window or units are running out)"
     task = _task(record, patient, TaskCode.RENEW_AUTHORIZATION, description, due, change.at)
-    task_repo.open_task(change, org, task, cause=repo.renewal_cause(record.id))
+    _open_once(change, org, task, repo.renewal_cause(record.id))
 
 
 # ---------------------------------------------------------------- the timer
@@ -127,12 +134,7 @@ def _write(
     change: core.Change, org: str, record: AuthorizationOut, cal: Calendar, item: Any, action: str
 ) -> str:
     repo.put(change, org, record, cal, item, action)
-    try:
-        change.commit()
-    except Cancelled as cancelled:
-        if set(cancelled.failed) <= {"cause"}:
-            return "task-open-already"
-        raise
+    change.commit()
     return action
 
 
@@ -161,7 +163,7 @@ def fire(org: str, auth_id: str, now: datetime) -> str:
                 task = _task(
                     before, patient, TaskCode.FOLLOW_UP_AUTHORIZATION, description, before.due_at or now, now
                 )
-                task_repo.open_task(change, org, task, cause=repo.follow_up_cause(auth_id))
+                _open_once(change, org, task, repo.follow_up_cause(auth_id))
             elif alert.kind in (AlertKind.OVERDUE, AlertKind.INFO_DUE):
                 change.events.append(
                     events.AuthorizationOverdue(
@@ -181,11 +183,10 @@ def fire(org: str, auth_id: str, now: datetime) -> str:
         try:
             outcome = _write(change, org, after, cal, item, "alert")
         except Cancelled:
-            continue
-        if outcome == "task-open-already":  # staff have the task: record the alerts alone
-            change = core.Change(system_actor(org), now)
-            outcome = _write(change, org, after, cal, item, "alert")
+            continue  # moved meanwhile (staff, or this timer delivered twice): read it again
         break
+    else:
+        raise RuntimeError("lost the race on the authorization three times")  # the timer retries
     arm(org, auth_id, now, fired=True)
     return outcome
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
-
-from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from shared.data import core
 from shared.data import records as repo
@@ -13,7 +10,7 @@ from shared.data.patients import Patient
 from shared.data.tx import Cancelled
 from shared.domain.documentation import RelatesTo
 from shared.errors import Conflict, NotFound
-from shared.http.caller import audited_read, invalid
+from shared.http.caller import invalid
 
 
 def patient_of(org: str, patient_id: str, *, active: bool = False) -> Any:
@@ -49,8 +46,3 @@ def check_related(org: str, patient_id: str, relates_to: RelatesTo | None) -> No
         and repo.related_patient(org, relates_to.type.value, relates_to.id) != patient_id
     ):
         raise invalid("relates_to", f"no {relates_to.type.value} of this patient with this id")
-
-
-def audit_replay(router: APIGatewayHttpRouter, action: str) -> Callable[[Any], None]:
-    """``on_replay`` of a create whose answer holds PHI: a replay is a read, audited as one."""
-    return lambda _: audited_read(router, [router.current_event.path_parameters["patient_id"]], action)

@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from functions.records.common import audit_replay, check_related, commit, exists, patient_of
+from functions.records.common import check_related, commit, exists, patient_of
 from shared import clock, ids
 from shared.data import core, keys
 from shared.data import records as repo
@@ -38,7 +38,7 @@ from shared.domain.documentation import (
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.events.records import InteractionLogged, NoteAmended, NoteEnteredInError, NoteEvent, NoteSigned
 from shared.http.auth import STAFF, Role, allow
-from shared.http.caller import audited_read, caller, invalid, require_parent
+from shared.http.caller import audit_replay, audited_read, caller, invalid, require_parent
 from shared.http.contract import IfMatch, UlidPath, etag, require_current, responses
 from shared.http.idempotency import idempotent
 from shared.http.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import Field
 
-from functions.records.common import audit_replay, commit, exists, patient_of
+from functions.records.common import commit, exists, patient_of
 from shared import clock, files, ids
 from shared.data import core, keys
 from shared.data import records as repo
@@ -36,7 +36,7 @@ from shared.domain.messages import (
 from shared.errors import Conflict, NotFound
 from shared.events.records import MessageAnswered, MessageSent, MessageUrgent
 from shared.http.auth import STAFF, Role, allow
-from shared.http.caller import audited_read, caller, invalid, require_parent
+from shared.http.caller import audit_replay, audited_read, caller, invalid, require_parent
 from shared.http.contract import IfMatch, UlidPath, etag, responses
 from shared.http.idempotency import idempotent
 from shared.http.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor

@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import AwareDatetime
 
-from functions.records.common import audit_replay, commit, patient_of
+from functions.records.common import commit, patient_of
 from shared import clock
 from shared.data import core, keys
 from shared.data import records as repo
@@ -38,7 +38,7 @@ from shared.domain.observations import (
 )
 from shared.errors import NotFound
 from shared.http.auth import STAFF, Principal, Role, allow
-from shared.http.caller import audited_read, caller, invalid, require_parent
+from shared.http.caller import audit_replay, audited_read, caller, invalid, require_parent
 from shared.http.contract import IfMatch, UlidPath, etag, require_current, responses
 from shared.http.idempotency import idempotent
 from shared.http.pagination import Cursor, Limit, Page, cursor_list, decode_cursor, encode_cursor

@@ -7,8 +7,8 @@ them and where they link is this module's table (:data:`ENTRIES`); an event not 
 
 The patient sees their registration, appointments, the messages and reminders they were sent, their
 education, plans, observations and messages; never tasks, escalations, notes, results, transitions,
-assessments, prior authorizations or the alerts monitoring raised (a result or an alert reaches them from a clinician
-first). A link is given to the patient only when they may open it.
+assessments, prior authorizations or the alerts monitoring raised (a result or an alert reaches them
+from a clinician first). A link is given to the patient only when they may open it.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ shape of a field-level 422 that domain checks raise."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
@@ -52,3 +53,9 @@ def require_parent(
         model.get(*key)
     except model.DoesNotExist:
         raise NotFound(f"No {what} with this id.") from None
+
+
+def audit_replay(router: APIGatewayHttpRouter, action: str) -> Callable[[Any], None]:
+    """``on_replay`` of a create whose answer holds PHI: a replay is a read, audited as one (of the
+    patient in the path)."""
+    return lambda _: audited_read(router, [router.current_event.path_parameters["patient_id"]], action)

@@ -43,8 +43,9 @@ APPOINTMENT = {
     "cancellation",
     "rescheduled_count",
     "reschedules",
+    "insurance",  # the words only: approved, or awaiting insurance approval
 }
-STAFF_APPOINTMENT = APPOINTMENT | {"booked_by", "overbooked", "source_partner_id"}
+STAFF_APPOINTMENT = APPOINTMENT | {"booked_by", "overbooked", "source_partner_id", "authorization_id"}
 CANCELLATION = {"reason", "at", "by_patient", "note"}
 STAFF_CANCELLATION = {"by", "by_role", "reason", "note", "at"}
 RESCHEDULE = {"start", "end", "at"}
@@ -104,7 +105,7 @@ OFFER = {
     "appointment_id",
 }
 SLOT = {"provider_id", "appointment_type", "start", "end", "local_start"}
-APPOINTMENT_TYPE = {"code", "display", "duration_minutes"}
+APPOINTMENT_TYPE = {"code", "display", "duration_minutes", "authorization"}
 PAGE = {"items", "next_cursor"}
 
 
