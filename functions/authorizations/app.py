@@ -13,10 +13,7 @@ from pydantic import Field
 
 from shared import clock, files, ids
 from shared.data import authorizations as repo
-from shared.data import careplans as plans
 from shared.data import core, keys
-from shared.data import records as records
-from shared.data import scheduling as sched
 from shared.data.patients import Coverage, Patient
 from shared.data.tx import Cancelled
 from shared.domain.authorizations import (
@@ -40,7 +37,6 @@ from shared.domain.authorizations import (
 )
 from shared.domain.base import Strict, Ulid
 from shared.domain.calendar import Day, Instant
-from shared.domain.records import CoverageOut
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.events import authorizations as events
 from shared.http.auth import STAFF, Role, allow
@@ -84,6 +80,8 @@ def _check_purpose(org: str, patient_id: str, body: AuthorizationIn) -> None:
     purpose = body.purpose
     if purpose is None:
         return
+    from shared.data import careplans as plans  # here: the care-plans and records models load on use
+    from shared.data import records
     kind = {PurposeType.CARE_PLAN_ACTIVITY: "care-plan"}.get(purpose.type, purpose.type.value)
     if records.related_patient(org, kind, purpose.id) != patient_id:
         raise invalid("purpose", f"no {purpose.type.value} of this patient with this id")
@@ -117,7 +115,7 @@ def create(patient_id: UlidPath, body: AuthorizationIn) -> Response[Authorizatio
     wanted = [
         core.patient_key(org, patient_id),
         (keys.patient_pk(org, patient_id), keys.coverage_sk(body.coverage_id)),
-        sched.provider_key(org, body.ordering_provider_id),
+        (keys.provider_pk(org, body.ordering_provider_id), keys.PROFILE_SK),
         core.calendar_key(org),
     ]
     found = core.get_many(wanted)
@@ -131,6 +129,8 @@ def create(patient_id: UlidPath, body: AuthorizationIn) -> Response[Authorizatio
     if provider is None:
         raise invalid("ordering_provider_id", "no provider with this id in your organization")
     _check_purpose(org, patient_id, body)
+    from shared.domain.records import CoverageOut  # here: intake's models load where a request is made
+
     try:
         record = new_authorization(
             body,
@@ -257,6 +257,8 @@ def attach(
         raise Conflict("The authorization is closed.", current_status=before.status.value)
     if len(before.documents) + len(set(body.attachment_ids)) > MAX_DOCUMENTS:
         raise invalid("attachment_ids", f"at most {MAX_DOCUMENTS} documents per authorization")
+    from shared.data import records  # here: the records area's models load where a document is named
+
     change = core.Change(actor, now)
     attached, checked = records.attach(
         change, org, before.patient_id, body.attachment_ids, authorization_id=authorization_id

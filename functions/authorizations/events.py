@@ -23,15 +23,14 @@ one Query (the patient's authorizations) and one transaction.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import clock, timers
 from shared.clock import isoformat
 from shared.data import authorizations as repo
 from shared.data import core, keys
-from shared.data import scheduling as sched
 from shared.data import tasks as task_repo
-from shared.data.patients import Actor
+from shared.data.patients import Actor, Patient
 from shared.data.table import bind
 from shared.data.tx import Cancelled
 from shared.domain.authorizations import (
@@ -57,15 +56,16 @@ from shared.domain.authorizations import (
 )
 from shared.domain.calendar import Calendar
 from shared.domain.codes import ServiceCode
-from shared.domain.scheduling import AppointmentOut, AppointmentStatus, Insurance
 from shared.domain.tasks import Action, Focus, FocusType, Outcome, Priority, TaskActionIn, TaskCode
 from shared.events import authorizations as events
 from shared.logs import get_logger, phi_safe_errors
 
+if TYPE_CHECKING:
+    from shared.domain.scheduling import AppointmentOut
+
 logger = get_logger()
 SYSTEM = "system:authorizations"
 TIMER = "pa"
-WAITING = frozenset({AppointmentStatus.PENDING, AppointmentStatus.BOOKED})
 MAX_WAITING = 100  # a patient's upcoming visits looked at when an approval arrives
 ATTEMPTS = 3  # a lost race on the authorization (staff moved it meanwhile): read again, apply again
 _self: dict[str, str] = {}
@@ -152,7 +152,7 @@ def fire(org: str, auth_id: str, now: datetime) -> str:
         due = due_alerts(before, now, cal, rules)
         if not due:
             break
-        patient = core.get_item(sched.Patient, core.patient_key(org, before.patient_id))
+        patient = core.get_item(Patient, core.patient_key(org, before.patient_id))
         change = core.Change(system_actor(org), now)
         after = before
         for alert in due:
@@ -240,6 +240,11 @@ def moved(org: str, detail: dict[str, Any], now: datetime) -> str:
 def approve_waiting(org: str, record: AuthorizationOut, now: datetime) -> int:
     """The patient's visits awaiting insurance approval that ``record`` covers: marked approved, their
     tasks completed. How many."""
+    from shared.data import scheduling as sched  # here: the timer path needs no scheduling models
+    from shared.domain.scheduling import AppointmentStatus, Insurance
+
+    waiting = (AppointmentStatus.PENDING, AppointmentStatus.BOOKED)
+
     days = window(record)
     if days is None:
         return 0
@@ -254,9 +259,9 @@ def approve_waiting(org: str, record: AuthorizationOut, now: datetime) -> int:
         start=None,
     )
     visits = [i.record() for i in upcoming]
-    spare -= sum(v.authorization_id == record.id and v.status in WAITING for v in visits)
+    spare -= sum(v.authorization_id == record.id and v.status in waiting for v in visits)
     for appt_item, appt in zip(upcoming, visits, strict=True):
-        if appt.insurance is not Insurance.AWAITING or appt.status not in WAITING:
+        if appt.insurance is not Insurance.AWAITING or appt.status not in waiting:
             continue
         if spare < 1:
             break  # the approval's units are spoken for: the rest wait for another
@@ -292,6 +297,9 @@ def approve_waiting(org: str, record: AuthorizationOut, now: datetime) -> int:
 
 
 def fulfilled(org: str, detail: dict[str, Any], now: datetime) -> str:
+    from shared.data import scheduling as sched
+    from shared.domain.scheduling import AppointmentStatus
+
     appointment_id = detail["appointment_id"]
     key = (keys.appointment_pk(org, appointment_id), keys.APPOINTMENT_SK)
     appt_item = sched.get_item(sched.Appointment, key)
@@ -344,7 +352,7 @@ def fulfilled(org: str, detail: dict[str, Any], now: datetime) -> str:
         if used.status in IN_FORCE and needs_renewal(used.units_used, used.approved_units):
             key_ = renewal_key(used)
             if key_ not in used.alerts:
-                patient = core.get_item(sched.Patient, core.patient_key(org, used.patient_id))
+                patient = core.get_item(Patient, core.patient_key(org, used.patient_id))
                 _renewal(change, org, used, patient, cal)
                 used = raised(used, [key_], now)
         try:

@@ -17,7 +17,7 @@ from pynamodb.attributes import UnicodeAttribute, VersionAttribute
 from shared.clock import isoformat
 from shared.data import keys
 from shared.data.core import Change, get_item
-from shared.data.records import Settings
+from shared.data.settings import Settings
 from shared.data.table import CareModel
 from shared.domain.authorizations import (
     LISTS,

@@ -13,45 +13,31 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from pydantic import BaseModel
 from pynamodb.attributes import BooleanAttribute, UnicodeAttribute, VersionAttribute
-from pynamodb.exceptions import PutError
 
 from shared.clock import isoformat
 from shared.data import keys
 from shared.data.core import Change, get_item
 from shared.data.patients import Actor
+from shared.data.settings import Body, R, Settings, SettingsItem, _json  # noqa: F401 - records' policies
 from shared.data.table import CareModel
 from shared.domain.documentation import DocStatus, InteractionOut, NoteHead, NoteSummary, NoteVersion
 from shared.domain.messages import AttachmentOut, Conversation, MessageOut, MessagePolicyOut
 from shared.domain.monitoring import MonitoringPolicyOut
 from shared.domain.observations import PatientThresholdsOut
 from shared.domain.timeline import TimelineEntry, entry_of
-from shared.errors import Conflict, Unprocessable
+from shared.errors import Unprocessable
 from shared.events.models import DomainEvent
 
-M = TypeVar("M", bound=BaseModel)
 SYSTEM = "system:records"
 
 
 def system_actor(org: str) -> Actor:
     """Careloop itself, for the audit entries of what the records consumer writes."""
     return Actor(org, SYSTEM, None, None)
-
-
-def _json(record: BaseModel, exclude: set[str] | None = None) -> str:
-    return json.dumps(record.model_dump(mode="json", exclude=exclude), separators=(",", ":"))
-
-
-class Body(CareModel, discriminator="RecordBody"):
-    """Base of the records' items: a JSON body of a domain model."""
-
-    body = UnicodeAttribute()
-
-    def load(self, model: type[M]) -> M:
-        return model.model_validate_json(self.body)
 
 
 class InteractionItem(Body, discriminator="Interaction"):
@@ -103,10 +89,6 @@ class MonitorItem(Body, discriminator="Monitor"):
 
 class MissedItem(CareModel, discriminator="MeasurementMissed"):
     """A measurement's gap already raised (its key says which; TTL)."""
-
-
-class SettingsItem(Body, discriminator="RecordSettings"):
-    version = VersionAttribute()
 
 
 class TimelineItem(Body, discriminator="TimelineEntry"):
@@ -435,72 +417,6 @@ def attach(
         if found.version_id:
             checked[attachment_id] = found.version_id
     return out, checked
-
-
-# ---------------------------------------------------------------- settings (per organization, per patient)
-
-
-R = TypeVar("R", bound=BaseModel)
-
-
-class Settings(Generic[R]):
-    """A versioned settings item: the organization's policies, a patient's thresholds. The default
-    (version 0) answers until someone writes one; a write names the version it replaces."""
-
-    def __init__(self, out: type[R], sk: str) -> None:
-        self.out, self.sk = out, sk
-
-    def key(self, org: str, patient_id: str | None = None) -> tuple[str, str]:
-        return (keys.patient_pk(org, patient_id) if patient_id else keys.org_pk(org)), self.sk
-
-    def of(self, item: SettingsItem | None) -> R:
-        if item is None:
-            return self.out()
-        return self.out.model_validate({**json.loads(item.body), "version": item.version})
-
-    def get(self, org: str, patient_id: str | None = None) -> tuple[R, SettingsItem | None]:
-        item = get_item(SettingsItem, self.key(org, patient_id))
-        return self.of(item), item
-
-    def _item(
-        self, org: str, new: BaseModel, old: SettingsItem | None, patient_id: str | None
-    ) -> SettingsItem:
-        item = SettingsItem(*self.key(org, patient_id), body=_json(new))
-        if old is not None:
-            item.version = old.version
-        return item
-
-    def put(
-        self,
-        change: Change,
-        org: str,
-        new: BaseModel,
-        old: SettingsItem | None,
-        patient_id: str | None = None,
-    ) -> R:
-        """``new`` in ``change``, on ``old``'s version (what it returns is what commits)."""
-        change.put("settings", self._item(org, new, old, patient_id))
-        return self.out.model_validate({**new.model_dump(), "version": (old.version or 0) + 1 if old else 1})
-
-    def replace(self, org: str, body: BaseModel, if_match: str | None) -> R:
-        """An organization's policy ``PUT``: ``body`` in place of what ``If-Match`` names (428 without
-        it once one exists, 409 when stale)."""
-        from shared.http.contract import require_current
-
-        _, item = self.get(org)
-        if item is not None:
-            require_current(if_match, item.version, "policy")
-        return self.save(org, body, item)
-
-    def save(self, org: str, new: BaseModel, old: SettingsItem | None, patient_id: str | None = None) -> R:
-        item = self._item(org, new, old, patient_id)
-        try:
-            item.save()
-        except PutError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
-            raise Conflict("It changed since you read it; read it again.") from None
-        return self.out.model_validate({**new.model_dump(), "version": item.version})
 
 
 MESSAGE_POLICY = Settings(MessagePolicyOut, keys.MESSAGE_POLICY_SK)

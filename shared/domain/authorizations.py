@@ -43,16 +43,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AwareDatetime, Field, computed_field, model_validator
 
 from shared.domain.base import MULTILINE, Model, Strict
 from shared.domain.calendar import Calendar, Day, Instant
 from shared.domain.codes import ClinicalCode, CodeSystem, ServiceCode
-from shared.domain.records import CoverageOut
 from shared.domain.tasks import Id, minute_of
 from shared.domain.transitions import end_of_day
+
+if TYPE_CHECKING:  # the intake model is read only where a request is made
+    from shared.domain.records import CoverageOut
 
 MAX_UNITS = 999
 MAX_DIAGNOSES = 12
@@ -711,6 +713,12 @@ class AuthorizationPolicyIn(Strict):
     payers: dict[Annotated[str, Field(min_length=1, max_length=120)], PayerRules] = Field(
         default_factory=dict, max_length=100
     )
+
+    @model_validator(mode="after")
+    def _one_entry_per_payer(self) -> AuthorizationPolicyIn:
+        if len({payer_key(name) for name in self.payers}) != len(self.payers):
+            raise ValueError("payers: one entry per payer (names differing only in case or spacing are one)")
+        return self
 
 
 class AuthorizationPolicyOut(AuthorizationPolicyIn):

@@ -19,6 +19,8 @@ The organization is in New York (UTC-5 in winter, UTC-4 in summer); 2026-11-01 i
 
 from __future__ import annotations
 
+import time as time_module
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -26,26 +28,39 @@ import pytest
 from pydantic import ValidationError
 
 from shared.domain.authorizations import (
+    LISTS,
     MAX_HISTORY,
     MOVES,
+    Alert,
+    AlertKind,
     AuthAction,
     AuthChange,
+    AuthList,
     AuthorizationIn,
     AuthorizationOut,
+    AuthorizationPolicyIn,
+    AuthorizationPolicyOut,
     AuthStatus,
     AuthUrgency,
     BadDetail,
     Decision,
     DenialReason,
+    Document,
     IllegalMove,
     MoveIn,
     NotCovered,
     PayerRules,
+    Purpose,
+    Turnaround,
+    UnapprovedBooking,
     UnitUse,
+    WithoutApproval,
     act,
+    alerts_of,
     appeal_due_at,
     covering,
     covers,
+    due_alerts,
     due_at,
     due_for_renewal,
     expires_at,
@@ -54,8 +69,14 @@ from shared.domain.authorizations import (
     info_due_on,
     needs_renewal,
     new_authorization,
+    next_alert_at,
     next_status,
+    payer_key,
+    raised,
+    renewal_key,
     renewal_on,
+    report,
+    sort_at,
     use_unit,
     window,
 )
@@ -225,6 +246,10 @@ def test_every_legal_move_is_made_and_recorded(action: AuthAction, status: AuthS
     assert after.version == before.version + 1
     assert after.updated_at == later
     assert after.payer_reference == "REF-9"
+    # a decision says whether it came by the time it was due (an hour in: it did), a denial why
+    decided: dict[str, Any] = {}
+    if action in (A.APPROVE, A.PARTIALLY_APPROVE, A.DENY):
+        decided = {"on_time": True, "reason": DenialReason.OTHER if action is A.DENY else None}
     assert after.history[-1] == AuthChange(
         version=after.version,
         at=later,
@@ -234,6 +259,7 @@ def test_every_legal_move_is_made_and_recorded(action: AuthAction, status: AuthS
         to_status=after.status,
         reference="REF-9",
         note="line one\nline two",
+        **decided,
     )
     assert after.history[:-1] == before.history
 
@@ -832,3 +858,525 @@ def test_one_unit_is_what_covering_asks_by_default() -> None:
     one = approved(1)
     assert covers(one, date(2026, 12, 14))
     assert covering([one], date(2026, 12, 14)) is one
+
+
+# ---------------------------------------------------------------- what it is for, documents
+
+
+def test_a_care_plan_activity_purpose_names_the_activity_and_no_other_purpose_does() -> None:
+    activity = Purpose(type="care-plan-activity", id="plan-1", activity_id="act-1")
+    assert (activity.type, activity.id, activity.activity_id) == ("care-plan-activity", "plan-1", "act-1")
+    assert Purpose(type="referral", id="ref-1").activity_id is None
+    assert Purpose(type="appointment", id="appt-1").activity_id is None
+    auth = draft(purpose={"type": "care-plan-activity", "id": "plan-1", "activity_id": "act-1"})
+    assert auth.purpose == activity
+    for bad in (
+        {"type": "care-plan-activity", "id": "plan-1"},  # which activity of the plan?
+        {"type": "appointment", "id": "appt-1", "activity_id": "act-1"},
+        {"type": "referral", "id": "ref-1", "activity_id": "act-1"},
+    ):
+        with pytest.raises(ValidationError, match="activity_id names a care plan's activity, and only that"):
+            Purpose.model_validate(bad)
+
+
+def test_an_authorization_holds_up_to_20_documents_sent_to_the_payer() -> None:
+    auth = draft()
+    assert (auth.documents, auth.alerts) == ([], [])
+    pdf = Document(attachment_id="att-1", content_type="application/pdf", size=52_000, attached_at=NOW)
+    assert (pdf.version_id, pdf.download_url) == (None, None)
+    twenty = AuthorizationOut.model_validate({**auth.model_dump(), "documents": [pdf] * 20})
+    assert twenty.documents[0] == pdf and len(twenty.documents) == 20
+    with pytest.raises(ValidationError, match="at most 20 items"):
+        AuthorizationOut.model_validate({**auth.model_dump(), "documents": [pdf] * 21})
+
+
+# ---------------------------------------------------------------- decisions, on time or late
+
+
+def test_a_decision_records_whether_it_came_by_its_due_time_and_a_denial_its_reason() -> None:
+    auth = move(draft(urgency="expedited"), "submit")
+    due = ny(2026, 12, 7, 17)  # Monday 17:00
+    on_the_minute = move(auth, "approve", due, **APPROVAL)
+    assert (on_the_minute.history[-1].on_time, on_the_minute.history[-1].reason) == (True, None)
+    late = move(auth, "deny", due + timedelta(minutes=1), reason="out-of-network")
+    assert (late.history[-1].on_time, late.history[-1].reason) == (False, DenialReason.OUT_OF_NETWORK)
+    # a decision learned later counts at the time it was made
+    learned_later = move(auth, "approve", due + timedelta(hours=5), at=due.isoformat(), **APPROVAL)
+    assert learned_later.history[-1].on_time is True
+    # what is not a decision records neither
+    assert [(h.on_time, h.reason) for h in late.history[:-1]] == [(None, None), (None, None)]
+    appealed = move(late, "appeal", due + timedelta(hours=1))
+    assert (appealed.history[-1].on_time, appealed.history[-1].reason) == (None, None)
+    # an appeal's decision is judged by the appeal's clock (72 hours from the appeal)
+    overturned = move(appealed, "partially-approve", due + timedelta(hours=73), approved_units=6, **APPROVAL)
+    assert overturned.history[-1].on_time is True
+    assert move(appealed, "deny", due + timedelta(hours=74), reason="other").history[-1].on_time is False
+    # a request whose clock was never set (recorded before there were clocks) is not late
+    clockless = auth.model_copy(update={"due_at": None})
+    assert move(clockless, "approve", due + timedelta(days=30), **APPROVAL).history[-1].on_time is True
+
+
+# ---------------------------------------------------------------- the clocks' alerts
+
+FOLLOW_UP, OVERDUE, INFO_DUE = AlertKind.FOLLOW_UP, AlertKind.OVERDUE, AlertKind.INFO_DUE
+RENEWAL, EXPIRY = AlertKind.RENEWAL, AlertKind.EXPIRY
+
+
+def kinds_and_times(alerts: list[Alert]) -> list[tuple[AlertKind, datetime]]:
+    return [(a.kind, a.at) for a in alerts]
+
+
+def test_an_expedited_request_on_friday_at_5pm_is_followed_up_monday_at_5am_and_overdue_at_5pm() -> None:
+    auth = move(draft(urgency="expedited"), "submit")
+    monday_5am, monday_5pm = ny(2026, 12, 7, 5), ny(2026, 12, 7, 17)
+    assert monday_5pm - FRIDAY_5PM == timedelta(hours=72)
+    # the keys name the clock (its due time, in UTC): they are stored, so they must not drift
+    assert alerts_of(auth, NY) == [
+        Alert(kind=FOLLOW_UP, at=monday_5am, key="follow-up@2026-12-07T22:00:00+00:00"),
+        Alert(kind=OVERDUE, at=monday_5pm, key="overdue@2026-12-07T22:00:00+00:00"),
+    ]
+    assert next_alert_at(auth, NY) == monday_5am
+    assert due_alerts(auth, monday_5am - timedelta(minutes=1), NY) == []
+    assert kinds_and_times(due_alerts(auth, monday_5am, NY)) == [(FOLLOW_UP, monday_5am)]
+    assert kinds_and_times(due_alerts(auth, monday_5pm - timedelta(minutes=1), NY)) == [
+        (FOLLOW_UP, monday_5am)
+    ]
+    assert [a.kind for a in due_alerts(auth, monday_5pm, NY)] == [FOLLOW_UP, OVERDUE]
+
+
+def test_a_standard_request_is_followed_up_6_days_on_and_overdue_7_calendar_days_on_over_christmas() -> None:
+    tuesday = ny(2026, 12, 22, 16)
+    auth = move(draft(), "submit", tuesday)
+    assert kinds_and_times(alerts_of(auth, NY)) == [
+        (FOLLOW_UP, ny(2026, 12, 28, 16)),  # Monday, 24 hours before
+        (OVERDUE, ny(2026, 12, 29, 16)),  # Tuesday: Christmas Day and the weekend count
+    ]
+
+
+@pytest.fixture
+def machine_clock_in_auckland(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's own zone (``TZ``) set far from UTC, as a developer's laptop may be."""
+    monkeypatch.setenv("TZ", "Pacific/Auckland")
+    time_module.tzset()
+    yield
+    monkeypatch.undo()
+    time_module.tzset()
+
+
+@pytest.mark.usefixtures("machine_clock_in_auckland")
+def test_alert_keys_are_in_utc_whatever_the_machines_zone() -> None:
+    # the keys are stored with the record: a worker in another zone must not raise them again
+    auth = move(draft(urgency="expedited"), "submit")
+    assert [a.key for a in alerts_of(auth, NY)] == [
+        "follow-up@2026-12-07T22:00:00+00:00",
+        "overdue@2026-12-07T22:00:00+00:00",
+    ]
+    # read back in another offset, the same instants make the same keys
+    assert auth.due_at is not None and auth.follow_up_at is not None
+    local = auth.model_copy(
+        update={
+            "due_at": auth.due_at.astimezone(NY.zone),
+            "follow_up_at": auth.follow_up_at.astimezone(NY.zone),
+        }
+    )
+    assert [a.key for a in alerts_of(local, NY)] == [a.key for a in alerts_of(auth, NY)]
+    assert alerts_of(approved(), NY)[-1].key == "expiry@2027-03-01T05:00:00+00:00"
+
+
+def test_an_appeal_raises_its_own_clocks_alerts() -> None:
+    denied_at = NOW + timedelta(hours=1)
+    auth = move(move(draft(urgency="expedited"), "submit"), "deny", denied_at, reason="other")
+    assert alerts_of(auth, NY) == []  # a denial waits on us, not the payer
+    appealed_at = denied_at + timedelta(days=1)
+    appealed = move(auth, "appeal", appealed_at)
+    due = appealed_at + timedelta(hours=72)
+    assert alerts_of(appealed, NY) == [
+        Alert(kind=FOLLOW_UP, at=due - timedelta(hours=12), key=f"follow-up@{due.isoformat()}"),
+        Alert(kind=OVERDUE, at=due, key=f"overdue@{due.isoformat()}"),
+    ]
+
+
+def test_information_given_starts_a_new_clock_whose_alerts_are_raised_anew() -> None:
+    auth = move(draft(urgency="expedited"), "submit")
+    first = alerts_of(auth, NY)
+    monday_5am = ny(2026, 12, 7, 5)
+    auth = raised(auth, [a.key for a in due_alerts(auth, monday_5am, NY)], monday_5am)
+    assert auth.alerts == [first[0].key]
+    # Monday 06:00 the payer asks for notes: its clock stops, ours (the information) starts
+    pending = move(auth, "request-info", ny(2026, 12, 7, 6))
+    assert pending.info_due_on == date(2026, 12, 21)
+    assert alerts_of(pending, NY) == [
+        Alert(kind=INFO_DUE, at=ny(2026, 12, 22, 0), key="info-due@2026-12-22T05:00:00+00:00")
+    ]
+    assert due_alerts(pending, ny(2026, 12, 21, 23, 59), NY) == []
+    # Tuesday 09:00 the notes go: a new 72 hours, new alerts, the old follow-up no obstacle
+    given = move(pending, "provide-info", ny(2026, 12, 8, 9))
+    new_due = ny(2026, 12, 11, 9)
+    assert alerts_of(given, NY) == [
+        Alert(kind=FOLLOW_UP, at=ny(2026, 12, 10, 21), key="follow-up@2026-12-11T14:00:00+00:00"),
+        Alert(kind=OVERDUE, at=new_due, key="overdue@2026-12-11T14:00:00+00:00"),
+    ]
+    assert {a.key for a in alerts_of(given, NY)}.isdisjoint(a.key for a in first)
+    assert given.alerts == [first[0].key]  # what was raised stays raised
+    assert next_alert_at(given, NY) == ny(2026, 12, 10, 21)
+    assert kinds_and_times(due_alerts(given, ny(2026, 12, 10, 21), NY)) == [(FOLLOW_UP, ny(2026, 12, 10, 21))]
+
+
+def test_an_alert_raised_once_is_not_due_again() -> None:
+    auth = move(draft(urgency="expedited"), "submit")
+    monday_5pm = ny(2026, 12, 7, 17)
+    follow, overdue = (a.key for a in alerts_of(auth, NY))
+    later = monday_5pm + timedelta(minutes=1)
+    once = raised(auth, [follow, follow], later)  # the same alert twice in one firing
+    assert once.alerts == [follow]
+    assert (once.version, once.updated_at, once.history) == (auth.version + 1, later, auth.history)
+    assert [a.kind for a in due_alerts(once, monday_5pm, NY)] == [OVERDUE]
+    assert next_alert_at(once, NY) == monday_5pm
+    both = raised(once, [follow, overdue], later + timedelta(minutes=1))
+    assert both.alerts == [follow, overdue]
+    assert both.version == once.version + 1
+    assert due_alerts(both, monday_5pm + timedelta(days=30), NY) == []
+    assert next_alert_at(both, NY) is None
+    assert raised(both, [overdue, follow], later + timedelta(hours=1)) is both  # nothing new, no new version
+    assert raised(both, [], later) is both
+
+
+def test_the_last_50_alerts_raised_are_kept() -> None:
+    auth = submitted()
+    keys = [f"overdue@{n}" for n in range(60)]
+    many = raised(auth, keys, NOW)
+    assert many.alerts == keys[10:]
+    assert raised(auth, keys[:50], NOW).alerts == keys[:50]
+
+
+def test_one_renewal_alert_per_window_whether_its_days_or_its_units_run_short_first() -> None:
+    auth = approved(2)  # 2 units, 7 December to 28 February
+    assert renewal_key(auth) == "renewal@2027-02-28"
+    # renewal opens at the start of the 14th day before the last; the window ends at the midnight after it
+    assert alerts_of(auth, NY) == [
+        Alert(kind=RENEWAL, at=ny(2027, 2, 14, 0), key="renewal@2027-02-28"),
+        Alert(kind=EXPIRY, at=ny(2027, 3, 1, 0), key="expiry@2027-03-01T05:00:00+00:00"),
+    ]
+    used, _ = use_unit(auth, "appt-1", date(2026, 12, 14), NOW + timedelta(days=10))
+    assert needs_renewal(used.units_used, used.approved_units)  # the last unit is next: renew now
+    assert renewal_key(used) == renewal_key(auth)
+    renewed = raised(used, [renewal_key(used)], NOW + timedelta(days=10))
+    assert due_alerts(renewed, ny(2027, 2, 14, 0), NY) == []  # the date does not ask again
+    assert next_alert_at(renewed, NY) == ny(2027, 3, 1, 0)
+    assert kinds_and_times(due_alerts(renewed, ny(2027, 3, 1, 0), NY)) == [(EXPIRY, ny(2027, 3, 1, 0))]
+    other = move(submitted(), "approve", number="PA-78", valid_from="2027-03-01", valid_to="2027-05-31")
+    assert renewal_key(other) == "renewal@2027-05-31"  # another window, another renewal
+    assert renewal_key(submitted()) == "renewal@"
+
+
+def test_an_approval_expires_at_the_local_midnight_after_its_last_day_across_dst() -> None:
+    spring = move(submitted(), "approve", number="PA-1", valid_from="2026-12-07", valid_to="2027-03-20")
+    assert kinds_and_times(alerts_of(spring, NY)) == [
+        (RENEWAL, datetime(2027, 3, 6, 5, 0, tzinfo=UTC)),  # 6 March 00:00 EST
+        (
+            EXPIRY,
+            datetime(2027, 3, 21, 4, 0, tzinfo=UTC),
+        ),  # 21 March 00:00 EDT (clocks went forward on the 14th)
+    ]
+    before_the_change = move(
+        submitted(), "approve", number="PA-1", valid_from="2026-12-07", valid_to="2027-03-13"
+    )
+    assert alerts_of(before_the_change, NY)[-1].at == datetime(2027, 3, 14, 5, 0, tzinfo=UTC)
+    autumn = move(submitted(), "approve", number="PA-1", valid_from="2026-12-07", valid_to="2027-11-06")
+    assert kinds_and_times(alerts_of(autumn, NY)) == [
+        (RENEWAL, datetime(2027, 10, 23, 4, 0, tzinfo=UTC)),
+        (EXPIRY, datetime(2027, 11, 7, 4, 0, tzinfo=UTC)),  # 00:00 EDT, two hours before the change
+    ]
+
+
+def test_a_short_window_asks_for_renewal_from_its_first_day_and_a_payers_renewal_time_counts() -> None:
+    short = move(submitted(), "approve", number="PA-1", valid_from="2027-02-20", valid_to="2027-02-28")
+    assert alerts_of(short, NY)[0] == Alert(kind=RENEWAL, at=ny(2027, 2, 20, 0), key="renewal@2027-02-28")
+    auth = approved()
+    thirty = PayerRules(renewal_days=30)
+    assert kinds_and_times(alerts_of(auth, NY, thirty))[0] == (RENEWAL, ny(2027, 1, 29, 0))
+    assert next_alert_at(auth, NY, thirty) == ny(2027, 1, 29, 0)
+    assert next_alert_at(auth, NY) == ny(2027, 2, 14, 0)
+    assert [a.kind for a in due_alerts(auth, ny(2027, 1, 29, 0), NY, thirty)] == [RENEWAL]
+    assert due_alerts(auth, ny(2027, 1, 29, 0), NY) == []
+
+
+def test_no_follow_up_when_the_payer_leaves_no_time_before_the_decision_is_due() -> None:
+    rules = PayerRules(follow_up_before_expedited_hours=0)
+    auth = move(draft(urgency="expedited"), "submit", rules=rules)
+    assert auth.follow_up_at == auth.due_at
+    assert kinds_and_times(alerts_of(auth, NY, rules)) == [(OVERDUE, ny(2026, 12, 7, 17))]
+    hour = PayerRules(follow_up_before_expedited_hours=1)
+    one = move(draft(urgency="expedited"), "submit", rules=hour)
+    assert [a.kind for a in alerts_of(one, NY, hour)] == [FOLLOW_UP, OVERDUE]
+
+
+@pytest.mark.parametrize("status", [S.DRAFT, S.DENIED, S.EXPIRED, S.CANCELLED])
+def test_nothing_to_raise_while_nobody_waits_on_a_clock(status: AuthStatus) -> None:
+    auth = at_status(status)
+    assert alerts_of(auth, NY) == []
+    assert next_alert_at(auth, NY) is None
+    assert due_alerts(auth, NOW + timedelta(days=400), NY) == []
+
+
+def test_a_record_missing_its_clock_raises_only_what_it_has() -> None:
+    pending = move(submitted(), "request-info")
+    assert alerts_of(submitted().model_copy(update={"due_at": None}), NY) == []
+    no_follow_up = submitted().model_copy(update={"follow_up_at": None})
+    assert kinds_and_times(alerts_of(no_follow_up, NY)) == [(OVERDUE, NOW + timedelta(days=7))]
+    assert alerts_of(pending.model_copy(update={"info_due_on": None}), NY) == []
+    auth = approved()
+    assert auth.decision is not None
+    half = auth.model_copy(update={"decision": auth.decision.model_copy(update={"valid_to": None})})
+    assert alerts_of(half, NY) == []
+
+
+# ---------------------------------------------------------------- the organization's policy
+
+
+def test_a_payers_own_clocks_are_found_whatever_the_case_and_spacing() -> None:
+    acme, beta = PayerRules(expedited_hours=24), PayerRules(standard_days=5)
+    policy = AuthorizationPolicyOut(payers={"Beta Care": beta, " Acme  Health ": acme})
+    assert policy.rules_for("acme health") == acme
+    assert policy.rules_for("ACME\tHEALTH") == acme
+    assert policy.rules_for("Acme Health") == acme
+    assert policy.rules_for("beta   care ") == beta
+    for other in ("Acme", "Acme Health Plus", "AcmeHealth", ""):
+        assert policy.rules_for(other) == PayerRules()
+    assert AuthorizationPolicyOut().rules_for("Acme Health") == PayerRules()
+    assert payer_key("  Acme \t Health\n") == "acme health"
+    assert payer_key("STRASSE Health") == payer_key("Straße health")  # casefolded, as German compares
+
+
+def test_the_policy_warns_by_default_and_refuses_what_it_does_not_know() -> None:
+    policy = AuthorizationPolicyOut()
+    assert (policy.unapproved_booking, policy.payers, policy.version) == (UnapprovedBooking.WARN, {}, 0)
+    written = AuthorizationPolicyIn.model_validate(
+        {"unapproved_booking": "refuse", "payers": {"Acme Health": {"standard_days": 5}}}
+    )
+    assert written.unapproved_booking is UnapprovedBooking.REFUSE
+    assert written.payers["Acme Health"].standard_days == 5
+    bad: dict[str, Any]
+    for bad in (
+        {"unapproved_booking": "ignore"},
+        {"payers": {"": {}}},
+        {"payers": {"x" * 121: {}}},
+        {"payers": {f"payer {n}": {} for n in range(101)}},
+        {"payers": {"Acme Health": {"standard_days": 0}}},
+        {"payers": {"Acme Health": {"standard_days": 5}, " acme  HEALTH": {"standard_days": 9}}},
+        {"version": 3},
+    ):
+        with pytest.raises(ValidationError):
+            AuthorizationPolicyIn.model_validate(bad)
+    assert (
+        len(AuthorizationPolicyIn.model_validate({"payers": {f"p{n}": {} for n in range(100)}}).payers) == 100
+    )
+    # two payers whose names differ by more than case and spacing are two
+    two = {"Acme Health": {"standard_days": 5}, "Acme Health Plus": {"standard_days": 9}}
+    assert len(AuthorizationPolicyIn.model_validate({"payers": two}).payers) == 2
+
+
+# ---------------------------------------------------------------- lists
+
+
+def test_each_status_is_worked_from_one_list() -> None:
+    assert LISTS == {
+        S.DRAFT: AuthList.DRAFT,
+        S.SUBMITTED: AuthList.PENDING,
+        S.APPEALED: AuthList.PENDING,
+        S.PENDING_INFO: AuthList.PENDING,
+        S.APPROVED: AuthList.APPROVED,
+        S.PARTIALLY_APPROVED: AuthList.APPROVED,
+        S.DENIED: AuthList.DENIED,
+        S.EXPIRED: AuthList.CLOSED,
+        S.CANCELLED: AuthList.CLOSED,
+    }
+
+
+def test_where_each_authorization_sorts_in_its_list() -> None:
+    hour = timedelta(hours=1)
+    # a draft by when it was made, even after it changed
+    touched = draft().model_copy(update={"updated_at": NOW + hour})
+    assert sort_at(touched, NY) == NOW
+    # the chase list: when the payer's decision is due, or the end of the day the information is due
+    assert sort_at(move(draft(urgency="expedited"), "submit"), NY) == ny(2026, 12, 7, 17)
+    assert sort_at(move(denied(), "appeal", NOW + hour), NY) == NOW + hour + timedelta(days=30)
+    pending = move(submitted(), "request-info", NOW + hour, info_due="2026-12-18")
+    assert sort_at(pending, NY) == ny(2026, 12, 19, 0)
+    # approvals by when their window ends
+    assert sort_at(approved(), NY) == ny(2027, 3, 1, 0)
+    assert sort_at(approved(3), NY) == ny(2027, 3, 1, 0)
+    # denials by when they were decided
+    refused = move(submitted(), "deny", NOW + hour, reason="other").model_copy(
+        update={"updated_at": NOW + 5 * hour}  # a document attached later
+    )
+    assert sort_at(refused, NY) == NOW + hour
+    # the closed by when they last changed
+    expired = move(move(submitted(), "approve", NOW + hour, **APPROVAL), "expire", NOW + 3 * hour)
+    assert sort_at(expired, NY) == NOW + 3 * hour
+    assert sort_at(move(draft(), "cancel", NOW + 2 * hour), NY) == NOW + 2 * hour
+
+
+def test_a_record_missing_its_dates_sorts_by_when_it_last_changed() -> None:
+    later = NOW + timedelta(hours=2)
+    auth = approved()
+    assert auth.decision is not None
+    for broken in (
+        submitted().model_copy(update={"due_at": None, "updated_at": later}),
+        move(submitted(), "request-info").model_copy(update={"info_due_on": None, "updated_at": later}),
+        auth.model_copy(
+            update={"decision": auth.decision.model_copy(update={"valid_from": None}), "updated_at": later}
+        ),
+        denied().model_copy(update={"decision": None, "updated_at": later}),
+    ):
+        assert sort_at(broken, NY) == later
+
+
+# ---------------------------------------------------------------- the report
+
+H = timedelta(hours=1)
+BETA = COVERAGE.model_copy(update={"payer": "Beta Care"})
+
+
+def filed(urgency: str = "standard", coverage: CoverageOut = COVERAGE) -> AuthorizationOut:
+    made = new_authorization(
+        request(urgency=urgency), auth_id="a", patient_id="pat-1", coverage=coverage, by="u-1", now=NOW
+    )
+    return move(made, "submit")
+
+
+def gap(appointment_id: str, on: date) -> WithoutApproval:
+    return WithoutApproval(
+        appointment_id=appointment_id, patient_id="pat-1", appointment_type="physio", on=on
+    )
+
+
+def test_the_report_gives_turnaround_by_payer_and_urgency_and_every_decision() -> None:
+    quick = move(filed("expedited"), "approve", NOW + 30 * H, **APPROVAL)  # 30 hours, on time
+    # denied late (80 h 20 min, of 72), appealed, approved in part on appeal
+    overturned = move(
+        filed("expedited"), "deny", NOW + 80 * H + timedelta(minutes=20), reason="not-medically-necessary"
+    )
+    overturned = move(overturned, "appeal", NOW + 81 * H)
+    overturned = move(overturned, "partially-approve", NOW + 90 * H, approved_units=6, **APPROVAL)
+    quicker = move(filed("expedited"), "approve", NOW + 2.5 * H, **APPROVAL)
+    # denied in 90 minutes, appealed, denied again
+    refused = move(filed(), "deny", NOW + 1.5 * H, reason="missing-information")
+    refused = move(move(refused, "appeal", NOW + 2 * H), "deny", NOW + 3 * H, reason="missing-information")
+    # the payer asked for information on day 1, had it on day 2, approved on day 3: 72 hours after submission
+    informed = move(move(filed(), "request-info", NOW + 24 * H), "provide-info", NOW + 48 * H)
+    informed = move(informed, "approve", NOW + 72 * H, **APPROVAL)
+    waiting = filed()  # due on day 7: overdue on day 10
+    asked = move(filed(), "request-info", NOW + H)  # waiting on us: not the payer's lateness
+    withdrawn = move(filed(coverage=BETA), "cancel", NOW + H)
+    never_sent = draft()
+    gaps = [
+        gap("appt-9", date(2026, 12, 10)),
+        gap("appt-5", date(2026, 12, 9)),
+        gap("appt-3", date(2026, 12, 10)),
+    ]
+    out = report(
+        [never_sent, withdrawn, refused, quick, informed, overturned, waiting, quicker, asked],
+        gaps,
+        date(2026, 12, 1),
+        date(2026, 12, 31),
+        NOW + timedelta(days=10),
+    )
+    assert (out.first_day, out.last_day) == (date(2026, 12, 1), date(2026, 12, 31))
+    assert out.turnaround == [
+        Turnaround(
+            payer="Acme Health",
+            urgency=AuthUrgency.EXPEDITED,
+            submitted=3,
+            decided=3,
+            on_time=2,  # the first decision counts: the late denial, not the appeal's
+            overdue=0,
+            median_hours=30.0,  # of 30, 80.3 and 2.5
+            longest_hours=80.3,
+        ),
+        Turnaround(
+            payer="Acme Health",
+            urgency=AuthUrgency.STANDARD,
+            submitted=4,
+            decided=2,
+            on_time=2,
+            overdue=1,
+            median_hours=36.8,  # of 1.5 and 72: 36.75, to a tenth
+            longest_hours=72.0,
+        ),
+        Turnaround(
+            payer="Beta Care",
+            urgency=AuthUrgency.STANDARD,
+            submitted=1,
+            decided=0,
+            on_time=0,
+            overdue=0,
+            median_hours=None,
+            longest_hours=None,
+        ),
+    ]
+    assert (out.approved, out.partially_approved, out.denied) == (3, 1, 3)
+    assert out.denials == {DenialReason.NOT_MEDICALLY_NECESSARY: 1, DenialReason.MISSING_INFORMATION: 2}
+    assert (out.appealed, out.overturned) == (2, 1)
+    assert out.without_approval == [
+        gap("appt-5", date(2026, 12, 9)),
+        gap("appt-3", date(2026, 12, 10)),
+        gap("appt-9", date(2026, 12, 10)),
+    ]
+
+
+def test_a_request_is_overdue_once_its_due_time_has_passed_undecided() -> None:
+    auth = filed("expedited")
+    due = NOW + 72 * H
+
+    def overdue(now: datetime, *auths: AuthorizationOut) -> int:
+        return report(auths, [], date(2026, 12, 1), date(2026, 12, 31), now).turnaround[0].overdue
+
+    assert overdue(due, auth) == 0
+    assert overdue(due + timedelta(minutes=1), auth) == 1
+    assert overdue(due + timedelta(minutes=1), auth, filed("expedited")) == 2
+    # an appeal waiting past its time: its first decision was made
+    appealed = move(move(auth, "deny", NOW + H, reason="other"), "appeal", NOW + 2 * H)
+    assert overdue(NOW + timedelta(days=40), appealed) == 0
+    # a record without a clock is never overdue
+    assert overdue(NOW + timedelta(days=40), auth.model_copy(update={"due_at": None})) == 0
+
+
+def test_the_median_turnaround_of_an_odd_and_an_even_count() -> None:
+    def figures(*minutes: int) -> tuple[float | None, float | None]:
+        auths = [move(filed(), "approve", NOW + timedelta(minutes=m), **APPROVAL) for m in minutes]
+        row = report(auths, [], date(2026, 12, 1), date(2026, 12, 31), NOW + timedelta(days=30)).turnaround[0]
+        return row.median_hours, row.longest_hours
+
+    assert figures(300) == (5.0, 5.0)
+    assert figures(540, 60, 300) == (5.0, 9.0)
+    assert figures(540, 60, 240, 360) == (5.0, 9.0)  # 4 and 6 in the middle
+    assert figures(60, 150) == (1.8, 2.5)  # 1.75, to a tenth of an hour
+    assert figures(600, 1200) == (15.0, 20.0)
+    assert figures(120, 60, 240, 180, 300) == (3.0, 5.0)
+    # hours to a tenth: 20 minutes is 0.3, 10 hours 10 minutes 10.2
+    assert figures(20) == (0.3, 0.3)
+    assert figures(1800, 610) == (20.1, 30.0)
+    assert report([], [], date(2026, 12, 1), date(2026, 12, 31), NOW).turnaround == []
+
+
+def test_a_late_standard_decision_counts_its_hours_whole() -> None:
+    late = move(filed(), "approve", NOW + timedelta(days=10), **APPROVAL)  # 240 hours, of 168
+    (row,) = report([late], [], date(2026, 12, 1), date(2026, 12, 31), NOW + timedelta(days=11)).turnaround
+    assert (row.decided, row.on_time, row.median_hours, row.longest_hours) == (1, 0, 240.0, 240.0)
+
+
+def test_an_appeal_is_overturned_when_approved_fully_or_in_part_not_when_denied_again() -> None:
+    def appealed() -> AuthorizationOut:
+        return move(move(filed(), "deny", NOW + H, reason="not-covered"), "appeal", NOW + 2 * H)
+
+    approved_on_appeal = move(appealed(), "approve", NOW + 3 * H, **APPROVAL)
+    in_part = move(appealed(), "partially-approve", NOW + 3 * H, approved_units=4, **APPROVAL)
+    denied_again = move(appealed(), "deny", NOW + 3 * H, reason="not-covered")
+    out = report(
+        [approved_on_appeal, in_part, denied_again], [], date(2026, 12, 1), date(2026, 12, 31), NOW + 4 * H
+    )
+    assert (out.appealed, out.overturned) == (3, 2)
+    assert (out.approved, out.partially_approved, out.denied) == (1, 1, 4)
+    assert out.denials == {DenialReason.NOT_COVERED: 4}
+    assert report([denied_again], [], date(2026, 12, 1), date(2026, 12, 31), NOW).overturned == 0

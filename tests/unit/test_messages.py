@@ -431,3 +431,16 @@ def test_the_patient_reads_no_staff_identity_and_no_triage() -> None:
         "sent_at": T0,
         "read_at": T0 + timedelta(minutes=5),
     }
+
+
+def test_an_attachment_names_the_message_or_the_prior_authorization_it_went_with() -> None:
+    pending = AttachmentOut(
+        id="att-1", content_type="application/pdf", size=2048, status="pending", created_at=T0
+    )
+    assert (pending.message_id, pending.authorization_id) == (None, None)
+    sent = pending.model_copy(update={"status": "attached", "authorization_id": "auth-1"})
+    assert AttachmentOut.model_validate(sent.model_dump()).authorization_id == "auth-1"
+    on_message = AttachmentOut(
+        id="att-2", content_type="image/png", size=10, status="attached", message_id="m1", created_at=T0
+    )
+    assert on_message.authorization_id is None

@@ -7,7 +7,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from shared.domain.referrals import ReferralOut, ReferralPatientView
-from shared.domain.scheduling import AppointmentOut, AppointmentPatientView, ProviderOut, ProviderPatientView
+from shared.domain.scheduling import (
+    AppointmentOut,
+    AppointmentPatientView,
+    Insurance,
+    ProviderOut,
+    ProviderPatientView,
+)
 
 T = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -36,6 +42,8 @@ def appointment(**changes: Any) -> AppointmentOut:
             "checked_in_at": T - 5 * MINUTE,
             "completed_at": T - 4 * MINUTE,
             "rescheduled_count": 2,
+            "insurance": "awaiting-insurance-approval",
+            "authorization_id": "PA1",
             "reschedules": [
                 {
                     "start": T - 60 * MINUTE,
@@ -83,11 +91,22 @@ def test_a_patient_reads_every_fact_of_their_own_visit_and_none_of_staffs() -> N
         "completed_at": T - 4 * MINUTE,
         "cancellation": None,
         "rescheduled_count": 2,
+        "insurance": "awaiting-insurance-approval",  # in words the patient reads, never the payer's
         "reschedules": [
             {"start": T - 60 * MINUTE, "end": T - 30 * MINUTE, "at": T - 3 * MINUTE},
             {"start": T + 60 * MINUTE, "end": T + 90 * MINUTE, "at": T - 2 * MINUTE},
         ],
     }
+
+
+def test_a_patient_reads_whether_insurance_approved_their_visit_but_not_which_approval() -> None:
+    approved = AppointmentPatientView.of(appointment(insurance="approved", authorization_id="PA1"))
+    assert approved.insurance is Insurance.APPROVED
+    assert "authorization_id" not in approved.model_dump()
+    assert "authorization_id" not in AppointmentPatientView.model_fields
+    plain = AppointmentPatientView.of(appointment(insurance=None, authorization_id=None))
+    assert plain.insurance is None
+    assert [i.value for i in Insurance] == ["approved", "awaiting-insurance-approval"]
 
 
 def test_a_cancellation_shows_the_patients_own_note_and_never_staffs() -> None:

@@ -15,7 +15,10 @@ from shared.domain.calendar import Calendar
 from shared.domain.referrals import ReferralStatus, next_referral_status
 from shared.domain.scheduling import (
     TRANSITIONS,
+    AppointmentOut,
     AppointmentStatus,
+    AppointmentTypeIn,
+    Insurance,
     ProviderIn,
     days,
     duration_problem,
@@ -484,3 +487,55 @@ def test_timers_fire_on_the_first_whole_minute_at_or_after_their_deadline() -> N
     assert at_expression(datetime(2026, 11, 23, 14, 15, tzinfo=UTC)) == "at(2026-11-23T14:15:00)"
     assert at_expression(datetime(2026, 11, 23, 14, 15, 0, 1, tzinfo=UTC)) == "at(2026-11-23T14:16:00)"
     assert at_expression(datetime(2026, 11, 23, 8, 59, 30, tzinfo=CHICAGO)) == "at(2026-11-23T15:00:00)"
+
+
+# ---------------------------------------------------------------- prior authorization
+
+
+def test_an_appointment_type_may_name_the_service_a_payer_must_approve_first() -> None:
+    plain = AppointmentTypeIn(display="New patient visit", duration_minutes=30)
+    assert plain.authorization is None
+    gated = AppointmentTypeIn.model_validate(
+        {
+            "display": "Physical therapy",
+            "duration_minutes": 45,
+            "authorization": {"system": "http://www.ama-assn.org/go/cpt", "code": "97110"},
+        }
+    )
+    assert gated.authorization is not None
+    assert (gated.authorization.system.value, gated.authorization.code) == (
+        "http://www.ama-assn.org/go/cpt",
+        "97110",
+    )
+    for bad in (
+        {"system": "http://www.ama-assn.org/go/cpt", "code": "J1885"},  # HCPCS, not CPT
+        {"system": "http://snomed.info/sct", "code": "84114007"},  # a diagnosis, not a service
+    ):
+        with pytest.raises(ValidationError):
+            AppointmentTypeIn.model_validate({"display": "X", "duration_minutes": 30, "authorization": bad})
+
+
+def test_a_visit_records_where_its_insurance_approval_stands_and_the_approval_used() -> None:
+    start = datetime(2026, 12, 14, 15, 0, tzinfo=UTC)
+    record = {
+        "id": "A1",
+        "version": 1,
+        "status": "booked",
+        "patient_id": "P1",
+        "provider_id": "D1",
+        "appointment_type": "physio",
+        "start": start,
+        "end": start + timedelta(minutes=45),
+        "time_zone": "America/New_York",
+        "booked_by": "coord-1",
+        "created_at": start - timedelta(days=3),
+        "updated_at": start - timedelta(days=3),
+    }
+    plain = AppointmentOut.model_validate(record)
+    assert (plain.insurance, plain.authorization_id) == (None, None)
+    awaiting = AppointmentOut.model_validate({**record, "insurance": "awaiting-insurance-approval"})
+    assert (awaiting.insurance, awaiting.authorization_id) == (Insurance.AWAITING, None)
+    covered = AppointmentOut.model_validate({**record, "insurance": "approved", "authorization_id": "PA1"})
+    assert (covered.insurance, covered.authorization_id) == (Insurance.APPROVED, "PA1")
+    with pytest.raises(ValidationError):
+        AppointmentOut.model_validate({**record, "insurance": "denied"})

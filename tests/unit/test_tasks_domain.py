@@ -16,6 +16,8 @@ The calendar is New York's, Monday to Friday 08:00-17:00 (UTC-5 in December).
 
 from __future__ import annotations
 
+import time as time_module
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -44,6 +46,7 @@ from shared.domain.tasks import (
     TaskStatus,
     acknowledge,
     act,
+    add,
     climb,
     climbed,
     due_at,
@@ -54,6 +57,7 @@ from shared.domain.tasks import (
     resolved,
     resume,
     risk_from,
+    rule_cause,
     run_for,
 )
 
@@ -499,6 +503,8 @@ DEFAULT_RULES = [
      "business", []),
     ("measurement-missed", "MeasurementMissed", "call-patient", "coordinator", "routine",
      (1, "business-days", False), None, "business", []),
+    ("authorization-overdue", "AuthorizationOverdue", "follow-up-authorization", "coordinator", "urgent",
+     (4, "hours", False), "moderate", "business", ["AuthorizationMoved"]),
 ]  # fmt: skip
 
 
@@ -665,3 +671,148 @@ def test_the_transition_triggers_codes_and_focus() -> None:
         )
     assert TaskCode("close-transition") is TaskCode.CLOSE_TRANSITION
     assert Focus(type="transition", id="01KB").type is FocusType.TRANSITION
+
+
+# ---------------------------------------------------------------- prior authorizations
+
+
+def test_a_late_payer_decision_opens_an_urgent_escalation_that_any_move_closes() -> None:
+    (rule,) = POLICY.rules_on("AuthorizationOverdue")
+    assert rule.id == "authorization-overdue"
+    assert (rule.code, rule.role, rule.priority, rule.severity, rule.clock) == (
+        TaskCode.FOLLOW_UP_AUTHORIZATION,
+        QueueRole.COORDINATOR,
+        Priority.URGENT,
+        Severity.MODERATE,
+        ClockKind.BUSINESS,
+    )
+    # raised Friday 16:00: the task is due in 4 hours, the escalation climbs after 4 business hours
+    assert rule.due is not None and rule.severity is not None
+    assert due_at(rule.due, FRI_16, NY, None) == FRI_16 + timedelta(hours=4)
+    opened = raise_escalation(rule.severity, rule.clock, POLICY, rule.role, FRI_16, NY)
+    assert (opened.level, opened.deadline_at) == (0, MON_11)
+    # decided, information given, cancelled: every move of the authorization closes it
+    assert [r.id for r in POLICY.rules_closed_by("AuthorizationMoved")] == ["authorization-overdue"]
+    assert POLICY.rules_on("AuthorizationMoved") == []
+    assert POLICY.rules_closed_by("AuthorizationOverdue") == []
+    off = EscalationPolicy(rules=[r.model_copy(update={"enabled": False}) for r in POLICY.rules])
+    assert off.rules_on("AuthorizationOverdue") == []
+    assert [r.id for r in off.rules_closed_by("AuthorizationMoved")] == ["authorization-overdue"]
+
+
+def test_the_authorization_and_survey_codes_and_focus() -> None:
+    for trigger in ("AuthorizationOverdue", "AuthorizationMoved"):
+        assert Rule.model_validate({"id": "a", "on": trigger, "code": "other"}).on == trigger
+    with pytest.raises(ValidationError):
+        Rule.model_validate({"id": "a", "on": "AuthorizationApproved", "code": "other"})
+    assert [
+        TaskCode(c)
+        for c in (
+            "obtain-authorization",
+            "follow-up-authorization",
+            "renew-authorization",
+            "service-recovery",
+        )
+    ] == [
+        TaskCode.OBTAIN_AUTHORIZATION,
+        TaskCode.FOLLOW_UP_AUTHORIZATION,
+        TaskCode.RENEW_AUTHORIZATION,
+        TaskCode.SERVICE_RECOVERY,
+    ]
+    assert Focus(type="authorization", id="01KB").type is FocusType.AUTHORIZATION
+    assert Focus(type="survey-response", id="01KB").type is FocusType.SURVEY_RESPONSE
+
+
+# ---------------------------------------------------------------- details the clocks and causes depend on
+
+
+def test_a_hold_on_a_business_clock_keeps_business_minutes() -> None:
+    # held on Friday at 16:30 with the deadline on Monday at 11:00: 30 minutes on Friday, 3 hours on Monday
+    held = pause(escalation(), FRI_16 + timedelta(minutes=30), NY)
+    assert held.remaining_minutes == 210
+    back = resume(held, MON_08, NY)
+    assert back.deadline_at == MON_08 + timedelta(minutes=210)
+
+
+def test_an_at_risk_time_falls_on_a_whole_minute() -> None:
+    policy = EscalationPolicy.model_validate(
+        {"ladder": ["coordinator"], "limits": {"low": [10], "moderate": [10], "high": [10]}, "rules": []}
+    )
+    esc = raise_escalation(Severity.LOW, ClockKind.WALL, policy, QueueRole.COORDINATOR, FRI_16, NY)
+    # the last quarter of 10 minutes is its last 2 whole minutes
+    assert (esc.deadline_at, esc.at_risk_at) == (
+        FRI_16 + timedelta(minutes=10),
+        FRI_16 + timedelta(minutes=8),
+    )
+
+
+def test_cancelling_a_held_escalation_forgets_the_minutes_it_kept() -> None:
+    held = act(task(escalation=escalation()), Action.HOLD, "c", None, MON_08 + timedelta(hours=1), NY)
+    assert held.escalation is not None and held.escalation.remaining_minutes == 120
+    gone = act(held, Action.CANCEL, "c", TaskActionIn(reason="duplicate"), MON_11, NY)
+    assert gone.escalation is not None
+    assert (
+        gone.escalation.remaining_minutes,
+        gone.escalation.deadline_at,
+        gone.escalation.acknowledged_at,
+    ) == (
+        None,
+        None,
+        MON_11,
+    )
+    assert resume(gone.escalation, MON_11, NY) == gone.escalation  # nothing left to restart
+
+
+def test_what_is_missing_is_named_alone() -> None:
+    with pytest.raises(MissingDetail, match=r"^outcome$"):
+        act(task(), Action.COMPLETE, "c", TaskActionIn(reason="done"), MON_08, NY)
+    with pytest.raises(MissingDetail, match=r"^reason$"):
+        act(task(), Action.CANCEL, "c", None, MON_08, NY)
+
+
+def test_a_reason_is_kept_only_for_a_cancel_a_failure_or_a_hold() -> None:
+    accepted = act(task(), Action.ACCEPT, "c", TaskActionIn(reason="mine"), MON_08, NY)
+    assert accepted.status_reason is None
+    body = TaskActionIn.model_validate({"outcome": {"code": "reached"}, "reason": "called"})
+    assert act(task(), Action.COMPLETE, "c", body, MON_08, NY).status_reason is None
+
+
+def test_a_rule_s_cause_names_the_rule_its_focus_and_what_tells_two_apart() -> None:
+    focus = Focus(type="appointment", id="A1")
+    assert rule_cause("no-show", focus) == "no-show|appointment:A1|"
+    assert (
+        rule_cause("social-need", Focus(type="assessment", id="S1"), "housing")
+        == "social-need|assessment:S1|housing"
+    )
+    assert rule_cause("no-show", focus) != rule_cause("no-show", focus, "again")
+
+
+@pytest.fixture
+def machine_clock_in_auckland(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's own zone (``TZ``) set far from UTC, as a developer's laptop may be."""
+    monkeypatch.setenv("TZ", "Pacific/Auckland")
+    time_module.tzset()
+    yield
+    monkeypatch.undo()
+    time_module.tzset()
+
+
+@pytest.mark.usefixtures("machine_clock_in_auckland")
+def test_due_times_and_deadlines_are_in_utc_whatever_the_machines_zone() -> None:
+    # stored and sorted as text, they must all read in UTC
+    local = FRI_16.astimezone(NY.zone)
+    visit = datetime(2026, 12, 9, 10, 0, tzinfo=NY.zone)
+    times = [
+        minute_of(local),
+        add(ClockKind.WALL, NY, local, 30),
+        due_at(DueIn(amount=1, unit="business-days"), local, NY, None),
+        due_at(DueIn(amount=2, unit="hours", before_visit=True), local, NY, visit),
+        due_at(DueIn(amount=3, unit="hours"), local, NY, None),
+    ]
+    assert [t.isoformat() for t in times] == [
+        "2026-12-04T21:00:00+00:00",
+        "2026-12-04T21:30:00+00:00",
+        "2026-12-07T21:00:00+00:00",  # Monday 16:00 in New York
+        "2026-12-09T13:00:00+00:00",  # two hours before the 10:00 visit
+        "2026-12-05T00:00:00+00:00",
+    ]
