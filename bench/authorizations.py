@@ -52,7 +52,9 @@ def _seed(org: str, n: int) -> None:
             draft = new_authorization(
                 body, auth_id=ids.new_id(), patient_id=patient_id, coverage=coverage, by="bench", now=MONDAY
             )
-            sent = act(draft, MoveIn(action=AuthAction.SUBMIT), "bench", MONDAY - timedelta(minutes=5 * i), cal)
+            sent = act(
+                draft, MoveIn(action=AuthAction.SUBMIT), "bench", MONDAY - timedelta(minutes=5 * i), cal
+            )
             batch.save(repo._item(org, sent, cal, None))
 
 

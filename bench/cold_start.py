@@ -60,7 +60,10 @@ SAMPLES = {
     "RecordsFunction": ["records/timeline.json", "records/record-observation.json"],
     "RecordEventsFunction": ["records/appointment-booked.json", "records/timer-unanswered.json"],
     "AuthorizationsFunction": ["authorizations/chase-list.json"],
-    "AuthorizationEventsFunction": ["authorizations/appointment-fulfilled.json", "authorizations/timer-alert.json"],
+    "AuthorizationEventsFunction": [
+        "authorizations/appointment-fulfilled.json",
+        "authorizations/timer-alert.json",
+    ],
 }
 
 _TIMED = textwrap.dedent(
