@@ -82,6 +82,7 @@ def _check_purpose(org: str, patient_id: str, body: AuthorizationIn) -> None:
         return
     from shared.data import careplans as plans  # here: the care-plans and records models load on use
     from shared.data import records
+
     kind = {PurposeType.CARE_PLAN_ACTIVITY: "care-plan"}.get(purpose.type, purpose.type.value)
     if records.related_patient(org, kind, purpose.id) != patient_id:
         raise invalid("purpose", f"no {purpose.type.value} of this patient with this id")
