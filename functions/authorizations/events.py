@@ -14,6 +14,8 @@ approval when one arrives.
   uses a unit of the approval that covers its date, once per appointment; at the last unit, a renewal
   task (once per approval window). A visit held with no approval covering it is recorded for the
   report (``VisitWithoutAuthorization``).
+- ``AppointmentCancelled``, ``AppointmentNoShow``: the visit's ``obtain-authorization`` task, if open,
+  is cancelled.
 
 Work per authorization event: one GetItem (the authorization) and, when the timer moves, one
 Scheduler call. Per fulfilled visit: one BatchGetItem (appointment, its type) and, for a gated type,
@@ -26,7 +28,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shared import clock, timers
-from shared.clock import isoformat
 from shared.data import authorizations as repo
 from shared.data import core, keys
 from shared.data import tasks as task_repo
@@ -66,7 +67,6 @@ if TYPE_CHECKING:
 logger = get_logger()
 SYSTEM = "system:authorizations"
 TIMER = "pa"
-MAX_WAITING = 100  # a patient's upcoming visits looked at when an approval arrives
 ATTEMPTS = 3  # a lost race on the authorization (staff moved it meanwhile): read again, apply again
 _self: dict[str, str] = {}
 
@@ -238,36 +238,40 @@ def moved(org: str, detail: dict[str, Any], now: datetime) -> str:
 
 
 def approve_waiting(org: str, record: AuthorizationOut, now: datetime) -> int:
-    """The patient's visits awaiting insurance approval that ``record`` covers: marked approved, their
-    tasks completed. How many."""
+    """The patient's visits awaiting insurance approval that ``record`` covers (their type needs its
+    service, their date is in its window), by date, as far as its units not yet taken go: marked
+    approved and linked, their tasks completed, each with the approval written on its version (a
+    booking taking a unit meanwhile makes it read again). How many."""
     from shared.data import scheduling as sched  # here: the timer path needs no scheduling models
-    from shared.domain.scheduling import AppointmentStatus, Insurance
-
-    waiting = (AppointmentStatus.PENDING, AppointmentStatus.BOOKED)
+    from shared.domain.scheduling import Insurance
 
     days = window(record)
     if days is None:
         return 0
-    done = 0
     cal = core.organization_calendar(org)
-    spare = record.units_left
-    upcoming, _ = sched.by_time(
-        sched.Appointment.gsi1,
-        keys.patient_appointments_pk(org, record.patient_id),
-        after=isoformat(now),
-        limit=MAX_WAITING,
-        start=None,
-    )
-    visits = [i.record() for i in upcoming]
-    spare -= sum(v.authorization_id == record.id and v.status in waiting for v in visits)
-    for appt_item, appt in zip(upcoming, visits, strict=True):
-        if appt.insurance is not Insurance.AWAITING or appt.status not in waiting:
-            continue
-        if spare < 1:
+    since = datetime.combine(days[0], datetime.min.time(), cal.zone)
+    items = sched.visits_since(org, record.patient_id, since)
+    visits = [i.record() for i in items]
+    taken = sum(v.authorization_id == record.id and v.status in sched.VISITS_NOT_YET_HELD for v in visits)
+    waiting = [
+        (item, v)
+        for item, v in zip(items, visits, strict=True)
+        if v.insurance is Insurance.AWAITING
+        and v.status in sched.VISITS_NOT_YET_HELD
+        and days[0] <= v.start.astimezone(cal.zone).date() <= days[1]
+    ]
+    types = core.get_many(list({sched.type_key(org, v.appointment_type) for _, v in waiting}))
+    done = 0
+    for appt_item, appt in waiting:
+        if record.units_left - taken - done < 1:
             break  # the approval's units are spoken for: the rest wait for another
-        day = appt.start.astimezone(cal.zone).date()
-        if not days[0] <= day <= days[1]:
-            continue
+        atype = types.get(sched.type_key(org, appt.appointment_type))
+        needs = atype.record().authorization if atype is not None else None
+        if needs is None or (needs.system, needs.code) != (record.service.system, record.service.code):
+            continue  # a visit waiting for another service's approval
+        auth_item = repo.get(org, record.id)
+        if auth_item is None or auth_item.record().status not in IN_FORCE:
+            break
         change = core.Change(system_actor(org), now)
         approved = appt.model_copy(
             update={
@@ -277,19 +281,16 @@ def approve_waiting(org: str, record: AuthorizationOut, now: datetime) -> int:
                 "updated_at": now,
             }
         )
-        held = appt_item.held_units
-        change.put(
-            "appointment",
-            sched.appointment_item(org, approved, sched.org_day_pk(org, appt.start, cal.zone), held),
-        )
+        day_pk = sched.org_day_pk(org, appt.start, cal.zone)
+        change.put("appointment", sched.appointment_item(org, approved, day_pk, appt_item.held_units))
+        repo.put(change, org, auth_item.record(), cal, auth_item, "book")
         body = TaskActionIn(outcome=Outcome(code="approved"))
         task_repo.close_caused(change, org, repo.obtain_cause(appt.id), Action.COMPLETE, body, SYSTEM, cal)
         try:
             change.commit()
         except Cancelled:
-            continue  # the visit moved meanwhile: the next booking check sees the approval
+            continue  # the visit or the approval moved meanwhile: the next booking check sees it
         done += 1
-        spare -= 1
     return done
 
 
@@ -317,9 +318,16 @@ def fulfilled(org: str, detail: dict[str, Any], now: datetime) -> str:
     for _ in range(ATTEMPTS):
         items = {i.authorization_id: i for i in repo.of_patient(org, appt.patient_id)}
         auths = [i.record() for i in items.values()]
-        pick = _counting(auths, appt, day, service)
+        if any(appt.id in a.counted for a in auths):
+            return UnitUse.ALREADY_COUNTED.value  # a redelivery, whichever approval it used
+        counted = None
+        for candidate in _candidates(auths, appt, day, service):
+            used, how = use_unit(candidate, appt.id, day, now)
+            if how is UnitUse.COUNTED:
+                counted = used
+                break
         change = core.Change(system_actor(org), now)
-        if pick is None:
+        if counted is None:
             if service is None:
                 return "no-approval"
             visit = WithoutApproval(
@@ -341,9 +349,7 @@ def fulfilled(org: str, detail: dict[str, Any], now: datetime) -> str:
             )
             change.commit()
             return "without-approval"
-        used, how = use_unit(pick, appt.id, day, now)
-        if how is not UnitUse.COUNTED:
-            return how.value
+        used = counted
         change.events.append(
             events.AuthorizationUnitUsed(
                 **_common(org, used, now), appointment_id=appt.id, units_left=used.units_left
@@ -366,24 +372,36 @@ def _same(auth: AuthorizationOut, service: ServiceCode | None) -> bool:
     return service is None or (auth.service.system, auth.service.code) == (service.system, service.code)
 
 
-def _counting(
+def _candidates(
     auths: list[AuthorizationOut], appt: AppointmentOut, day: Any, service: ServiceCode | None
-) -> AuthorizationOut | None:
-    """The approval a visit uses: the one it was booked under, else the one covering its date (in
-    force, or expired since: a visit recorded late), for its type's service."""
-    linked = next((a for a in auths if a.id == appt.authorization_id), None)
-    if linked is not None:
-        return linked
+) -> list[AuthorizationOut]:
+    """The approvals a visit may use, in order: the one it was booked under, then the one covering its
+    date for its type's service (in force, else expired since: a visit recorded late). A linked one
+    that no longer covers it (cancelled, moved out of its window, its units gone) gives way to the
+    next; none: the visit was held without approval."""
+    linked = [a for a in auths if a.id == appt.authorization_id and _same(a, service)]
     found = covering(auths, day, 1, service)
-    if found is not None:
-        return found
     late = [
         a.model_copy(update={"status": AuthStatus.APPROVED})
         for a in auths
         if a.status is AuthStatus.EXPIRED and _same(a, service)
     ]
     hit = covering(late, day, 1, service)
-    return next((a for a in auths if hit is not None and a.id == hit.id), None)
+    expired = [a for a in auths if hit is not None and a.id == hit.id]
+    return [*linked, *([found] if found is not None else []), *expired]
+
+
+def called_off(org: str, detail: dict[str, Any], now: datetime) -> str:
+    """A visit cancelled or missed needs no approval chased for it: its task is cancelled."""
+    change = core.Change(system_actor(org), now)
+    cause = repo.obtain_cause(detail["appointment_id"])
+    body = TaskActionIn(reason="visit-called-off")
+    if not task_repo.close_caused(
+        change, org, cause, Action.CANCEL, body, SYSTEM, core.organization_calendar(org)
+    ):
+        return "no-task"
+    change.commit()
+    return "task-cancelled"
 
 
 # ---------------------------------------------------------------- entry
@@ -396,6 +414,8 @@ def on_event(kind: str, org: str, detail: dict[str, Any], now: datetime) -> str:
         return moved(org, detail, now)
     if kind == "AppointmentFulfilled":
         return fulfilled(org, detail, now)
+    if kind in ("AppointmentCancelled", "AppointmentNoShow"):
+        return called_off(org, detail, now)
     return "ignored"
 
 

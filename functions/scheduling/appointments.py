@@ -81,17 +81,16 @@ def book(body: BookingIn) -> Response[AppointmentOut | AppointmentPatientView]:
     ctx = booking.load(principal, body.patient_id, body.provider_id, body.appointment_type, body.referral_id)
     held = booking.units(ctx, start, body.end, now)
     record = booking.new_appointment(ctx, principal, body.appointment_type, start, now)
-    record, task = booking.gate(ctx, record, now)
+    decided = booking.gate(ctx, record, now)
+    record = decided.record
     try:
-        booking.with_gate_task(
-            booking.booking_change(ctx, record, held, actor, now), ctx, record, task
-        ).commit()
+        booking.gated(booking.booking_change(ctx, record, held, actor, now), ctx, decided).commit()
     except Cancelled as cancelled:
         if cancelled.failed[0] != "slot" or not body.allow_double_booking:
             raise conflict(cancelled) from None
-        record = record.model_copy(update={"overbooked": True})
+        record = decided.record = record.model_copy(update={"overbooked": True})
         change = booking.booking_change(ctx, record, [], actor, now, audit_action="appointment.overbook")
-        commit(booking.with_gate_task(change, ctx, record, task))
+        commit(booking.gated(change, ctx, decided))
     return _created(record)
 
 

@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared import ids
-from shared.clock import isoformat
 from shared.data import moves
 from shared.data import scheduling as repo
 from shared.data.patients import Actor
@@ -39,8 +38,6 @@ from shared.errors import Conflict, NotFound
 from shared.events.models import DomainEvent
 from shared.http.auth import Principal
 from shared.http.caller import invalid
-
-MAX_UPCOMING = 100  # a patient's upcoming visits a gated booking counts against their approvals
 
 
 @dataclass
@@ -144,42 +141,56 @@ def new_appointment(
     )
 
 
-def gate(ctx: Context, record: AppointmentOut, now: datetime) -> tuple[AppointmentOut, TaskOut | None]:
+@dataclass
+class Gate:
+    """What :func:`gate` decided: the visit as it books, the task to obtain an approval, or the
+    approval whose unit it takes (written on its version in the booking's transaction, so two bookings
+    cannot take one last unit)."""
+
+    record: AppointmentOut
+    task: TaskOut | None = None
+    approval: Any = None  # the approval's item
+
+
+def gate(ctx: Context, record: AppointmentOut, now: datetime) -> Gate:
     """A visit whose type needs the payer's prior authorization: covered by one of the patient's
-    approvals (in force, its window holding the visit's date, a unit left) it is ``approved`` and
-    linked to it; otherwise the organization's policy refuses it (409 ``authorization-required``) or
-    books it ``awaiting-insurance-approval`` with a task for the coordinator to obtain one. A unit
-    already booked (an upcoming visit linked to the approval) is not there to cover another. Two
-    Queries (the patient's upcoming visits and authorizations) and one GetItem (the policy), for
-    gated types only."""
+    approvals (in force, for the type's service, its window holding the visit's date, a unit left) it
+    is ``approved`` and linked to it; otherwise the organization's policy refuses it (409
+    ``authorization-required``) or books it ``awaiting-insurance-approval`` with a task for the
+    coordinator to obtain one. A unit a visit not yet held is linked to (booked, arrived, checked in)
+    is not there to cover another. Gated types only: a Query of the patient's authorizations, a Query
+    of their visits since the approvals' windows open (when one is in force), a GetItem of the policy
+    (when none covers it)."""
     if ctx.needs is None:
-        return record, None
+        return Gate(record)
     from shared.data import authorizations as auth_repo
     from shared.data import tasks as task_repo
-    from shared.domain.authorizations import UnapprovedBooking, covering
+    from shared.domain.authorizations import IN_FORCE, UnapprovedBooking, covering, window
     from shared.domain.tasks import Focus, FocusType, TaskCode
 
     day = record.start.astimezone(ctx.calendar.zone).date()
-    # a unit booked is spoken for: an approval's upcoming visits count against it before they are held
-    upcoming, _ = repo.by_time(
-        repo.Appointment.gsi1,
-        repo.keys.patient_appointments_pk(ctx.org, ctx.patient_id),
-        after=isoformat(now),
-        limit=MAX_UPCOMING,
-        start=None,
-    )
-    booked = Counter(
-        appt.authorization_id
-        for appt in (i.record() for i in upcoming)
-        if appt.authorization_id and appt.status in (AppointmentStatus.PENDING, AppointmentStatus.BOOKED)
-    )
-    auths = [
-        a.model_copy(update={"units_used": a.units_used + booked[a.id]})
-        for a in (i.record() for i in auth_repo.of_patient(ctx.org, ctx.patient_id))
+    items = {i.authorization_id: i for i in auth_repo.of_patient(ctx.org, ctx.patient_id)}
+    starts = [
+        days[0]
+        for i in items.values()
+        if (a := i.record()).status in IN_FORCE and (days := window(a)) is not None
     ]
-    found = covering(auths, day, 1, ctx.needs)
+    found = None
+    if starts:
+        since = datetime.combine(min(starts), datetime.min.time(), ctx.calendar.zone)
+        booked = Counter(
+            appt.authorization_id
+            for appt in (i.record() for i in repo.visits_since(ctx.org, ctx.patient_id, since))
+            if appt.authorization_id and appt.status in repo.VISITS_NOT_YET_HELD
+        )
+        auths = [
+            a.model_copy(update={"units_used": a.units_used + booked[a.id]})
+            for a in (i.record() for i in items.values())
+        ]
+        found = covering(auths, day, 1, ctx.needs)
     if found is not None:
-        return record.model_copy(update={"insurance": Insurance.APPROVED, "authorization_id": found.id}), None
+        approved = record.model_copy(update={"insurance": Insurance.APPROVED, "authorization_id": found.id})
+        return Gate(approved, approval=items[found.id])
     policy, _ = auth_repo.POLICY.get(ctx.org)
     if policy.unapproved_booking is UnapprovedBooking.REFUSE:
         raise Conflict(
@@ -199,18 +210,22 @@ def gate(ctx: Context, record: AppointmentOut, now: datetime) -> tuple[Appointme
         business_status="prior-authorization",
         owner_id=team.coordinator_id if team is not None else None,
     )
-    return record.model_copy(update={"insurance": Insurance.AWAITING}), task
+    return Gate(record.model_copy(update={"insurance": Insurance.AWAITING}), task=task)
 
 
-def with_gate_task(
-    change: repo.Change, ctx: Context, record: AppointmentOut, task: TaskOut | None
-) -> repo.Change:
-    """``change`` with the task :func:`gate` asked for (one per visit)."""
-    if task is not None:
-        from shared.data import authorizations as auth_repo
+def gated(change: repo.Change, ctx: Context, decided: Gate) -> repo.Change:
+    """``change`` with what :func:`gate` decided: the task (one per visit), or the approval written
+    again on its version (label ``authorization``: another booking took a unit meanwhile)."""
+    if decided.task is None and decided.approval is None:
+        return change
+    from shared.data import authorizations as auth_repo
+
+    if decided.task is not None:
         from shared.data import tasks as task_repo
 
-        task_repo.open_task(change, ctx.org, task, cause=auth_repo.obtain_cause(record.id))
+        task_repo.open_task(change, ctx.org, decided.task, cause=auth_repo.obtain_cause(decided.record.id))
+    if decided.approval is not None:
+        auth_repo.put(change, ctx.org, decided.approval.record(), ctx.calendar, decided.approval, "book")
     return change
 
 

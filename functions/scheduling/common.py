@@ -25,6 +25,7 @@ _CONFLICTS = {
     "offer": "This offer is no longer open: it was accepted, declined or has expired.",
     "entry": "The waitlist entry changed since you read it; read it again and retry.",
     "release": "The time changed hands while this was being saved; read it again and retry.",
+    "authorization": "Another booking took the approval's last unit meanwhile: book again.",
     "item": "It changed since you read it; read it again and retry.",
 }
 

@@ -219,7 +219,8 @@ def accept(offer_id: UlidPath) -> Response[AppointmentOut | AppointmentPatientVi
     record = booking.new_appointment(
         ctx, principal, offer.appointment_type, offer.start, now, offer_id=offer.id
     )
-    record, task = booking.gate(ctx, record, now)
+    decided = booking.gate(ctx, record, now)
+    record = decided.record
     accepted = SlotOfferAccepted(
         organization_id=org,
         entry_id=offer.entry_id,
@@ -232,7 +233,7 @@ def accept(offer_id: UlidPath) -> Response[AppointmentOut | AppointmentPatientVi
     change = booking.booking_change(
         ctx, record, held, actor, now, unit_condition=repo.BusyUnit.offer_id == offer.id, events=[accepted]
     )
-    booking.with_gate_task(change, ctx, record, task)
+    booking.gated(change, ctx, decided)
     still_held = (repo.SlotOffer.status == "held") & (repo.SlotOffer.expires_at > clock.isoformat(now))
     change.put(
         "offer",

@@ -41,7 +41,7 @@ from shared.data.patients import Patient  # noqa: F401 - read as scheduling.Pati
 from shared.data.table import CareModel
 from shared.domain.calendar import Calendar
 from shared.domain.referrals import OPEN, OfferOut, ReferralOut, WaitlistOut, WaitlistStatus
-from shared.domain.scheduling import AppointmentOut, AppointmentTypeOut, ProviderOut
+from shared.domain.scheduling import AppointmentOut, AppointmentStatus, AppointmentTypeOut, ProviderOut
 
 BUSY_RETENTION = timedelta(days=90)
 M = TypeVar("M", bound=BaseModel)
@@ -392,3 +392,28 @@ def release_units(
     ((attr, value),) = owner.items()
     for unit in units:
         change.delete("release", unit_item(org, provider_id, unit), getattr(BusyUnit, attr) == value)
+
+
+# visits that hold a unit of an approval until they are held or called off
+VISITS_NOT_YET_HELD = frozenset(
+    {
+        AppointmentStatus.PENDING,
+        AppointmentStatus.BOOKED,
+        AppointmentStatus.ARRIVED,
+        AppointmentStatus.CHECKED_IN,
+    }
+)
+MAX_VISITS_SINCE = 200
+
+
+def visits_since(org: str, patient_id: str, since: datetime) -> list[Appointment]:
+    """The patient's visits starting at ``since`` or later, in time order (one Query; at most
+    :data:`MAX_VISITS_SINCE`)."""
+    items, _ = by_time(
+        Appointment.gsi1,
+        keys.patient_appointments_pk(org, patient_id),
+        after=isoformat(since),
+        limit=MAX_VISITS_SINCE,
+        start=None,
+    )
+    return [i for i in items if isinstance(i, Appointment)]

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from tests.support import records, tasks
-from tests.support.authorizations import MRI, add_coverage, admin, coordinator
+from tests.support.authorizations import MRI, PHYSICAL_THERAPY, add_coverage, admin, coordinator
 from tests.support.cloud import Cloud, cloud
 from tests.support.records import attachments_bucket
 from tests.support.reminders import NyClinic, open_ny_clinic
@@ -58,6 +58,14 @@ def open_clinic(c: Cloud, holidays: list[dict[str, str]] | None = None, gated: b
 def draft(clinic: NyClinic, **extra: Any) -> dict[str, Any]:
     pid = clinic.patients["cy"]
     return coordinator().draft(pid, add_coverage(pid), clinic.provider_id, **extra)
+
+
+def hold(c: Cloud, clinic: NyClinic, appointment_id: str, day: str) -> None:
+    """The 15:00 UTC visit of ``day``: arrived, then held."""
+    c.advance_to(at(f"{day}T14:58:00Z"))
+    assert clinic.staff.act(appointment_id, "arrive")["statusCode"] == 200
+    c.advance_to(at(f"{day}T15:30:00Z"))
+    assert clinic.staff.act(appointment_id, "complete")["statusCode"] == 200
 
 
 def worklist(code: str) -> list[dict[str, Any]]:
@@ -429,3 +437,121 @@ def test_units_booked_are_spoken_for_at_booking_and_when_an_approval_arrives(fri
     assert cancel["statusCode"] == 200, cancel["body"]
     assert clinic.book("cy", "2026-12-14T15:00:00Z")["insurance"] == "approved"
     assert c.failures() == []
+
+
+def test_an_approval_for_another_service_leaves_a_waiting_visit_waiting(friday: Cloud) -> None:
+    c = friday
+    clinic = open_clinic(c)  # follow-up visits need an MRI approved
+    visit = clinic.book("cy", "2026-12-10T15:00:00Z")
+    therapy = coordinator().moved(draft(clinic, service=PHYSICAL_THERAPY, units_requested=5), "submit")
+    coordinator().moved(therapy, "approve", number="PT-1", valid_from="2026-12-01", valid_to="2026-12-31")
+    c.settle()
+    seen = clinic.staff.req("GET", "/appointments/{appointment_id}", appointment_id=visit["id"])["json"]
+    assert (seen["insurance"], seen["authorization_id"]) == ("awaiting-insurance-approval", None)
+    assert len(worklist("obtain-authorization")) == 1
+    # held so, it is a visit without approval, and the therapy approval keeps its units
+    hold(c, clinic, visit["id"], "2026-12-10")
+    c.settle()
+    assert coordinator().get(therapy["id"])["units_used"] == 0
+    report = admin().req("GET", "/reports/authorizations", query={"from": "2026-12-01", "to": "2026-12-31"})
+    assert [v["appointment_id"] for v in report["json"]["without_approval"]] == [visit["id"]]
+    assert c.failures() == []
+
+
+def test_a_visit_whose_approval_was_cancelled_is_held_without_approval_and_counted_once(
+    friday: Cloud,
+) -> None:
+    c = friday
+    clinic = open_clinic(c)
+    auth = coordinator().moved(draft(clinic, units_requested=2), "submit")
+    auth = coordinator().moved(auth, "approve", number="A-2", valid_from="2026-12-01", valid_to="2026-12-31")
+    first, second = (clinic.book("cy", f"2026-12-{d}T15:00:00Z") for d in ("08", "09"))
+    assert first["authorization_id"] == second["authorization_id"] == auth["id"]
+    hold(c, clinic, first["id"], "2026-12-08")
+    c.settle()
+    # told twice, the first visit still used one unit
+    c.redeliver("AppointmentFulfilled", "AuthorizationEventsFunction")
+    assert coordinator().get(auth["id"])["units_used"] == 1
+    coordinator().moved(coordinator().get(auth["id"]), "cancel")
+    hold(c, clinic, second["id"], "2026-12-09")
+    c.settle()
+    report = admin().req("GET", "/reports/authorizations", query={"from": "2026-12-01", "to": "2026-12-31"})
+    assert [v["appointment_id"] for v in report["json"]["without_approval"]] == [second["id"]]
+    assert coordinator().get(auth["id"])["units_used"] == 1
+    assert c.failures() == []
+
+
+def test_a_redelivered_visit_after_the_last_unit_is_not_a_visit_without_approval(friday: Cloud) -> None:
+    c = friday
+    clinic = open_clinic(c, gated=False)
+    visit = clinic.book("cy", "2026-12-08T15:00:00Z")  # booked before its type was gated: not linked
+    body = {"display": "Follow-up", "duration_minutes": 30, "authorization": MRI}
+    assert clinic.admin.req("PUT", "/appointment-types/{code}", body, code="follow-up")["statusCode"] == 200
+    auth = coordinator().moved(draft(clinic), "submit")
+    auth = coordinator().moved(auth, "approve", number="A-1", valid_from="2026-12-01", valid_to="2026-12-31")
+    hold(c, clinic, visit["id"], "2026-12-08")
+    c.settle()
+    assert coordinator().get(auth["id"])["units_left"] == 0
+    assert c.redeliver("AppointmentFulfilled", "AuthorizationEventsFunction") == [
+        {"outcome": "already-counted"}
+    ]
+    report = admin().req("GET", "/reports/authorizations", query={"from": "2026-12-01", "to": "2026-12-31"})
+    assert report["json"]["without_approval"] == []
+    assert c.failures() == []
+
+
+def test_a_visit_under_way_keeps_its_unit_and_a_cancelled_waiting_visit_drops_its_task(friday: Cloud) -> None:
+    c = friday
+    clinic = open_clinic(c)
+    auth = coordinator().moved(draft(clinic), "submit")
+    coordinator().moved(auth, "approve", number="A-1", valid_from="2026-12-01", valid_to="2026-12-31")
+    first = clinic.book("cy", "2026-12-07T15:00:00Z")
+    assert first["insurance"] == "approved"
+    c.advance_to(at("2026-12-07T14:58:00Z"))
+    assert clinic.staff.act(first["id"], "arrive")["statusCode"] == 200
+    c.advance_to(at("2026-12-07T15:10:00Z"))  # under way, not marked complete yet
+    second = clinic.book("cy", "2026-12-10T15:00:00Z")
+    assert second["insurance"] == "awaiting-insurance-approval"
+    c.settle()
+    assert [t["focus"]["id"] for t in worklist("obtain-authorization")] == [second["id"]]
+    assert clinic.staff.act(second["id"], "cancel", {"reason": "patient"})["statusCode"] == 200
+    c.settle()
+    assert worklist("obtain-authorization") == []
+    assert c.failures() == []
+
+
+def test_two_bookings_at_once_cannot_take_one_last_unit(friday: Cloud) -> None:
+    from functions.scheduling import booking
+    from shared import clock
+    from shared.data import scheduling as sched
+    from shared.data.patients import Actor
+    from shared.data.tx import Cancelled
+    from shared.http.auth import Principal
+
+    c = friday
+    clinic = open_clinic(c)
+    auth = coordinator().moved(draft(clinic), "submit")
+    coordinator().moved(auth, "approve", number="A-1", valid_from="2026-12-01", valid_to="2026-12-31")
+    pid, now = clinic.patients["cy"], clock.now()
+    staff = Principal(subject="coord-1", organization_id="acme", roles=frozenset({"coordinator"}))
+    actor = Actor("acme", "coord-1", None, None)
+    both = []
+    for start in ("2026-12-09T15:00:00Z", "2026-12-10T15:00:00Z"):  # both read before either writes
+        ctx = booking.load(staff, pid, clinic.provider_id, "follow-up")
+        at_ = datetime.fromisoformat(start.replace("Z", "+00:00"))
+        record = booking.new_appointment(ctx, staff, "follow-up", at_, now)
+        decided = booking.gate(ctx, record, now)
+        assert decided.record.authorization_id == auth["id"]
+        both.append(
+            booking.gated(
+                booking.booking_change(ctx, decided.record, booking.units(ctx, at_, None, now), actor, now),
+                ctx,
+                decided,
+            )
+        )
+    both[0].commit()
+    with pytest.raises(Cancelled) as lost:
+        both[1].commit()
+    assert "authorization" in lost.value.failed
+    day = sched.visits_since("acme", pid, at("2026-12-01T00:00:00Z"))
+    assert len(day) == 1
