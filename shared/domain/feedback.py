@@ -27,11 +27,12 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import Field, StrictInt, field_validator, model_validator
+from pydantic import Field, StrictInt, model_validator
 
 from shared.domain.base import MULTILINE, Code, Model, Strict
 from shared.domain.education import best_language
 from shared.domain.patients import Language
+from shared.domain.tasks import Slug
 
 MAX_QUESTIONS = 20
 MAX_CHOICES = 10
@@ -60,25 +61,13 @@ class Trigger(StrEnum):
     CARE_PLAN_REVIEWED = "care-plan-reviewed"
 
 
-def _one_per_language(value: dict[str, str]) -> dict[str, str]:
-    lowered = [tag.lower() for tag in value]
-    if len(set(lowered)) != len(lowered):
-        raise ValueError("each language once")
-    return value
-
-
 class ChoiceIn(Strict):
-    code: Code
+    code: Slug
     label: dict[Language, Label] = Field(min_length=1, max_length=MAX_LANGUAGES)
-
-    @field_validator("label")
-    @classmethod
-    def _languages(cls, value: dict[str, str]) -> dict[str, str]:
-        return _one_per_language(value)
 
 
 class QuestionIn(Strict):
-    id: Code
+    id: Slug
     type: QuestionType
     text: dict[Language, Words] = Field(min_length=1, max_length=MAX_LANGUAGES)
     choices: list[ChoiceIn] | None = Field(None, description="`choice` questions only: 2 to 10")
@@ -87,14 +76,9 @@ class QuestionIn(Strict):
     low_at: Score | None = Field(
         None, description="`scale` only: a score at or under it flags the response (the NPS question: 6)"
     )
-    flag_choices: list[Code] = Field(
+    flag_choices: list[Slug] = Field(
         default_factory=list, max_length=MAX_CHOICES, description="`choice` only: codes that flag"
     )
-
-    @field_validator("text")
-    @classmethod
-    def _languages(cls, value: dict[str, str]) -> dict[str, str]:
-        return _one_per_language(value)
 
     @model_validator(mode="after")
     def _fits_its_type(self) -> QuestionIn:
@@ -139,11 +123,6 @@ class SurveyIn(Strict):
     expires_after_days: int = Field(14, ge=1, le=90, description="from when it is sent")
     active: bool = True
 
-    @field_validator("title")
-    @classmethod
-    def _languages(cls, value: dict[str, str]) -> dict[str, str]:
-        return _one_per_language(value)
-
     @model_validator(mode="after")
     def _consistent(self) -> SurveyIn:
         ids = [q.id for q in self.questions]
@@ -153,10 +132,10 @@ class SurveyIn(Strict):
             raise ValueError("questions: at most one NPS question")
         if self.appointment_types is not None and self.trigger is not Trigger.VISIT_FULFILLED:
             raise ValueError("appointment_types: only for the visit-fulfilled trigger")
-        wanted = {tag.lower() for tag in self.title}
+        wanted = set(self.title)  # BCP 47 tags here are in their one canonical case
         for q in self.questions:
             texts = [q.text] + [c.label for c in q.choices or []]
-            if any({tag.lower() for tag in t} != wanted for t in texts):
+            if any(set(t) != wanted for t in texts):
                 raise ValueError(
                     f"questions.{q.id}: its text and choices in exactly the survey's languages (the title's)"
                 )
@@ -237,7 +216,7 @@ Answer = StrictInt | Annotated[str, Field(max_length=MAX_ANSWER, json_schema_ext
 class ResponseIn(Strict):
     """The answers, by question id: a whole number 0-10 for a scale, a choice's code, or text."""
 
-    answers: dict[Code, Answer] = Field(max_length=MAX_QUESTIONS)
+    answers: dict[Slug, Answer] = Field(max_length=MAX_QUESTIONS)
     answered_by: Literal["patient", "caregiver"] = Field(
         "patient", description="a caregiver answering for the patient says so"
     )
