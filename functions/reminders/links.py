@@ -17,7 +17,6 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, Field
 
-from functions.reminders import tokens
 from shared import clock
 from shared.data import keys, moves
 from shared.data import reminders as repo
@@ -28,6 +27,7 @@ from shared.domain.base import Strict
 from shared.domain.reminders import SubjectKind, TouchOut
 from shared.domain.scheduling import AppointmentStatus, Cancellation, CancelReason
 from shared.errors import Conflict, Gone, NotFound
+from shared.http import tokens
 from shared.http.auth import Principal, Role, public
 from shared.http.contract import responses
 from shared.http.resolver import make_handler, make_resolver
