@@ -208,6 +208,79 @@ def localize(survey: SurveyIn, language: str) -> SurveyView:
     return SurveyView(title=_pick(survey.title, best), language=best, questions=questions)
 
 
+# ---------------------------------------------------------------- requests
+
+
+class RequestStatus(StrEnum):
+    SCHEDULED = "scheduled"  # waiting for its delay, or for the patient's quiet hours to end
+    SENT = "sent"  # the patient was asked: answerable until it expires
+    ANSWERED = "answered"
+    EXPIRED = "expired"
+    SKIPPED = "skipped"  # not sent: the patient opted out or is inactive meanwhile
+
+
+class SurveyRequestOut(Model):
+    """One survey asked of one patient after one event. Holds ids, codes and numbers only: the
+    answers themselves (free text among them) are kept beside it, never here."""
+
+    id: str
+    version: int = 0
+    survey_code: str
+    survey_version: int
+    patient_id: str
+    trigger: Trigger
+    subject_id: str = Field(description="the visit, episode or plan review that prompted it")
+    provider_id: str | None = None
+    appointment_type: str | None = None
+    status: RequestStatus
+    created_at: datetime
+    send_at: datetime
+    sent_at: datetime | None = None
+    expires_at: datetime | None = None
+    outcome: Literal["sent", "app-only", "undeliverable"] | None = None
+    skipped_reason: Literal["opted-out", "inactive", "expired-unsent"] | None = None
+    answered_at: datetime | None = None
+    scores: dict[str, int] = Field(default_factory=dict)
+    nps: int | None = None
+    flagged: bool = False
+    task_id: str | None = None
+
+
+class SurveyResponseOut(Model):
+    """What the patient answered (free text included: it stays in the table)."""
+
+    request_id: str
+    survey_code: str
+    survey_version: int
+    patient_id: str
+    answers: dict[str, int | str]
+    answered_by: Literal["patient", "caregiver"]
+    via: Literal["link", "app"]
+    answered_at: datetime
+
+
+class PendingSurvey(Model):
+    """A survey the patient may still answer, as they read it."""
+
+    request_id: str
+    survey_code: str
+    sent_at: datetime
+    expires_at: datetime
+    survey: SurveyView
+
+
+class PendingSurveys(Model):
+    items: list[PendingSurvey]
+
+
+class SurveyAnswerReceipt(Model):
+    """A response was stored: thank you."""
+
+    request_id: str
+    survey_code: str
+    answered_at: datetime
+
+
 # ---------------------------------------------------------------- answers
 
 Answer = StrictInt | Annotated[str, Field(max_length=MAX_ANSWER, json_schema_extra=MULTILINE)]
