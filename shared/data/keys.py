@@ -188,8 +188,9 @@ Records (``functions/records``; ``<code>`` a LOINC code; every item below is abo
 
 Routes: the one exception to "every partition key starts with the organization". What arrives
 from a provider names no organization: a delivery receipt carries the provider's message id, an SMS
-reply the id of the last message sent to that number, a one-tap link a touch id (or a survey request's id). ``ROUTE#MSG#<provider
-message id>`` and ``ROUTE#TOUCH#<touch id>`` (SK ``ROUTE``) hold the organization and the ids it
+reply the id of the last message sent to that number, a one-tap link a touch id or a survey
+request's id. ``ROUTE#MSG#<provider message id>``, ``ROUTE#TOUCH#<touch id>`` and
+``ROUTE#SURVEY#<request id>`` (SK ``ROUTE``) hold the organization and the ids it
 leads to, nothing else; they are written when a message is sent and read only by the consumers of
 those messages, which then read everything else under the organization's keys. A reply nobody can
 be matched to (unknown number) is kept under ``ROUTE#UNMATCHED`` / ``<at>#<id>`` for operators.

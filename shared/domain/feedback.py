@@ -215,8 +215,7 @@ class RequestStatus(StrEnum):
     SCHEDULED = "scheduled"  # waiting for its delay, or for the patient's quiet hours to end
     SENT = "sent"  # the patient was asked: answerable until it expires
     ANSWERED = "answered"
-    EXPIRED = "expired"
-    SKIPPED = "skipped"  # not sent: the patient opted out or is inactive meanwhile
+    SKIPPED = "skipped"  # not sent: the patient opted out, is inactive, or quiet hours outlasted it
 
 
 class SurveyRequestOut(Model):

@@ -36,9 +36,3 @@ class SurveyAnswered(SurveyEvent):
     nps_score: int | None = Field(None, description="the answer to the NPS question, 0-10")
     flagged: bool
     task_id: str | None = Field(None, description="the service-recovery task it opened")
-
-
-class SurveyExpired(SurveyEvent):
-    """Not answered in time (or not sendable before it would have expired)."""
-
-    detail_type = "SurveyExpired"
