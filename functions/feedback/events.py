@@ -9,9 +9,10 @@ count the service-recovery tasks for the report.
 - **Sending.** The timer re-reads the request and the patient (opted out meanwhile: skipped), and
   tells the patient on their channel, in their language, with the survey's link
   (``<link base>/r/<token>``, signed, expiring with the request) and nothing else: no name, no visit,
-  no question. In the patient's quiet hours :func:`shared.notify.send.tell` says when they end and the
-  timer is set again for then. The send's dedupe key is ``survey:<request id>``: a timer fired twice
-  sends one message. Then the request is ``sent`` (answerable until it expires) with ``SurveySent``.
+  no question. In the patient's quiet hours :func:`shared.notify.send.tell` says when they end and
+  the timer ``svq-<request id>`` is set for then. The send's dedupe key is ``survey:<request id>``:
+  a timer fired twice sends one message. Then the request is ``sent`` (answerable until it expires)
+  with ``SurveySent``.
 - **Recovery figures.** ``TaskCreated``, ``TaskCompleted`` and ``TaskCancelled`` of a
   ``service-recovery`` task are marked in the report's month, on their key.
 """
@@ -34,6 +35,7 @@ from shared.logs import get_logger, phi_safe_errors
 
 logger = get_logger()
 SEND = "svy"
+LATER = "svq"  # the send again when quiet hours end (its own name: the firing timer deletes itself)
 NO_SURVEY_AFTER = frozenset({"deceased", "readmitted", "moved"})  # how an episode closed
 RECOVERY = "service-recovery"
 _self: dict[str, str] = {}
@@ -50,8 +52,8 @@ NOTICE = {  # (subject, text): no name, no visit, no question; the link is the s
 }
 
 
-def _arm(org: str, request_id: str, at: datetime) -> None:
-    timers.set_timer(SEND, org, request_id, at, target_arn=_self.get("arn"))
+def _arm(org: str, request_id: str, at: datetime, kind: str = SEND) -> None:
+    timers.set_timer(kind, org, request_id, at, target_arn=_self.get("arn"))
 
 
 # ---------------------------------------------------------------- asking
@@ -176,7 +178,7 @@ def send(org: str, request_id: str, now: datetime) -> str:
     message = Message(subject=subject, text=text.format(link=link_url(make(record.id, expires))))
     outcome, later = tell(org, patient, message, f"survey:{record.id}", now)
     if later is not None:
-        _arm(org, request_id, later)
+        _arm(org, request_id, later, LATER)
         return outcome
     sent = record.model_copy(
         update={"status": RequestStatus.SENT, "sent_at": now, "expires_at": expires, "outcome": outcome}
@@ -227,9 +229,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     # unqualified: a timer must reach whatever version is live when it fires
     _self["arn"] = ":".join(str(context.invoked_function_arn).split(":")[:7])
     now = clock.now()
-    if event.get("kind") == SEND:
+    if event.get("kind") in (SEND, LATER):
         outcome = send(event["organization_id"], event["id"], now)
-        logger.info("feedback timer", kind=SEND, outcome=outcome)
+        logger.info("feedback timer", timer=event["kind"], outcome=outcome)
         return {"outcome": outcome}
     kind, detail = event["detail-type"], event["detail"]
     outcome = on_event(kind, detail["organization_id"], detail, now)
