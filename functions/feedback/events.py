@@ -20,7 +20,7 @@ count the service-recovery tasks for the report.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from shared import clock, ids, timers
 from shared.data import core
@@ -193,7 +193,7 @@ def send(org: str, request_id: str, now: datetime) -> str:
             patient_id=record.patient_id,
             survey_id=record.survey_code,
             trigger=record.trigger,
-            outcome=outcome,  # type: ignore[arg-type]
+            outcome=outcome,
         )
     )
     try:
@@ -216,7 +216,7 @@ def on_event(kind: str, org: str, detail: dict[str, Any], now: datetime) -> str:
     if kind == "CarePlanReviewed":  # each review is its own event: the event's id is the subject
         return ask(org, Trigger.CARE_PLAN_REVIEWED, detail["event_id"], detail["patient_id"], now)
     if kind in ("TaskCreated", "TaskCompleted", "TaskCancelled") and detail.get("code") == RECOVERY:
-        what = "opened" if kind == "TaskCreated" else "closed"
+        what: Literal["opened", "closed"] = "opened" if kind == "TaskCreated" else "closed"
         repo.mark_recovery(org, what, detail["task_id"], datetime.fromisoformat(detail["occurred_at"]))
         return f"recovery-{what}"
     return "ignored"

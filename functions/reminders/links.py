@@ -99,9 +99,10 @@ def _survey(item_id: str, expires: datetime) -> tuple[str, Any, datetime] | None
         return None
     org = route.organization_id
     item = feedback.get_request(org, item_id)
-    if item is None or item.record().expires_at is None:
+    closes = item.record().expires_at if item is not None else None
+    if item is None or closes is None:
         raise NotFound(FORGED)
-    expires = min(expires, item.record().expires_at)
+    expires = min(expires, closes)
     if clock.now() >= expires:
         raise Gone("This survey has closed. Thank you all the same.")
     return org, item, expires
