@@ -59,6 +59,8 @@ SAMPLES = {
     "CarePlanEventsFunction": ["careplans/social-need.json", "careplans/timer-review.json"],
     "RecordsFunction": ["records/timeline.json", "records/record-observation.json"],
     "RecordEventsFunction": ["records/appointment-booked.json", "records/timer-unanswered.json"],
+    "FeedbackFunction": ["feedback/patient-surveys.json", "feedback/list-surveys.json"],
+    "FeedbackEventsFunction": ["feedback/appointment-fulfilled.json", "feedback/timer-send.json"],
 }
 
 _TIMED = textwrap.dedent(
