@@ -297,3 +297,26 @@ def test_a_closed_transition_and_a_reviewed_care_plan_ask_their_own_surveys(
     c.advance_to(at("2026-11-30T14:05:00Z"))  # 09:05 in New York: after quiet hours
     assert len(surveys_to(c)) == 2
     assert c.failures() == []
+
+
+def test_a_care_plan_review_recorded_by_staff_asks_the_patient_once(
+    monday: tuple[Cloud, NyClinic, str],
+) -> None:
+    from tests.support.careplans import coordinator as planner
+
+    c, _, pid = monday
+    admin().define("after-review", trigger="care-plan-reviewed", delay_hours=1)
+    plan = planner().create(pid, {"title": "Falls", "category": "preventive", "review_date": "2026-12-07"})
+    c.advance_to(at("2026-11-30T15:00:00Z"))  # 10:00 in New York
+    reviewed = planner().edit(plan["id"], "/review", {}, plan["version"], method="POST")
+    assert reviewed["statusCode"] == 200, reviewed["body"]
+    c.settle()
+    assert c.detail_types("careloop.careplans").count("CarePlanReviewed") == 1
+    (event,) = [e["detail"] for e in c.events if e["detail-type"] == "CarePlanReviewed"]
+    assert set(event) == {
+        "event_id", "organization_id", "occurred_at", "care_plan_id", "patient_id", "schema_version"
+    }  # fmt: skip
+    c.redeliver("CarePlanReviewed", "FeedbackEventsFunction")
+    c.advance_to(at("2026-11-30T16:01:00Z"))
+    assert len(surveys_to(c)) == 1
+    assert c.failures() == []
