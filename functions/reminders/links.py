@@ -125,9 +125,8 @@ def _survey_view(org: str, item: Any, expires: datetime) -> SurveyLinkView:
 
 
 def _open(
-    token: str, touch_id: str, expires: datetime
+    route: repo.Route | None, touch_id: str, expires: datetime
 ) -> tuple[str, repo.Touch, TouchOut, sched.Appointment, datetime]:
-    route = repo.route("TOUCH", touch_id)
     if route is None:
         raise NotFound(FORGED)
     org = route.organization_id
@@ -186,10 +185,11 @@ def _view(org: str, touch: TouchOut, appointment: sched.Appointment, expires: da
 @public
 def read(token: Token) -> LinkView | SurveyLinkView:
     item_id, expires = _id_of(token)
-    survey = _survey(item_id, expires) if repo.route("TOUCH", item_id) is None else None
+    route = repo.route("TOUCH", item_id)
+    survey = _survey(item_id, expires) if route is None else None
     if survey is not None:
         return _survey_view(*survey)
-    org, _item, touch, appointment, expires = _open(token, item_id, expires)
+    org, _item, touch, appointment, expires = _open(route, item_id, expires)
     return _view(org, touch, appointment, expires)
 
 
@@ -209,14 +209,15 @@ def read(token: Token) -> LinkView | SurveyLinkView:
 @public
 def use(token: Token, body: LinkBody) -> LinkView | SurveyLinkView:
     item_id, expires = _id_of(token)
-    survey = _survey(item_id, expires) if repo.route("TOUCH", item_id) is None else None
+    route = repo.route("TOUCH", item_id)
+    survey = _survey(item_id, expires) if route is None else None
     if survey is not None:
         if not isinstance(body, SurveyLinkAnswer):
             raise Conflict("This link is for a survey: answer it.")
         return _answer(*survey, body)
     if isinstance(body, SurveyLinkAnswer):
         raise Conflict("This link is for an appointment: confirm or cancel it.")
-    return _use(token, item_id, expires, body)
+    return _use(route, item_id, expires, body)
 
 
 def _answer(org: str, item: Any, expires: datetime, body: SurveyLinkAnswer) -> SurveyLinkView:
@@ -230,8 +231,8 @@ def _answer(org: str, item: Any, expires: datetime, body: SurveyLinkAnswer) -> S
     return _survey_view(org, stored, expires)
 
 
-def _use(token: str, item_id: str, expires: datetime, body: LinkAction) -> LinkView:
-    org, item, touch, appointment, expires = _open(token, item_id, expires)
+def _use(route: repo.Route | None, item_id: str, expires: datetime, body: LinkAction) -> LinkView:
+    org, item, touch, appointment, expires = _open(route, item_id, expires)
     if body.action not in _can(touch, appointment):
         if touch.link_used_at is not None:
             raise Conflict("This link was used already.")
