@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 from pynamodb.attributes import UnicodeAttribute, VersionAttribute
@@ -25,7 +25,6 @@ from pynamodb.attributes import UnicodeAttribute, VersionAttribute
 from shared import ids
 from shared.clock import isoformat
 from shared.data import keys
-from shared.data import tasks as task_repo
 from shared.data.core import Change, get_item, get_many, organization_calendar, patient_key
 from shared.data.patients import Actor
 from shared.data.table import CareModel
@@ -45,25 +44,16 @@ from shared.domain.feedback import (
     nps_answer,
     scores,
 )
-from shared.domain.tasks import (
-    DueIn,
-    Focus,
-    FocusType,
-    Priority,
-    QueueRole,
-    TaskCode,
-    TaskOut,
-    TaskStatus,
-    risk_from,
-)
-from shared.domain.tasks import due_at as task_due_at
 from shared.errors import Conflict, Gone, NotFound, Unprocessable
 from shared.events.feedback import SurveyAnswered
 
 SYSTEM = "system:feedback"
 ROUTE_RETENTION = timedelta(days=120)  # past the longest expiry (90 days)
 REQUEST_RETENTION = timedelta(days=800)  # two years of reports
-RECOVERY_DUE = DueIn(amount=1, unit="business-days")
+RECOVERY_DUE = {"amount": 1, "unit": "business-days"}  # a service-recovery call: the next business day
+
+if TYPE_CHECKING:
+    from shared.domain.tasks import TaskOut
 
 
 def system_actor(org: str) -> Actor:
@@ -274,7 +264,22 @@ def answerable(record: SurveyRequestOut, now: datetime) -> None:
 def _recovery_task(
     org: str, record: SurveyRequestOut, patient: Any, coordinator: str | None, now: datetime
 ) -> TaskOut:
-    due = task_due_at(RECOVERY_DUE, now, organization_calendar(org), None)
+    # here, not at import: only a flagged answer needs the tasks model (a cold start's ~30 ms)
+    from shared.data import tasks as task_repo
+    from shared.domain.tasks import (
+        DueIn,
+        Focus,
+        FocusType,
+        Priority,
+        QueueRole,
+        TaskCode,
+        TaskOut,
+        TaskStatus,
+        due_at,
+        risk_from,
+    )
+
+    due = due_at(DueIn.model_validate(RECOVERY_DUE), now, organization_calendar(org), None)
     return TaskOut(
         id=ids.new_id(),
         version=1,
@@ -326,6 +331,8 @@ def answer(
         patient = found.get(patient_key(org, record.patient_id))
         team = patient.record().care_team if patient is not None else None
         task = _recovery_task(org, record, patient, team.coordinator_id if team else None, now)
+        from shared.data import tasks as task_repo
+
         task_repo.open_task(change, org, task, cause=f"service-recovery|{record.id}")
     answered = record.model_copy(
         update={
