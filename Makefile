@@ -66,6 +66,7 @@ bench: install
 	$(PY) -m bench.transitions
 	$(PY) -m bench.careplans
 	$(PY) -m bench.records
+	$(PY) -m bench.feedback
 	$(PY) -m bench.runtime
 
 openapi: install
