@@ -11,11 +11,16 @@ from shared.data import core
 from shared.data import feedback as repo
 from shared.data.patients import Patient
 from shared.domain.feedback import (
+    FlagView,
     PendingSurvey,
     PendingSurveys,
     RequestStatus,
     ResponseIn,
     SurveyAnswerReceipt,
+    SurveyResponseStaffView,
+    SurveyResponseView,
+    answered_view,
+    flags,
     localize,
 )
 from shared.errors import NotFound
@@ -67,6 +72,52 @@ def pending(patient_id: UlidPath) -> PendingSurveys:
         )
     audited_read(router, [patient_id], "survey.read")
     return PendingSurveys(items=out)
+
+
+@router.get(
+    "/patients/<patient_id>/surveys/<request_id>",
+    summary="A survey asked of the patient and what they answered (staff: what flagged it, its task)",
+    tags=["feedback"],
+    operation_id="getPatientSurvey",
+)
+@allow(STAFF, Role.PATIENT)
+def read(patient_id: UlidPath, request_id: UlidPath) -> SurveyResponseStaffView | SurveyResponseView:
+    """Where a service-recovery task's focus (``survey-response``, the request's id) leads: the answers
+    with their questions' words, in the reader's language (staff: the organization's first of the
+    survey's; the patient: theirs)."""
+    principal, _ = caller(router)
+    principal.require_patient(patient_id)
+    org = principal.organization_id
+    record = repo.find_request(org, patient_id, request_id).record()
+    survey = repo.survey_version(org, record.survey_code, record.survey_version)
+    response = repo.get_response(org, request_id)
+    language = (
+        str(_patient(org, patient_id).record().preferred_language)
+        if principal.is_patient
+        else (survey.languages[0] if survey is not None else "en")
+    )
+    answers = response.answers if response is not None else {}
+    common = {
+        "request_id": record.id,
+        "survey_code": record.survey_code,
+        "status": record.status,
+        "sent_at": record.sent_at,
+        "expires_at": record.expires_at,
+        "answered_at": record.answered_at,
+        "answered_by": response.answered_by if response is not None else None,
+        "answers": answered_view(survey, answers, language) if survey is not None else [],
+    }
+    audited_read(router, [patient_id], "survey.read")
+    if principal.is_patient:
+        return SurveyResponseView(**common)
+    found = flags(survey, answers) if survey is not None else []
+    return SurveyResponseStaffView(
+        **common,
+        trigger=record.trigger,
+        subject_id=record.subject_id,
+        flags=[FlagView(question_id=f.question_id, reason=f.reason) for f in found],
+        task_id=record.task_id,
+    )
 
 
 @router.post(

@@ -280,6 +280,39 @@ class SurveyAnswerReceipt(Model):
     answered_at: datetime
 
 
+class AnswerView(Model):
+    question_id: str
+    question: str = Field(description="the question's words, in the reader's language")
+    answer: int | str = Field(description="the score, the choice's label, or the text")
+
+
+class SurveyResponseView(Model):
+    """One request and what was answered, as the patient reads it."""
+
+    request_id: str
+    survey_code: str
+    status: RequestStatus
+    sent_at: datetime | None = None
+    expires_at: datetime | None = None
+    answered_at: datetime | None = None
+    answered_by: Literal["patient", "caregiver"] | None = None
+    answers: list[AnswerView] = Field(default_factory=list, description="in the survey's order")
+
+
+class FlagView(Model):
+    question_id: str
+    reason: Literal["low-score", "flagged-choice"]
+
+
+class SurveyResponseStaffView(SurveyResponseView):
+    """What staff read (the service-recovery call starts here): also what flagged it and its task."""
+
+    trigger: Trigger
+    subject_id: str
+    flags: list[FlagView] = Field(default_factory=list)
+    task_id: str | None = None
+
+
 # ---------------------------------------------------------------- answers
 
 Answer = StrictInt | Annotated[str, Field(max_length=MAX_ANSWER, json_schema_extra=MULTILINE)]
@@ -512,3 +545,22 @@ def summarize(start: date, end: date, rows: Iterable[ReportRow], opened: int, cl
         ],
         recovery=RecoveryFigures(opened=opened, closed=closed),
     )
+
+
+def answered_view(
+    survey: SurveyIn,
+    answers: Mapping[str, int | str],
+    language: str,
+) -> list[AnswerView]:
+    """The answers in the survey's order, each with its question's words (and a choice's label) in the
+    best language for ``language``."""
+    best = best_language(survey.languages, language)
+    out = []
+    for q in survey.questions:
+        if q.id not in answers:
+            continue
+        value = answers[q.id]
+        labels = {c.code: _pick(c.label, best) for c in q.choices or []}
+        shown = labels.get(value, value) if isinstance(value, str) else value
+        out.append(AnswerView(question_id=q.id, question=_pick(q.text, best), answer=shown))
+    return out

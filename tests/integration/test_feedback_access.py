@@ -12,10 +12,13 @@ import pytest
 
 from shared import clock, ids
 from tests.support.access import FORBIDDEN, NOT_FOUND, assert_refused, snapshot
-from tests.support.feedback import SURVEY, Feedback, admin, patient
+from tests.support.feedback import SURVEY, Feedback, admin, coordinator, patient
 from tests.support.intake import Api
 
-PATIENT_ROUTES = {("GET", "/patients/{patient_id}/surveys")}
+PATIENT_ROUTES = {
+    ("GET", "/patients/{patient_id}/surveys"),
+    ("GET", "/patients/{patient_id}/surveys/{request_id}"),
+}
 ANSWER = ("POST", "/patients/{patient_id}/surveys/{request_id}/response")
 ADMIN_ROUTES = {
     ("PUT", "/surveys/{code}"),
@@ -120,10 +123,14 @@ def test_a_patient_reads_and_answers_their_own_surveys_and_nothing_else(
     # another patient's: a 404 that writes nothing, under their id or (their request) under mine
     before = snapshot(aws)
     theirs = {**world, "patient_id": world["other_id"], "request_id": world["other_request_id"]}
-    for n, route in enumerate([*PATIENT_ROUTES, ANSWER]):
+    for n, route in enumerate([*sorted(PATIENT_ROUTES), ANSWER]):
         assert_refused(call(me, *route, theirs, 50 + n), NOT_FOUND, route)
     mixed = {**world, "request_id": world["other_request_id"]}
     assert_refused(call(me, *ANSWER, mixed, 60), NOT_FOUND, "their request under my id")
+    one = ("GET", "/patients/{patient_id}/surveys/{request_id}")
+    assert_refused(call(me, *one, mixed, 61), NOT_FOUND, "reading their request under my id")
+    staff_mixed = call(coordinator(), *one, mixed, 62)
+    assert_refused(staff_mixed, NOT_FOUND, "staff: a request under another patient")
     assert snapshot(aws) == before
     # a caregiver answers in the patient's app, once
     body = {"answers": {"recommend": 8, "comments": "Helpful"}, "answered_by": "caregiver"}
@@ -132,6 +139,15 @@ def test_a_patient_reads_and_answers_their_own_surveys_and_nothing_else(
     assert set(out["json"]) == {"request_id", "survey_code", "answered_at"}
     again = me.req(*ANSWER, body, patient_id=pid, request_id=world["request_id"])
     assert again["statusCode"] == 409 and "Helpful" not in again["body"]
+    # they read their answers back, without how they were judged
+    read = me.ok(
+        "GET", "/patients/{patient_id}/surveys/{request_id}", patient_id=pid, request_id=world["request_id"]
+    )
+    assert [(a["question_id"], a["answer"]) for a in read["answers"]] == [
+        ("recommend", 8),
+        ("comments", "Helpful"),
+    ]
+    assert read["answered_by"] == "caregiver" and "flags" not in read and "task_id" not in read
 
 
 def test_another_organization_finds_nothing(aws: dict[str, Any], world: dict[str, str]) -> None:

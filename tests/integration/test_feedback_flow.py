@@ -190,6 +190,17 @@ def test_a_3_on_the_nps_question_opens_one_recovery_task_and_a_second_answer_is_
     assert COMMENT not in json.dumps(c.events) and "diabetes" not in json.dumps(c.events)
     answered = [e["detail"] for e in c.events if e["detail-type"] == "SurveyAnswered"]
     assert [(a["nps_score"], a["flagged"], a["via"]) for a in answered] == [(3, True, "link")]
+    # the coordinator opens the task's focus: what the patient said, and what flagged it
+    seen = coordinator().ok(
+        "GET", "/patients/{patient_id}/surveys/{request_id}", patient_id=pid, request_id=request["request_id"]
+    )
+    assert [(a["question_id"], a["answer"]) for a in seen["answers"]] == [
+        ("recommend", 3),
+        ("on-time", "Yes"),
+        ("comments", COMMENT),
+    ]
+    assert seen["flags"] == [{"question_id": "recommend", "reason": "low-score"}]
+    assert seen["task_id"] == work[0]["id"] and seen["status"] == "answered"
     assert patient(pid).pending(pid) == []
     assert c.failures() == []
 
@@ -222,7 +233,8 @@ def test_a_link_expires_a_forged_one_is_unknown_and_bad_answers_write_and_echo_n
     bad = {"action": "answer", "answers": {"recommend": 11, "on-time": "sometimes", "secret-question": 4}}
     refused = link(c, "POST", token, bad)
     assert refused["statusCode"] == 422
-    assert "sometimes" not in refused["body"] and "11" not in refused["body"]
+    said = refused["json"]["detail"] + str(refused["json"]["errors"])  # the request id is random
+    assert "sometimes" not in said and "11" not in said
     assert {tuple(e["loc"]) for e in refused["json"]["errors"]} == {
         ("body", "answers", "recommend"),
         ("body", "answers", "on-time"),

@@ -18,6 +18,7 @@ from shared.domain.feedback import (
     SurveyIn,
     SurveyOut,
     Trigger,
+    answered_view,
     check_answers,
     check_period,
     figures,
@@ -271,6 +272,23 @@ def test_scores_and_the_nps_answer_are_the_numbers_a_report_reads() -> None:
     assert nps_answer(s, answers) == 9
     assert nps_answer(s, {"courtesy": 2}) is None
     assert nps_answer(survey(question("q")), {"q": 9}) is None
+
+
+def test_the_answers_read_back_in_the_survey_s_order_with_their_words_in_the_reader_s_language() -> None:
+    s = survey()
+    answers: dict[str, int | str] = {"comments": "Bien", "on-time": "yes", "recommend": 0}
+    shown = answered_view(s, answers, "es-MX")
+    assert [(a.question_id, a.question, a.answer) for a in shown] == [
+        ("recommend", "¿recommend?", 0),
+        ("on-time", "¿on-time?", "Sí"),
+        ("comments", "¿comments?", "Bien"),
+    ]
+    english = answered_view(s, {"on-time": "no", "courtesy": 7}, "fr")
+    assert [(a.question_id, a.question, a.answer) for a in english] == [
+        ("courtesy", "courtesy?", 7),
+        ("on-time", "on-time?", "No"),
+    ]
+    assert answered_view(s, {}, "en") == []
 
 
 # ---------------------------------------------------------------- report
