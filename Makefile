@@ -67,6 +67,7 @@ bench: install
 	$(PY) -m bench.careplans
 	$(PY) -m bench.records
 	$(PY) -m bench.authorizations
+	$(PY) -m bench.feedback
 	$(PY) -m bench.runtime
 
 openapi: install

@@ -64,6 +64,8 @@ SAMPLES = {
         "authorizations/appointment-fulfilled.json",
         "authorizations/timer-alert.json",
     ],
+    "FeedbackFunction": ["feedback/patient-surveys.json", "feedback/list-surveys.json"],
+    "FeedbackEventsFunction": ["feedback/appointment-fulfilled.json", "feedback/timer-send.json"],
 }
 
 _TIMED = textwrap.dedent(

@@ -50,6 +50,7 @@ from shared.domain.careplans import (
     with_history,
 )
 from shared.errors import Conflict, NotFound
+from shared.events.careplans import CarePlanReviewed
 from shared.http.auth import STAFF, Role, allow
 from shared.http.caller import audited_read, caller, invalid, require_parent
 from shared.http.contract import IfMatch, UlidPath, etag, require_current, responses
@@ -112,9 +113,16 @@ def _edit(
         raise _refused(exc) from None
     if _same(before, after):  # nothing changed: no new version, no history entry
         return Response(200, "application/json", before, headers=etag(before.version))
+    reviewed_now = action == "review"
     if after.status is not before.status:
         action = after.status.value  # the history says what happened: on-hold, active, completed...
     change = core.Change(actor, now)
+    if reviewed_now:  # ids only: the feedback area may ask the patient how the review went
+        change.events.append(
+            CarePlanReviewed(
+                organization_id=org, occurred_at=now, care_plan_id=before.id, patient_id=before.patient_id
+            )
+        )
     try:
         written = write(
             change,

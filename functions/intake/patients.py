@@ -149,7 +149,7 @@ def update(
     if principal.is_patient and not body.model_fields_set <= SELF_SERVICE_FIELDS:
         denied = sorted(body.model_fields_set - SELF_SERVICE_FIELDS)
         raise Forbidden(
-            f"Patients may change their contact details, language, channels and consent only, "
+            f"Patients may change their contact details, language, channels, consent and surveys only, "
             f"not: {', '.join(denied)}."
         )
     if if_match is None:

@@ -3,7 +3,6 @@ message (through :mod:`shared.notify.content`)."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -61,11 +60,6 @@ def load(org: str, touch: TouchOut) -> World:
         head=found.get(plan),
         calendar=sched.calendar_of(found.get(sched.calendar_key(org))),
     )
-
-
-def link_url(token: str) -> str:
-    base = (os.environ.get("LINK_BASE_URL") or os.environ.get("API_URL") or "").rstrip("/")
-    return f"{base}/r/{token}"
 
 
 def message(

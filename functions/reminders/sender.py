@@ -26,8 +26,7 @@ from zoneinfo import ZoneInfo
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from functions.reminders import tokens
-from functions.reminders.common import TIMER, World, expires, link_url, load, message, system_actor
+from functions.reminders.common import TIMER, World, expires, load, message, system_actor
 from functions.reminders.dispatch import still_applies
 from shared import clock
 from shared.aws import client
@@ -43,6 +42,8 @@ from shared.events.reminders import (
     ReminderSent,
     ReminderUndeliverable,
 )
+from shared.http import tokens
+from shared.http.tokens import link_url
 from shared.logs import get_logger, phi_safe_errors
 from shared.notify import pace
 from shared.notify.channels import address_of, allowed_time, reachable

@@ -128,6 +128,28 @@ Transitions of care (``functions/transitions``):
   an event already turned into a task: ``ORG#<org>#SEEN#<digest>`` / ``SEEN`` (TTL), so a redelivery
   after the task was closed opens nothing
 
+Feedback (``functions/feedback``; ``<code>`` a survey's code; ``<month>`` ``YYYY-MM`` in UTC):
+
+- a survey (``GET /surveys/{code}``): GetItem ``ORG#<org>#SURVEY#<code>`` / ``SURVEY`` (versioned); each
+  version as sent, never changed: ``V#<nnnn>`` in the same partition (a request names the version it
+  asks, so an edit never changes what a patient is answering); an organization's surveys (``GET
+  /surveys``): Query GSI1 ``ORG#<org>#SURVEYS`` / ``<code>``; the active ones a trigger sends (the
+  events consumer): Query GSI2 ``ORG#<org>#SURVEYS#<trigger>`` / ``<code>`` (sparse: active only)
+- one request per survey and triggering event (a visit, an episode, a plan review):
+  ``ORG#<org>#SURVEYCLAIM#<code>#<subject id>`` / ``CLAIM``, put with ``attribute_not_exists`` in the
+  transaction that makes the request: a redelivery or a second consumer makes none
+- a request (its timer, its link, its answer): GetItem ``ORG#<org>#SURVEYREQUEST#<id>`` / ``REQUEST``
+  (versioned: scheduled → sent → answered | expired | skipped); the answers, free text included, only
+  in ``RESPONSE`` beside it, put with ``attribute_not_exists`` (a second answer is refused by it);
+  a patient's requests, newest first (``GET /patients/{p}/surveys``): Query GSI1
+  ``ORG#<org>#PATIENT#<p>#SURVEYS`` / ``<created>#<id>``; the report (``GET /reports/feedback``): one
+  Query per month of the period, GSI2 ``ORG#<org>#FEEDBACK#SENT#<month>`` / ``<sent>#<id>`` BETWEEN
+  (set when sent; the request holds its scores as numbers, never text)
+- service-recovery tasks opened and closed, for the report: ``ORG#<org>#FEEDBACK#RECOVERY#<month>`` /
+  ``<at>#<opened|closed>#<task id>`` (put from the task's event: a redelivery writes the same item)
+- a survey link (``/r/{token}``) leads to its request by ``ROUTE#SURVEY#<request id>`` / ``ROUTE``
+  (see Routes below)
+
 Records (``functions/records``; ``<code>`` a LOINC code; every item below is about one patient):
 
 - an interaction: GetItem ``ORG#<org>#INTERACTION#<id>`` / ``INTERACTION``; a patient's, newest first
@@ -181,8 +203,9 @@ Prior authorizations (``functions/authorizations``):
 
 Routes: the one exception to "every partition key starts with the organization". What arrives
 from a provider names no organization: a delivery receipt carries the provider's message id, an SMS
-reply the id of the last message sent to that number, a one-tap link a touch id. ``ROUTE#MSG#<provider
-message id>`` and ``ROUTE#TOUCH#<touch id>`` (SK ``ROUTE``) hold the organization and the ids it
+reply the id of the last message sent to that number, a one-tap link a touch id or a survey
+request's id. ``ROUTE#MSG#<provider message id>``, ``ROUTE#TOUCH#<touch id>`` and
+``ROUTE#SURVEY#<request id>`` (SK ``ROUTE``) hold the organization and the ids it
 leads to, nothing else; they are written when a message is sent and read only by the consumers of
 those messages, which then read everything else under the organization's keys. A reply nobody can
 be matched to (unknown number) is kept under ``ROUTE#UNMATCHED`` / ``<at>#<id>`` for operators.
@@ -441,7 +464,7 @@ def replies_pk(org: str) -> str:
 def route_pk(kind: str, value: str) -> str:
     """A route: the organization for something a provider sends us without one (see above). The
     value is the provider's (any characters, e.g. a ``/``) or ours: its SHA-256 goes in the key."""
-    if kind not in ("MSG", "TOUCH", "PARTNER"):
+    if kind not in ("MSG", "TOUCH", "PARTNER", "SURVEY"):
         raise ValueError("unknown route kind")
     return f"ROUTE#{kind}#{hashlib.sha256(value.encode()).hexdigest()[:40]}"
 
@@ -705,6 +728,53 @@ ASSIGNMENT_SK = "ASSIGNMENT"
 def patient_education_pk(org: str, patient_id: str) -> str:
     """GSI2: what a patient was given, newest first."""
     return f"{patient_pk(org, patient_id)}#EDUCATION"
+
+
+# ---------------------------------------------------------------- feedback
+
+
+def survey_pk(org: str, code: str) -> str:
+    return f"{org_pk(org)}#SURVEY#{part(code)}"
+
+
+SURVEY_SK = "SURVEY"
+
+
+def survey_version_sk(version: int) -> str:
+    return f"V#{version:04d}"
+
+
+def surveys_pk(org: str, trigger: str | None = None) -> str:
+    """GSI1: every survey of the organization; GSI2 (``trigger``): the active ones it sends."""
+    base = f"{org_pk(org)}#SURVEYS"
+    return f"{base}#{part(trigger)}" if trigger else base
+
+
+def survey_claim_pk(org: str, code: str, subject_id: str) -> str:
+    return f"{org_pk(org)}#SURVEYCLAIM#{part(code)}#{part(subject_id)}"
+
+
+SURVEY_CLAIM_SK = "CLAIM"
+
+
+def survey_request_pk(org: str, request_id: str) -> str:
+    return f"{org_pk(org)}#SURVEYREQUEST#{part(request_id)}"
+
+
+SURVEY_REQUEST_SK = "REQUEST"
+SURVEY_RESPONSE_SK = "RESPONSE"
+
+
+def patient_surveys_pk(org: str, patient_id: str) -> str:
+    return f"{patient_pk(org, patient_id)}#SURVEYS"
+
+
+def feedback_sent_pk(org: str, month: str) -> str:
+    return f"{org_pk(org)}#FEEDBACK#SENT#{part(month)}"
+
+
+def feedback_recovery_pk(org: str, month: str) -> str:
+    return f"{org_pk(org)}#FEEDBACK#RECOVERY#{part(month)}"
 
 
 # ---------------------------------------------------------------- records

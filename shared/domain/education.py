@@ -14,6 +14,7 @@ Pure: callers pass the time and ids.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
@@ -94,16 +95,22 @@ class MaterialOut(MaterialIn):
         return [c.language for c in self.contents]
 
 
-def content_for(material: MaterialOut, language: str) -> Content:
-    """The material in the best language for ``language``: the tag, its shorter forms, English, then
-    the material's first."""
-    by_tag = {c.language.lower(): c for c in material.contents}
+def best_language(available: Sequence[str], language: str) -> str:
+    """Of ``available`` (not empty), the best for ``language``: the tag, its shorter forms, English,
+    then the first. Any content in several languages (a material, a survey) is picked by it."""
+    by_tag = {tag.lower(): tag for tag in available}
     parts = language.split("-")
     for n in range(len(parts), 0, -1):
         found = by_tag.get("-".join(parts[:n]).lower())
         if found is not None:
             return found
-    return by_tag.get(FALLBACK) or material.contents[0]
+    return by_tag.get(FALLBACK) or available[0]
+
+
+def content_for(material: MaterialOut, language: str) -> Content:
+    """The material in the best language for ``language`` (:func:`best_language`)."""
+    best = best_language(material.languages, language)
+    return next(c for c in material.contents if c.language == best)
 
 
 class AssignIn(Strict):

@@ -125,6 +125,9 @@ class _Preferences(Strict):
         None, min_length=1, max_length=3, description="most preferred first"
     )
     consent: dict[Channel, Consent] | None = None
+    surveys: bool | None = Field(
+        None, description="whether the patient may be asked for feedback (satisfaction surveys); false: never"
+    )
 
     @field_validator("preferred_channels")
     @classmethod
@@ -157,13 +160,14 @@ class PatientIn(_Preferences):
     )
     consent: dict[Channel, Consent] = Field(default_factory=dict)
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
+    surveys: bool = True
 
     def check_dates(self, today: date) -> None:
         _birth_date_check(self.birth_date, today)
 
 
 class PatientSelfUpdate(_Preferences):
-    """``PATCH /patients/{id}`` by the patient: contact, language, channels and consent only."""
+    """``PATCH /patients/{id}`` by the patient: contact, language, channels, consent and surveys only."""
 
     contact: Contact | None = None
 
@@ -218,6 +222,7 @@ class PatientOut(Model):
     preferred_channels: list[Channel]
     consent: dict[Channel, Consent]
     quiet_hours: QuietHours
+    surveys: bool = Field(True, description="may be asked for feedback (false: opted out of surveys)")
     care_team: CareTeam | None = None
     created_at: datetime
     updated_at: datetime
@@ -232,6 +237,7 @@ class PatientSelfView(Model):
     preferred_language: str
     preferred_channels: list[Channel]
     consent: dict[Channel, Consent]
+    surveys: bool = True
 
     @classmethod
     def of(cls, record: PatientOut) -> PatientSelfView:

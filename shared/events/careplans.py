@@ -43,6 +43,12 @@ class CarePlanReviewDue(CarePlanEvent):
     task_id: str
 
 
+class CarePlanReviewed(CarePlanEvent):
+    """Staff recorded the plan's review (the patient may be asked how it went)."""
+
+    detail_type = "CarePlanReviewed"
+
+
 class CarePlanUpdated(CarePlanEvent):
     """Its review date moved, it started or ended, or a measurement started or stopped: its review timer
     and its measurement reminders follow."""

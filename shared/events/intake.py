@@ -78,5 +78,6 @@ class PatientRecordAccessed(DomainEvent):
         "message.read",
         "observation.read",
         "timeline.read",
+        "survey.read",
     ]
     request_id: str | None = None

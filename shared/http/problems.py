@@ -148,6 +148,9 @@ def validation_errors(raw: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     for err in errors:
         error_type = str(err.get("type", "invalid"))
         msg = err.get("msg") or error_type.replace("_", " ")
+        if error_type == "union_tag_invalid":  # pydantic's message quotes the caller's tag
+            expected = (err.get("ctx") or {}).get("expected_tags", "")
+            msg = f"Input tag does not match any of the expected tags: {expected}"
         loc = _safe_loc(err.get("loc", ()), error_type, bad_keys)
         out.append({"loc": loc, "msg": msg, "type": error_type})
     return out

@@ -534,7 +534,9 @@ def test_a_patient_reads_only_what_they_may_change(aws: dict) -> None:
     pid = COORD.register()["json"]["id"]
     COORD.on("PUT", pid, "/care-team", body={"coordinator_id": "coord-1"})
     mine = Api(roles=("patient",), sub="pat-1", patient_id=pid).on("GET", pid)["json"]
-    assert set(mine) == {"id", "version", "contact", "preferred_language", "preferred_channels", "consent"}
+    assert set(mine) == {
+        "id", "version", "contact", "preferred_language", "preferred_channels", "consent", "surveys"
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -215,7 +215,10 @@ def test_a_patient_sees_only_their_contact_language_channels_and_consent() -> No
         "preferred_language": record.preferred_language,
         "preferred_channels": record.preferred_channels,
         "consent": {channel: c.model_dump() for channel, c in record.consent.items()},
+        "surveys": True,
     }
+    opted_out = record.model_copy(update={"surveys": False})
+    assert PatientSelfView.of(opted_out).surveys is False
 
 
 def test_a_phone_signature_is_the_birth_date_and_the_number() -> None:

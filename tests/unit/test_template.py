@@ -147,6 +147,7 @@ def test_only_the_functions_that_list_things_can_read_the_cursor_key() -> None:
         "CarePlansFunction",
         "RecordsFunction",
         "AuthorizationsFunction",
+        "FeedbackFunction",
     }
     secret = {"Ref": "CursorKeySecret"}
     for fn in template.functions():
@@ -169,8 +170,9 @@ def test_only_the_functions_that_list_things_can_read_the_cursor_key() -> None:
 
 
 def test_only_the_link_makers_and_the_link_routes_can_read_the_link_key() -> None:
-    """One-tap links are signed with the reminder link secret: the sender (makes them) and the links
-    function (checks them) read it; no other function can forge a link."""
+    """One-tap links are signed with the reminder link secret: the reminder sender and the feedback
+    events function (make them) and the links function (checks them) read it; no other function can
+    forge a link."""
     secret = {"Ref": "ReminderLinkSecret"}
     readers = set()
     for fn in template.functions():
@@ -183,7 +185,7 @@ def test_only_the_link_makers_and_the_link_routes_can_read_the_link_key() -> Non
             assert fn.environment["LINK_SECRET_ARN"] == secret
         else:
             assert "LINK_SECRET_ARN" not in fn.environment
-    assert readers == {"ReminderSendFunction", "ReminderLinksFunction"}
+    assert readers == {"ReminderSendFunction", "ReminderLinksFunction", "FeedbackEventsFunction"}
 
 
 def test_every_queue_and_async_function_has_a_dead_letter_queue_with_an_alarm_on_its_depth() -> None:
