@@ -89,6 +89,12 @@ def main() -> None:
             booked = clinic.staff.book(pid, clinic.provider_id, "2026-11-25T15:00:00Z")
         assert booked["statusCode"] == 201, booked["body"]  # noqa: S101
         print(_line("POST /appointments, a gated type, no approval (+ its task)", calls))
+        approval = {"number": "A-1", "valid_from": "2026-11-23", "valid_to": "2026-12-31"}
+        coordinator().moved(coordinator().get(made["json"]["id"]), "approve", **approval)
+        with count_calls() as calls:
+            booked = clinic.staff.book(pid, clinic.provider_id, "2026-11-30T15:00:00Z")
+        assert booked["json"]["insurance"] == "approved", booked["body"]  # noqa: S101
+        print(_line("POST /appointments, a gated type, approved (its unit taken)", calls))
         print()
 
         _seed("acme", OPEN)
