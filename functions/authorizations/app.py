@@ -37,10 +37,10 @@ from shared.domain.authorizations import (
 )
 from shared.domain.base import Strict, Ulid
 from shared.domain.calendar import Day, Instant
-from shared.errors import Conflict, NotFound, Unprocessable
+from shared.errors import Conflict, NotFound
 from shared.events import authorizations as events
 from shared.http.auth import STAFF, Role, allow
-from shared.http.caller import audit_replay, audited_read, caller, invalid, require_parent
+from shared.http.caller import audit_replay, audited_read, caller, check_period, invalid, require_parent
 from shared.http.contract import IfMatch, UlidPath, etag, require_current, responses
 from shared.http.idempotency import idempotent
 from shared.http.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
@@ -382,11 +382,7 @@ def report_(
     from_: Annotated[Day, Query(alias="from", description="first submission date (the organization's zone)")],
     to: Annotated[Day, Query(description=f"last date, at most {MAX_REPORT_DAYS} days after `from`")],
 ) -> AuthorizationReport:
-    if to < from_ or (to - from_).days >= MAX_REPORT_DAYS:
-        raise Unprocessable(
-            f"`to` must be on or after `from`, and the period at most {MAX_REPORT_DAYS} days.",
-            errors=[{"loc": ["query", "to"], "msg": "period out of range", "type": "value_error"}],
-        )
+    check_period(from_, to, MAX_REPORT_DAYS)
     org = caller(router)[0].organization_id
     out = report(
         repo.submitted_between(org, from_, to),

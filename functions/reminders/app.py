@@ -28,9 +28,9 @@ from shared.domain.reminders import (
     TouchPatientView,
     TouchStatus,
 )
-from shared.errors import Conflict, NotFound, Unprocessable
+from shared.errors import Conflict, NotFound
 from shared.http.auth import STAFF, Role, allow, principal_of
-from shared.http.caller import audited_read
+from shared.http.caller import audited_read, check_period
 from shared.http.contract import IfMatch, UlidPath, etag, require_current, responses
 from shared.http.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from shared.http.resolver import make_handler, make_resolver
@@ -203,11 +203,7 @@ def report(
     from_: Annotated[Day, Query(alias="from", description="first day (UTC)")],
     to: Annotated[Day, Query(description="last day (UTC), at most 92 days after `from`")],
 ) -> ReminderReport:
-    if to < from_ or (to - from_).days >= MAX_REPORT_DAYS:
-        raise Unprocessable(
-            f"`to` must be on or after `from`, and the period at most {MAX_REPORT_DAYS} days.",
-            errors=[{"loc": ["query", "to"], "msg": "period out of range", "type": "value_error"}],
-        )
+    check_period(from_, to, MAX_REPORT_DAYS)
     org = principal_of(router).organization_id
     first = datetime.combine(from_, time(0), UTC)
     last = datetime.combine(to + timedelta(days=1), time(0), UTC)

@@ -42,9 +42,9 @@ from shared.domain.transitions import (
     report,
     with_complexity,
 )
-from shared.errors import Conflict, NotFound, Unprocessable
+from shared.errors import Conflict, NotFound
 from shared.http.auth import STAFF, Role, allow
-from shared.http.caller import audited_read, caller, invalid, require_parent
+from shared.http.caller import audited_read, caller, check_period, invalid, require_parent
 from shared.http.contract import IfMatch, UlidPath, etag, matches, require_current, responses
 from shared.http.idempotency import idempotent
 from shared.http.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
@@ -382,11 +382,7 @@ def report_(
         Day, Query(description=f"last discharge date, at most {MAX_REPORT_DAYS} days after `from`")
     ],
 ) -> TransitionReport:
-    if to < from_ or (to - from_).days >= MAX_REPORT_DAYS:
-        raise Unprocessable(
-            f"`to` must be on or after `from`, and the period at most {MAX_REPORT_DAYS} days.",
-            errors=[{"loc": ["query", "to"], "msg": "period out of range", "type": "value_error"}],
-        )
+    check_period(from_, to, MAX_REPORT_DAYS)
     org = caller(router)[0].organization_id
     return report(list(repo.discharged_between(org, from_, to)), from_, to)
 

@@ -59,3 +59,13 @@ def audit_replay(router: APIGatewayHttpRouter, action: str) -> Callable[[Any], N
     """``on_replay`` of a create whose answer holds PHI: a replay is a read, audited as one (of the
     patient in the path)."""
     return lambda _: audited_read(router, [router.current_event.path_parameters["patient_id"]], action)
+
+
+def check_period(first: Any, last: Any, max_days: int) -> None:
+    """A report's ``from``-``to`` (dates, both included): ``to`` on or after ``from``, the period at
+    most ``max_days`` long; a 422 on ``query.to`` otherwise (echoing neither date)."""
+    if last < first or (last - first).days >= max_days:
+        raise Unprocessable(
+            f"`to` must be on or after `from`, and the period at most {max_days} days.",
+            errors=[{"loc": ["query", "to"], "msg": "period out of range", "type": "value_error"}],
+        )
