@@ -111,6 +111,8 @@ def _written(record: AuthorizationOut, status: int = 200, **headers: str) -> Res
 def create(patient_id: UlidPath, body: AuthorizationIn) -> Response[AuthorizationOut]:
     """The coverage must be the patient's and in force on the service date (the payer is its payer).
     Submit it with ``POST /authorizations/{id}/actions`` once its documents are attached."""
+    from shared.data.scheduling import Provider  # noqa: F401 - the batch below reads a provider item
+
     principal, actor = caller(router)
     org, now = principal.organization_id, clock.now()
     wanted = [
