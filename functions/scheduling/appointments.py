@@ -283,11 +283,12 @@ def reschedule(
         now,
         confirmed_at=now if principal.is_patient else None,
     )
-    commit(
-        moves.reschedule_change(
-            principal.organization_id, ctx.calendar.zone, item, record, new_units, actor, now
-        )
+    decided = booking.regate(ctx, current, record, now)
+    record = decided.record
+    change = moves.reschedule_change(
+        principal.organization_id, ctx.calendar.zone, item, record, new_units, actor, now
     )
+    commit(booking.gated(change, ctx, decided))
     return Response(
         200, "application/json", appointment_view(principal, record), headers=etag(record.version)
     )

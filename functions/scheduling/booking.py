@@ -150,9 +150,10 @@ class Gate:
     record: AppointmentOut
     task: TaskOut | None = None
     approval: Any = None  # the approval's item
+    was_waiting: bool = False  # a rescheduled visit that awaited approval
 
 
-def gate(ctx: Context, record: AppointmentOut, now: datetime) -> Gate:
+def gate(ctx: Context, record: AppointmentOut, now: datetime, moving: str | None = None) -> Gate:
     """A visit whose type needs the payer's prior authorization: covered by one of the patient's
     approvals (in force, for the type's service, its window holding the visit's date, a unit left) it
     is ``approved`` and linked to it; otherwise the organization's policy refuses it (409
@@ -160,7 +161,8 @@ def gate(ctx: Context, record: AppointmentOut, now: datetime) -> Gate:
     coordinator to obtain one. A unit a visit not yet held is linked to (booked, arrived, checked in)
     is not there to cover another. Gated types only: a Query of the patient's authorizations, a Query
     of their visits since the approvals' windows open (when one is in force), a GetItem of the policy
-    (when none covers it)."""
+    (when none covers it). ``moving``: a visit being rescheduled, whose own unit is not counted as
+    taken."""
     if ctx.needs is None:
         return Gate(record)
     from shared.data import authorizations as auth_repo
@@ -181,7 +183,7 @@ def gate(ctx: Context, record: AppointmentOut, now: datetime) -> Gate:
         booked = Counter(
             appt.authorization_id
             for appt in (i.record() for i in repo.visits_since(ctx.org, ctx.patient_id, since))
-            if appt.authorization_id and appt.status in repo.VISITS_NOT_YET_HELD
+            if appt.authorization_id and appt.status in repo.VISITS_NOT_YET_HELD and appt.id != moving
         )
         auths = [
             a.model_copy(update={"units_used": a.units_used + booked[a.id]})
@@ -213,6 +215,22 @@ def gate(ctx: Context, record: AppointmentOut, now: datetime) -> Gate:
     return Gate(record.model_copy(update={"insurance": Insurance.AWAITING}), task=task)
 
 
+def regate(ctx: Context, current: AppointmentOut, moved: AppointmentOut, now: datetime) -> Gate:
+    """:func:`gate` for a visit moved to another time: approved by what covers its new date (its own
+    unit not counted as taken), or awaiting approval again (the task it had is kept, or one is opened),
+    or refused where the policy says so. A visit that awaited approval and is covered now has its task
+    completed by :func:`gated`."""
+    if ctx.needs is None:
+        return Gate(moved)
+    decided = gate(
+        ctx, moved.model_copy(update={"insurance": None, "authorization_id": None}), now, current.id
+    )
+    if decided.task is not None and current.insurance is Insurance.AWAITING:
+        decided.task = None  # its task is open already
+    decided.was_waiting = current.insurance is Insurance.AWAITING
+    return decided
+
+
 def gated(change: repo.Change, ctx: Context, decided: Gate) -> repo.Change:
     """``change`` with what :func:`gate` decided: the task (one per visit), or the approval written
     again on its version (label ``authorization``: another booking took a unit meanwhile)."""
@@ -226,6 +244,15 @@ def gated(change: repo.Change, ctx: Context, decided: Gate) -> repo.Change:
         task_repo.open_task(change, ctx.org, decided.task, cause=auth_repo.obtain_cause(decided.record.id))
     if decided.approval is not None:
         auth_repo.put(change, ctx.org, decided.approval.record(), ctx.calendar, decided.approval, "book")
+        if decided.was_waiting:  # moved into an approval's window: nothing left to obtain
+            from shared.data import tasks as task_repo
+            from shared.domain.tasks import Action, Outcome, TaskActionIn
+
+            done = TaskActionIn(outcome=Outcome(code="approved"))
+            cause = auth_repo.obtain_cause(decided.record.id)
+            task_repo.close_caused(
+                change, ctx.org, cause, Action.COMPLETE, done, change.actor.subject, ctx.calendar
+            )
     return change
 
 

@@ -555,3 +555,34 @@ def test_two_bookings_at_once_cannot_take_one_last_unit(friday: Cloud) -> None:
     assert "authorization" in lost.value.failed
     day = sched.visits_since("acme", pid, at("2026-12-01T00:00:00Z"))
     assert len(day) == 1
+
+
+def test_a_rescheduled_visit_is_gated_again_at_its_new_date(friday: Cloud) -> None:
+    c = friday
+    clinic = open_clinic(c)
+    auth = coordinator().moved(draft(clinic), "submit")
+    coordinator().moved(auth, "approve", number="A-1", valid_from="2026-12-01", valid_to="2026-12-15")
+    visit = clinic.book("cy", "2026-12-10T15:00:00Z")
+    assert visit["insurance"] == "approved"
+    # out of the window: it awaits approval again, with a task
+    out = clinic.staff.act(visit["id"], "reschedule", {"start": "2026-12-18T15:00:00Z"})
+    assert out["statusCode"] == 200, out["body"]
+    assert (out["json"]["insurance"], out["json"]["authorization_id"]) == (
+        "awaiting-insurance-approval",
+        None,
+    )
+    c.settle()
+    assert [t["focus"]["id"] for t in worklist("obtain-authorization")] == [visit["id"]]
+    # its unit is free for another visit meanwhile
+    other = clinic.book("cy", "2026-12-11T15:00:00Z")
+    assert other["insurance"] == "approved"
+    assert clinic.staff.act(other["id"], "cancel", {"reason": "patient"})["statusCode"] == 200
+    # back inside (its own old unit not counted against it): approved, the task completed
+    back = clinic.staff.act(visit["id"], "reschedule", {"start": "2026-12-14T15:00:00Z"})
+    assert back["statusCode"] == 200, back["body"]
+    assert (back["json"]["insurance"], back["json"]["authorization_id"]) == ("approved", auth["id"])
+    moved_again = clinic.staff.act(visit["id"], "reschedule", {"start": "2026-12-15T15:00:00Z"})
+    assert moved_again["json"]["insurance"] == "approved"
+    c.settle()
+    assert worklist("obtain-authorization") == []
+    assert c.failures() == []
