@@ -180,7 +180,9 @@ def _view(org: str, touch: TouchOut, appointment: sched.Appointment, expires: da
     summary="What a reminder's one-tap link will do (no login: the link is the credential)",
     tags=["reminders"],
     operation_id="readLink",
-    responses=responses(errors={410: "The link has expired"}),
+    responses=responses(
+        errors={404: "Not a link this API issued (forged or mistyped)", 410: "The link has expired"}
+    ),
 )
 @public
 def read(token: Token) -> LinkView | SurveyLinkView:
@@ -201,6 +203,7 @@ def read(token: Token) -> LinkView | SurveyLinkView:
     operation_id="useLink",
     responses=responses(
         errors={
+            404: "Not a link this API issued (forged or mistyped)",
             409: "The link was used already (a survey answered already), or the appointment cannot move",
             410: "Expired",
         }

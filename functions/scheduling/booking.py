@@ -196,7 +196,7 @@ def gate(ctx: Context, record: AppointmentOut, now: datetime, moving: str | None
     policy, _ = auth_repo.POLICY.get(ctx.org)
     if policy.unapproved_booking is UnapprovedBooking.REFUSE:
         raise Conflict(
-            "This visit needs the payer's prior authorization, and none covers its date yet.",
+            "This visit needs the payer's prior authorization: no approval covers its date with a unit left.",
             conflict="authorization-required",
         )
     patient = repo.get_item(repo.Patient, repo.patient_key(ctx.org, ctx.patient_id))

@@ -238,8 +238,14 @@ def patient_requests(org: str, patient_id: str, limit: int = 50) -> list[SurveyR
 # ---------------------------------------------------------------- answers
 
 
+UNKNOWN = "no such question in this survey"
+
+
 def _bad_answers(exc: AnswerError) -> Unprocessable:
-    where = sorted({q for q, _ in exc.problems})
+    """A 422 naming the survey's questions that are wrong; a key the caller made up is ``[key]`` (never
+    echoed)."""
+    problems = [("[key]" if m == UNKNOWN else q, m) for q, m in exc.problems]
+    where = sorted({q for q, _ in problems})
     return Unprocessable(
         f"Fix the answers and send again: {', '.join(where)}.",
         errors=[
@@ -248,7 +254,7 @@ def _bad_answers(exc: AnswerError) -> Unprocessable:
                 "msg": m,
                 "type": "value_error",
             }
-            for q, m in exc.problems
+            for q, m in problems
         ],
     )
 

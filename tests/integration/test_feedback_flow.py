@@ -93,6 +93,8 @@ def test_a_fulfilled_visit_sends_one_survey_after_its_delay_and_a_redelivery_sen
     assert len(sent) == 1 and "Your care team would like your feedback" in sent[0]
     assert "Dee" not in sent[0] and "Park" not in sent[0] and "Hudson" not in sent[0]
     assert len(token_in(sent[0])) == 43
+    # a link the patient can tap: the API's own address (or the deployment's link base), not a bare path
+    assert f"https://{c.env('FeedbackEventsFunction')['API_URL'].removeprefix('https://')}/r/" in sent[0]
     # EventBridge delivers at least once: the same event again asks nothing more
     assert [r["outcome"] for r in c.redeliver("AppointmentFulfilled", "FeedbackEventsFunction")] == [
         "asked-already"
@@ -234,11 +236,11 @@ def test_a_link_expires_a_forged_one_is_unknown_and_bad_answers_write_and_echo_n
     refused = link(c, "POST", token, bad)
     assert refused["statusCode"] == 422
     said = refused["json"]["detail"] + str(refused["json"]["errors"])  # the request id is random
-    assert "sometimes" not in said and "11" not in said
+    assert "sometimes" not in said and "11" not in said and "secret-question" not in said
     assert {tuple(e["loc"]) for e in refused["json"]["errors"]} == {
         ("body", "answers", "recommend"),
         ("body", "answers", "on-time"),
-        ("body", "answers", "secret-question"),
+        ("body", "answers", "[key]"),  # a key the caller made up is not echoed
     }
     missing = link(c, "POST", token, {"action": "answer", "answers": {"comments": COMMENT}})
     assert missing["statusCode"] == 422 and COMMENT not in missing["body"]
