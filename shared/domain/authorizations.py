@@ -61,6 +61,7 @@ MAX_DIAGNOSES = 12
 MAX_HISTORY = 50
 MAX_WINDOW_DAYS = 366
 MAX_DOCUMENTS = 20
+LATE_ENTRY = timedelta(days=30)  # how long before its entry a move may be dated
 RENEW_AT_UNITS_LEFT = 1
 
 Reference = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,49}$", examples=["PA-2026-000123"])]
@@ -513,6 +514,11 @@ def act(
     at = move.at or now
     if at > now:
         raise BadDetail("at: cannot be in the future")
+    moves = [h.at for h in auth.history if h.action != "created"]
+    if moves and at < moves[-1]:
+        raise BadDetail("at: cannot be before the authorization's last move")
+    if at < auth.created_at - LATE_ENTRY:  # a request entered after it was made, within a month
+        raise BadDetail(f"at: at most {LATE_ENTRY.days} days before the request was entered")
     action = move.action
     update: dict[str, object] = {"status": to}
     decided: dict[str, object] = {}

@@ -498,7 +498,8 @@ def test_a_follow_up_never_opens_before_the_clock_started() -> None:
 def test_information_is_due_14_calendar_days_after_the_local_day_of_the_request() -> None:
     evening = ny(2026, 12, 3, 21)  # Thursday 21:00 in New York, Friday 02:00 UTC
     assert info_due_on(evening, NY) == date(2026, 12, 17)
-    auth = move(submitted(), "request-info", NOW + timedelta(days=1), at=evening.isoformat())
+    sent = move(draft(), "submit", at=ny(2026, 12, 3, 9).isoformat())  # that Thursday morning
+    auth = move(sent, "request-info", NOW + timedelta(days=1), at=evening.isoformat())
     assert auth.status is S.PENDING_INFO
     assert (auth.info_from, auth.info_due_on) == (S.SUBMITTED, date(2026, 12, 17))
     assert (auth.due_at, auth.follow_up_at) == (None, None)  # the payer waits on us
@@ -638,6 +639,17 @@ def test_a_move_may_be_dated_earlier_but_not_later() -> None:
     assert move(draft(), "submit", at=NOW.isoformat()).submitted_at == NOW
     with pytest.raises(BadDetail, match=r"^at: cannot be in the future$"):
         move(draft(), "submit", at=(NOW + timedelta(seconds=1)).isoformat())
+    # a move is dated no earlier than the move before it (a decision before its submission is a typo)
+    before = (yesterday - timedelta(minutes=1)).isoformat()
+    with pytest.raises(BadDetail, match=r"^at: cannot be before the authorization's last move$"):
+        move(auth, "deny", reason="other", at=before)
+    same = move(auth, "deny", reason="other", at=yesterday.isoformat())
+    assert same.decision is not None and same.decision.decided_at == yesterday
+    # a request entered after it was sent may say so, within 30 days of its entry
+    month = NOW - timedelta(days=30)
+    assert move(draft(), "submit", at=month.isoformat()).submitted_at == month
+    with pytest.raises(BadDetail, match=r"^at: at most 30 days before the request was entered$"):
+        move(draft(), "submit", at=(month - timedelta(minutes=1)).isoformat())
 
 
 def test_the_payers_reference_is_kept_until_another_is_given() -> None:
