@@ -269,3 +269,50 @@ def test_the_webhook_sender_hears_every_event_a_partner_can_subscribe_to_and_no_
     fn = template.resources("AWS::Serverless::Function")["WebhookOutboundFunction"]["Properties"]
     pattern = fn["Events"]["Subscribed"]["Properties"]["Pattern"]
     assert set(pattern["detail-type"]) == set(EVENT_TYPES)
+
+
+def _alarms() -> list[dict[str, Any]]:
+    return [r["Properties"] for r in template.resources().values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+
+
+def test_every_function_has_an_errors_and_a_throttles_alarm_that_says_where_to_look_first() -> None:
+    """A silent failure is noticed by a patient: every function's failed and throttled invocations page
+    the on-call topic, and each alarm names what to read first."""
+    for fn in template.functions():
+        for metric in ("Errors", "Throttles"):
+            found = [
+                a
+                for a in _alarms()
+                if a["MetricName"] == metric
+                and a["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": fn.logical_id}}]
+            ]
+            assert len(found) == 1, (fn.logical_id, metric)
+            (alarm,) = found
+            assert "Look first at" in alarm["AlarmDescription"], (fn.logical_id, metric)
+            assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+            assert alarm["AlarmActions"] == [{"Ref": "OperatorAlarmTopic"}], (fn.logical_id, metric)
+
+
+def test_every_dead_letter_queue_and_the_relay_s_lag_and_the_api_s_5xx_are_alarmed() -> None:
+    queues = [
+        lid
+        for lid, r in template.resources().items()
+        if r["Type"] == "AWS::SQS::Queue" and "DeadLetter" in lid
+    ]
+    assert queues
+    for queue in queues:
+        depth = [
+            a
+            for a in _alarms()
+            if a["MetricName"] == "ApproximateNumberOfMessagesVisible"
+            and a["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]
+        ]
+        assert len(depth) == 1 and depth[0]["Threshold"] == 0, queue
+    names = {(a["Namespace"], a["MetricName"]) for a in _alarms()}
+    assert {("AWS/Lambda", "IteratorAge"), ("AWS/ApiGateway", "5xx")} <= names
+    mail = template.resources()["OperatorAlarmEmail"]
+    assert (mail["Type"], mail["Condition"], mail["Properties"]["Endpoint"]) == (
+        "AWS::SNS::Subscription",
+        "HasOnCallEmail",
+        {"Ref": "OnCallEmail"},
+    )
