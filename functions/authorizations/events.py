@@ -96,6 +96,7 @@ def _task(
     return task_repo.new_task(
         code=code,
         description=description,
+        patient_id=record.patient_id,
         patient=patient,
         focus=Focus(type=FocusType.AUTHORIZATION, id=record.id),
         due=max(due, now),

@@ -47,13 +47,10 @@ from shared.domain.tasks import (
     Focus,
     FocusType,
     Outcome,
-    Priority,
     QueueRole,
     TaskActionIn,
     TaskCode,
     TaskOut,
-    TaskStatus,
-    risk_from,
 )
 from shared.errors import Conflict
 from shared.events import careplans as events
@@ -102,24 +99,17 @@ def new_task(
     world: World,
     by: str,
 ) -> TaskOut:
-    return TaskOut(
-        id=ids.new_id(),
-        version=1,
+    return task_repo.new_task(
         code=code,
         description=description,
-        status=TaskStatus.REQUESTED,
-        business_status="care-plan",
-        priority=Priority.ROUTINE,
         patient_id=patient_id,
-        patient_name=task_repo.display_name(world.patient),
+        patient=world.patient,
         focus=focus,
-        owner_id=None,
+        due=due,
+        by=by,
+        now=world.now,
+        business_status="care-plan",
         role=role,
-        due_at=due,
-        at_risk_at=risk_from(world.now, due),
-        created_at=world.now,
-        created_by=by,
-        updated_at=world.now,
     )
 
 

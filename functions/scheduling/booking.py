@@ -204,6 +204,7 @@ def gate(ctx: Context, record: AppointmentOut, now: datetime, moving: str | None
     task = task_repo.new_task(
         code=TaskCode.OBTAIN_AUTHORIZATION,
         description="Prior authorization: this visit needs the payer's approval, and none covers it yet",
+        patient_id=ctx.patient_id,
         patient=patient,
         focus=Focus(type=FocusType.APPOINTMENT, id=record.id),
         due=record.start,

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel
 from pynamodb.attributes import UnicodeAttribute, VersionAttribute
 
-from shared import ids
 from shared.clock import isoformat
 from shared.data import keys
 from shared.data.core import Change, get_item, get_many, organization_calendar, patient_key
@@ -272,38 +271,20 @@ def _recovery_task(
 ) -> TaskOut:
     # here, not at import: only a flagged answer needs the tasks model (a cold start's ~30 ms)
     from shared.data import tasks as task_repo
-    from shared.domain.tasks import (
-        DueIn,
-        Focus,
-        FocusType,
-        Priority,
-        QueueRole,
-        TaskCode,
-        TaskOut,
-        TaskStatus,
-        due_at,
-        risk_from,
-    )
+    from shared.domain.tasks import DueIn, Focus, FocusType, TaskCode, due_at
 
     due = due_at(DueIn.model_validate(RECOVERY_DUE), now, organization_calendar(org), None)
-    return TaskOut(
-        id=ids.new_id(),
-        version=1,
+    return task_repo.new_task(
         code=TaskCode.SERVICE_RECOVERY,
         description="Call the patient about their feedback (a low score or a flagged answer)",
-        status=TaskStatus.REQUESTED,
-        business_status="feedback",
-        priority=Priority.ROUTINE,
         patient_id=record.patient_id,
-        patient_name=task_repo.display_name(patient),
+        patient=patient,
         focus=Focus(type=FocusType.SURVEY_RESPONSE, id=record.id),
+        due=due,
+        by=SYSTEM,
+        now=now,
+        business_status="feedback",
         owner_id=coordinator,
-        role=QueueRole.COORDINATOR,
-        due_at=due,
-        at_risk_at=risk_from(now, due),
-        created_at=now,
-        created_by=SYSTEM,
-        updated_at=now,
     )
 
 

@@ -218,6 +218,7 @@ def new_task(
     *,
     code: TaskCode,
     description: str,
+    patient_id: str,
     patient: Any,
     focus: Focus,
     due: datetime,
@@ -228,8 +229,9 @@ def new_task(
     priority: Priority = Priority.ROUTINE,
     owner_id: str | None = None,
 ) -> TaskOut:
-    """A new task about ``patient`` (its item: its display name is kept on the task) for an area to
-    open with :func:`open_task`. ``description`` is for staff and never leaves the table."""
+    """A new task about the patient ``patient_id`` (``patient``: their item, whose display name is kept
+    on the task; ``None`` when not read) for an area to open with :func:`open_task`. ``description``
+    is for staff and never leaves the table."""
     return TaskOut(
         id=new_id(now),
         version=1,
@@ -238,7 +240,7 @@ def new_task(
         status=TaskStatus.REQUESTED,
         business_status=business_status,
         priority=priority,
-        patient_id=patient.patient_id,
+        patient_id=patient_id,
         patient_name=display_name(patient),
         focus=focus,
         owner_id=owner_id,
