@@ -7,6 +7,11 @@ it (create, or update if it exists), so consumers that set timers stay idempoten
 re-reads the item and acts only if the deadline still applies: a moved or cancelled item needs no
 clean-up race. Target and role come from the environment the template gives the function:
 ``TIMER_TARGET_ARN``, ``TIMER_ROLE_ARN``, ``TIMER_DEAD_LETTER_ARN``.
+
+A timer that sets the item's next timer while it fires must not reuse its own name: the schedule is
+deleted once the invocation completes, the new time with it. Such an item names each of its timers by
+its time (:func:`timed_id`; the handler reads the item back with :func:`item_of`): a timer whose time
+no longer applies fires, finds nothing due and sets the next.
 """
 
 from __future__ import annotations
@@ -24,6 +29,16 @@ RETRIES = 10
 
 def name_of(kind: str, item_id: str) -> str:
     return f"{kind}-{item_id}"
+
+
+def timed_id(item_id: str, at: datetime) -> str:
+    """``<item id>.<epoch minute>``: a timer of ``item_id`` of its own for ``at``."""
+    return f"{item_id}.{int(at.timestamp()) // 60}"
+
+
+def item_of(timer_id: str) -> str:
+    """The item a :func:`timed_id` (or a plain item id) names."""
+    return timer_id.partition(".")[0]
 
 
 def at_expression(at: datetime) -> str:

@@ -17,9 +17,9 @@ approval when one arrives.
 - ``AppointmentCancelled``, ``AppointmentNoShow``: the visit's ``obtain-authorization`` task, if open,
   is cancelled.
 
-Work per authorization event: one GetItem (the authorization) and, when the timer moves, one
-Scheduler call. Per fulfilled visit: one BatchGetItem (appointment, its type) and, for a gated type,
-one Query (the patient's authorizations) and one transaction.
+Work per timer or arming: one BatchGetItem (the authorization, the policy, the calendar) and one
+Scheduler call. Per fulfilled visit: two GetItems (appointment, its type) and, for a gated type, one
+Query (the patient's authorizations) and one transaction.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from shared.domain.authorizations import (
     AuthorizationOut,
     AuthStatus,
     MoveIn,
+    PayerRules,
     UnitUse,
     WithoutApproval,
     act,
@@ -139,17 +140,26 @@ def _write(
     return action
 
 
+def _read(org: str, auth_id: str) -> tuple[Any, Calendar, PayerRules] | None:
+    """The authorization, the organization's calendar and its payer's clocks, in one BatchGetItem."""
+    wanted = [repo.key(org, auth_id), repo.POLICY.key(org), core.calendar_key(org)]
+    found = core.get_many(wanted)
+    item = found.get(wanted[0])
+    if not isinstance(item, repo.AuthorizationItem):
+        return None
+    policy = repo.POLICY.of(found.get(wanted[1]))
+    return item, core.calendar_of(found.get(wanted[2])), policy.rules_for(item.record().payer)
+
+
 def fire(org: str, auth_id: str, now: datetime) -> str:
     """Raise what is due, each once; then the timer at the next alert."""
     outcome = "nothing-due"
     for _ in range(ATTEMPTS):
-        item = repo.get(org, auth_id)
-        if item is None:
+        found = _read(org, auth_id)
+        if found is None:
             return "gone"
+        item, cal, rules = found
         before = item.record()
-        cal = core.organization_calendar(org)
-        policy, _ = repo.POLICY.get(org)
-        rules = policy.rules_for(before.payer)
         due = due_alerts(before, now, cal, rules)
         if not due:
             break
@@ -194,21 +204,17 @@ def fire(org: str, auth_id: str, now: datetime) -> str:
 
 def arm(org: str, auth_id: str, now: datetime, *, fired: bool = False) -> str:
     """The authorization's one timer, at its next alert; one due already fires now."""
-    item = repo.get(org, auth_id)
-    if item is None:
+    found = _read(org, auth_id)
+    if found is None:
         return "gone"
-    record = item.record()
-    policy, _ = repo.POLICY.get(org)
-    at = next_alert_at(record, core.organization_calendar(org), policy.rules_for(record.payer))
+    item, cal, rules = found
+    at = next_alert_at(item.record(), cal, rules)
     if at is None:
         return "stopped"
     if at <= now and not fired:
         return fire(org, auth_id, now)
-    # one timer per alert time: a timer firing deletes itself once done, so the next is another; one
-    # whose alert moved (a decision, information given) fires, finds nothing due and arms the next
-    timers.set_timer(
-        TIMER, org, f"{auth_id}.{int(at.timestamp()) // 60}", max(at, now), target_arn=_self.get("arn")
-    )
+    # one timer per alert time (a firing timer deletes itself): shared/timers.timed_id
+    timers.set_timer(TIMER, org, timers.timed_id(auth_id, at), max(at, now), target_arn=_self.get("arn"))
     return "armed"
 
 
@@ -428,7 +434,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     _self["arn"] = ":".join(str(context.invoked_function_arn).split(":")[:7])
     now = clock.now()
     if event.get("kind") == TIMER:
-        auth_id = event["id"].partition(".")[0]
+        auth_id = timers.item_of(event["id"])
         outcome = fire(event["organization_id"], auth_id, now)
         logger.info("authorization timer", authorization_id=auth_id, outcome=outcome)
         return {"outcome": outcome}
