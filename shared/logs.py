@@ -96,6 +96,30 @@ def get_logger() -> Logger:
     return Logger(logger_formatter=PhiSafeFormatter(), serialize_stacktrace=False)
 
 
+def correlation_id() -> str | None:
+    """The id that ties this invocation's log lines to the request or delivery that caused them."""
+    return get_logger().get_correlation_id()
+
+
+def correlate(value: str | None) -> None:
+    """Make ``value`` the correlation id of the log lines that follow, or, without one, this
+    invocation's own request id (a batch consumer calls it per record)."""
+    get_logger().set_correlation_id(value or _invocation["request_id"])
+
+
+def correlation_of(event: Any) -> str | None:
+    """The correlation id an event carries: a domain event's ``detail.correlation_id``, or the
+    ``correlation_id`` of a timer's input or a queued message's body."""
+    if not isinstance(event, dict):
+        return None
+    detail = event.get("detail")
+    found = detail.get("correlation_id") if isinstance(detail, dict) else event.get("correlation_id")
+    return found if isinstance(found, str) else None
+
+
+_invocation: dict[str, str | None] = {"request_id": None}
+
+
 class HandlerFailed(Exception):
     """What an event handler raises instead of an exception whose message could quote data."""
 
@@ -116,5 +140,22 @@ def phi_safe_errors(handler: F) -> F:
         except Exception as exc:
             get_logger().exception("handler failed", error_type=type(exc).__name__)
             raise HandlerFailed(type(exc).__name__) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def entry_point(handler: F) -> F:
+    """The Lambda entry point of a function not behind the HTTP resolver (stream, queue, bus and
+    timer consumers): Lambda's context on every log line, the correlation id the event carries (or
+    the invocation's own request id), and exceptions through :func:`phi_safe_errors`."""
+    logger = get_logger()
+
+    @phi_safe_errors
+    @logger.inject_lambda_context(clear_state=True)
+    @functools.wraps(handler)
+    def wrapper(event: Any, context: Any) -> Any:
+        _invocation["request_id"] = getattr(context, "aws_request_id", None)
+        correlate(correlation_of(event))
+        return handler(event, context)
 
     return wrapper  # type: ignore[return-value]

@@ -2,8 +2,9 @@
 recurring ones an item needs (a daily reminder to measure, in the patient's wall clock).
 
 A timer is a schedule named ``<kind>-<item id>`` that invokes the area's timer function once, at
-``at``, with ``{"kind", "organization_id", "id"}``, then deletes itself. Setting a timer again moves
-it (create, or update if it exists), so consumers that set timers stay idempotent. The timer function
+``at``, with ``{"kind", "organization_id", "id"}`` and the ``correlation_id`` of what set it, then
+deletes itself. Setting a timer again moves it (create, or update if it exists), so consumers that set
+timers stay idempotent. The timer function
 re-reads the item and acts only if the deadline still applies: a moved or cancelled item needs no
 clean-up race. Target and role come from the environment the template gives the function:
 ``TIMER_TARGET_ARN``, ``TIMER_ROLE_ARN``, ``TIMER_DEAD_LETTER_ARN``.
@@ -23,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.aws import client
+from shared.logs import correlation_id
 
 RETRIES = 10
 
@@ -51,6 +53,14 @@ def at_expression(at: datetime) -> str:
     return f"at({minute.strftime('%Y-%m-%dT%H:%M:%S')})"
 
 
+def _input(kind: str, organization_id: str, item_id: str) -> str:
+    """What a timer invokes its function with, and the correlation id of what set it."""
+    body = {"kind": kind, "organization_id": organization_id, "id": item_id}
+    if correlation := correlation_id():
+        body["correlation_id"] = correlation
+    return json.dumps(body)
+
+
 def set_timer(
     kind: str, organization_id: str, item_id: str, at: datetime, target_arn: str | None = None
 ) -> str:
@@ -60,7 +70,7 @@ def set_timer(
     target: dict[str, Any] = {
         "Arn": target_arn or os.environ["TIMER_TARGET_ARN"],
         "RoleArn": os.environ["TIMER_ROLE_ARN"],
-        "Input": json.dumps({"kind": kind, "organization_id": organization_id, "id": item_id}),
+        "Input": _input(kind, organization_id, item_id),
         "RetryPolicy": {"MaximumRetryAttempts": RETRIES, "MaximumEventAgeInSeconds": 86400},
     }
     if os.environ.get("TIMER_DEAD_LETTER_ARN"):
@@ -99,7 +109,7 @@ def set_recurring(
     target: dict[str, Any] = {
         "Arn": target_arn or os.environ["TIMER_TARGET_ARN"],
         "RoleArn": os.environ["TIMER_ROLE_ARN"],
-        "Input": json.dumps({"kind": kind, "organization_id": organization_id, "id": item_id}),
+        "Input": _input(kind, organization_id, item_id),
         "RetryPolicy": {"MaximumRetryAttempts": RETRIES, "MaximumEventAgeInSeconds": 3600},
     }
     if os.environ.get("TIMER_DEAD_LETTER_ARN"):

@@ -13,13 +13,12 @@ from pynamodb.exceptions import PutError
 from shared.data.patients import Actor, AuditEntry, audit_entry
 from shared.data.table import bind
 from shared.events.intake import PatientRecordAccessed
-from shared.logs import get_logger, phi_safe_errors
+from shared.logs import entry_point, get_logger
 
 logger = get_logger()
 
 
-@phi_safe_errors
-@logger.inject_lambda_context(clear_state=True)
+@entry_point
 def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     bind()
     detail = {k: v for k, v in event["detail"].items() if k != "schema_version"}

@@ -60,7 +60,7 @@ from shared.domain.calendar import Calendar
 from shared.domain.codes import ServiceCode
 from shared.domain.tasks import Action, Focus, FocusType, Outcome, Priority, TaskActionIn, TaskCode
 from shared.events import authorizations as events
-from shared.logs import get_logger, phi_safe_errors
+from shared.logs import entry_point, get_logger
 
 if TYPE_CHECKING:
     from shared.domain.scheduling import AppointmentOut
@@ -426,8 +426,7 @@ def on_event(kind: str, org: str, detail: dict[str, Any], now: datetime) -> str:
     return "ignored"
 
 
-@phi_safe_errors
-@logger.inject_lambda_context(clear_state=True)
+@entry_point
 def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     bind()
     # unqualified: a timer must reach whatever version is live when it fires

@@ -49,7 +49,7 @@ from shared.domain.tasks import (
     rule_cause,
 )
 from shared.events.tasks import TaskCancelled
-from shared.logs import get_logger, phi_safe_errors
+from shared.logs import entry_point, get_logger
 
 logger = get_logger()
 ALERTS = ("EscalationRaised", "EscalationEscalated")  # told to the new queue
@@ -228,8 +228,7 @@ def on_event(kind: str, org: str, detail: dict[str, Any], now: datetime) -> list
     return outcomes or ["no-rule"]
 
 
-@phi_safe_errors
-@logger.inject_lambda_context(clear_state=True)
+@entry_point
 def handler(event: dict[str, Any], context: Any) -> dict[str, list[str]]:
     bind()
     kind, detail = event["detail-type"], event["detail"]

@@ -21,7 +21,7 @@ from shared.data.table import bind
 from shared.data.tx import Cancelled
 from shared.domain.tasks import TaskStatus, climbed
 from shared.events.tasks import EscalationBreached, EscalationEscalated, TaskAssigned
-from shared.logs import get_logger, phi_safe_errors
+from shared.logs import entry_point, get_logger
 
 logger = get_logger()
 
@@ -52,8 +52,7 @@ def fire(org: str, task_id: str, now: datetime) -> str:
     return "breached" if breached else "escalated"
 
 
-@phi_safe_errors
-@logger.inject_lambda_context(clear_state=True)
+@entry_point
 def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     bind()
     org, task_id = event["organization_id"], event["id"]

@@ -31,7 +31,7 @@ from shared.data.tx import Cancelled
 from shared.domain.education import best_language
 from shared.domain.feedback import RequestStatus, SurveyRequestOut, Trigger
 from shared.events.feedback import SurveySent
-from shared.logs import get_logger, phi_safe_errors
+from shared.logs import entry_point, get_logger
 
 logger = get_logger()
 SEND = "svy"
@@ -222,8 +222,7 @@ def on_event(kind: str, org: str, detail: dict[str, Any], now: datetime) -> str:
     return "ignored"
 
 
-@phi_safe_errors
-@logger.inject_lambda_context(clear_state=True)
+@entry_point
 def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     bind()
     # unqualified: a timer must reach whatever version is live when it fires

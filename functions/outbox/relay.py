@@ -9,6 +9,7 @@ Delivery is at least once: consumers de-duplicate on ``detail.event_id``.
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Any
 
@@ -16,10 +17,11 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
+from shared import metrics
 from shared.aws import client
 from shared.data.models import OutboxEvent
 from shared.events.models import outbox_entry
-from shared.logs import get_logger, phi_safe_errors
+from shared.logs import correlate, entry_point, get_logger
 from shared.settings import settings
 
 logger = get_logger()
@@ -43,6 +45,8 @@ def record_handler(record: DynamoDBRecord) -> None:
         logger.warning("stream record skipped: not an outbox insert")
         return
     item = OutboxEvent.from_raw_data(image)
+    detail = json.loads(item.detail)
+    correlate(detail.get("correlation_id"))
     response = client("events").put_events(Entries=[outbox_entry(item, settings().event_bus_name)])
     if response.get("FailedEntryCount"):
         error = response["Entries"][0].get("ErrorCode", "unknown")
@@ -51,10 +55,11 @@ def record_handler(record: DynamoDBRecord) -> None:
     logger.info(
         "event published", detail_type=item.detail_type, event_id=response["Entries"][0].get("EventId")
     )
+    for flow, outcome in metrics.of_event(item.detail_type, detail):
+        metrics.count(flow, outcome)
 
 
-@phi_safe_errors
-@logger.inject_lambda_context(clear_state=True)
+@entry_point
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=record_handler, processor=_processor(), context=context

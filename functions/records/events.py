@@ -38,7 +38,7 @@ from shared.domain.observations import MonitorState
 from shared.domain.tasks import due_at
 from shared.domain.timeline import entry_of
 from shared.events.records import MeasurementMissed, MessageUnanswered
-from shared.logs import get_logger, phi_safe_errors
+from shared.logs import entry_point, get_logger
 
 logger = get_logger()
 UNANSWERED = "mur"
@@ -262,8 +262,7 @@ def on_event(kind: str, org: str, detail: dict[str, Any], now: datetime) -> str:
     return "projected" if repo.project(org, kind, detail) is not None else "ignored"
 
 
-@phi_safe_errors
-@logger.inject_lambda_context(clear_state=True)
+@entry_point
 def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     bind()
     # unqualified: a timer must reach whatever version is live when it fires

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from functions.reminders.common import World, load
-from shared import clock
+from shared import clock, metrics
 from shared.aws import client
 from shared.data import reminders as repo
 from shared.data.table import bind
@@ -32,7 +32,7 @@ from shared.domain.referrals import OPEN
 from shared.domain.reminders import SkipReason, SubjectKind, TouchOut, TouchStatus
 from shared.domain.scheduling import AppointmentStatus
 from shared.events.reminders import AppointmentUnconfirmed
-from shared.logs import get_logger, phi_safe_errors
+from shared.logs import correlation_id, entry_point, get_logger
 
 logger = get_logger()
 EARLY = timedelta(minutes=1)  # Scheduler fires within its minute
@@ -63,7 +63,7 @@ def still_applies(touch: TouchOut, world: World, now: datetime) -> SkipReason | 
 
 
 def enqueue(org: str, touch_id: str) -> None:
-    body = {"organization_id": org, "touch_id": touch_id}
+    body = {"organization_id": org, "touch_id": touch_id, "correlation_id": correlation_id()}
     client("sqs").send_message(QueueUrl=os.environ["SEND_QUEUE_URL"], MessageBody=json.dumps(body))
 
 
@@ -110,11 +110,12 @@ def dispatch(org: str, touch_id: str, now: datetime) -> str:
     return "queued"
 
 
-@phi_safe_errors
-@logger.inject_lambda_context(clear_state=True)
+@entry_point
 def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     bind()
     org, touch_id = event["organization_id"], event["id"]
     outcome = dispatch(org, touch_id, clock.now())
+    if outcome == "queued" or outcome.startswith("skipped:"):
+        metrics.count("Reminders", "due" if outcome == "queued" else "skipped")
     logger.info("reminder timer fired", touch_id=touch_id, outcome=outcome)
     return {"outcome": outcome}

@@ -34,7 +34,7 @@ from shared.domain.reminders import (
     TouchStatus,
 )
 from shared.domain.scheduling import AppointmentStatus
-from shared.logs import get_logger, phi_safe_errors
+from shared.logs import entry_point, get_logger
 from shared.notify.plans import PlannedTouch, follow_ups, plan
 from shared.timers import cancel_timer, set_timer
 
@@ -237,8 +237,7 @@ def on_event(kind: str, org: str, detail: dict[str, Any], now: datetime) -> str:
     return "ignored"
 
 
-@phi_safe_errors
-@logger.inject_lambda_context(clear_state=True)
+@entry_point
 def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     bind()
     kind, detail = event["detail-type"], event["detail"]

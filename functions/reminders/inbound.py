@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from functions.reminders.common import message, system_actor
-from shared import clock
+from shared import clock, metrics
 from shared.data import keys, moves
 from shared.data import patients as patient_repo
 from shared.data import reminders as repo
@@ -39,7 +39,7 @@ from shared.domain.scheduling import AppointmentOut, AppointmentStatus
 from shared.errors import Conflict
 from shared.events.reminders import PatientReplied, RescheduleRequested
 from shared.http.auth import Principal, Role
-from shared.logs import get_logger, phi_safe_errors
+from shared.logs import entry_point, get_logger
 from shared.notify.send import Undeliverable, send
 
 logger = get_logger()
@@ -148,6 +148,7 @@ def _confirm(
         if again is not None and again.record().status is AppointmentStatus.BOOKED:
             return MessageKind.ANSWER_CONFIRMED, again.record()
         return nothing
+    metrics.count("Reminders", "confirmed")
     return MessageKind.ANSWER_CONFIRMED, record
 
 
@@ -259,8 +260,7 @@ def _published(record: dict[str, Any]) -> datetime | None:
         return None
 
 
-@phi_safe_errors
-@logger.inject_lambda_context(clear_state=True)
+@entry_point
 def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     bind()
     outcomes = []

@@ -23,7 +23,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, Field
 
-from shared import clock
+from shared import clock, metrics
 from shared.data import keys, moves
 from shared.data import reminders as repo
 from shared.data import scheduling as sched
@@ -274,6 +274,8 @@ def _use(route: repo.Route | None, item_id: str, expires: datetime, body: LinkAc
         raise Conflict(
             "The link was used, or the appointment changed, a moment ago; open the app or call the clinic."
         ) from None
+    if body.action == "confirm":
+        metrics.count("Reminders", "confirmed")
     fresh = sched.get_item(
         sched.Appointment, (keys.appointment_pk(org, touch.subject_id), keys.APPOINTMENT_SK)
     )

@@ -15,14 +15,14 @@ from datetime import datetime
 from typing import Any
 
 from functions.reminders.common import system_actor
-from shared import clock
+from shared import clock, metrics
 from shared.data import keys
 from shared.data import reminders as repo
 from shared.data.patients import audit_entry
 from shared.data.table import bind
 from shared.domain.patients import Channel
 from shared.domain.reminders import DONE_TOUCH, Receipt, TouchStatus
-from shared.logs import get_logger, phi_safe_errors
+from shared.logs import entry_point, get_logger
 
 logger = get_logger()
 
@@ -78,6 +78,7 @@ def record(message_id: str, channel: Channel, receipt: Receipt, now: datetime) -
         repo.move(org, item, DONE_TOUCH, **update)
     except repo.Lost:
         raise RuntimeError("touch moved while recording a receipt: retry") from None
+    metrics.count("Reminders", "delivered" if receipt.event == "delivered" else "bounced")
     if receipt.permanent and route.address_hash:  # the address it went to, not whatever is on file now
         repo.suppression_item(
             org, touch.patient_id, channel.value, route.address_hash, receipt.event, now
@@ -87,8 +88,7 @@ def record(message_id: str, channel: Channel, receipt: Receipt, now: datetime) -
     return "recorded"
 
 
-@phi_safe_errors
-@logger.inject_lambda_context(clear_state=True)
+@entry_point
 def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     bind()
     outcomes = []

@@ -44,7 +44,7 @@ from shared.events.reminders import (
 )
 from shared.http import tokens
 from shared.http.tokens import link_url
-from shared.logs import get_logger, phi_safe_errors
+from shared.logs import correlate, correlation_id, entry_point, get_logger
 from shared.notify import pace
 from shared.notify.channels import address_of, allowed_time, reachable
 from shared.notify.send import Undeliverable, send
@@ -270,7 +270,9 @@ def _defer(org: str, item: repo.Touch, touch: TouchOut, now: datetime, wait: tim
     delay = max(1, min(900, int(wait.total_seconds() - max_wait().total_seconds() / 2)))
     client("sqs").send_message(
         QueueUrl=os.environ["SEND_QUEUE_URL"],
-        MessageBody=json.dumps({"organization_id": org, "touch_id": touch.id}),
+        MessageBody=json.dumps(
+            {"organization_id": org, "touch_id": touch.id, "correlation_id": correlation_id()}
+        ),
         DelaySeconds=delay,
     )
     logger.info("reminder deferred: sending identity busy", touch_id=touch.id, delay_seconds=delay)
@@ -300,6 +302,7 @@ class Done(Exception):
 
 def _record(record: SQSRecord) -> None:
     body = json.loads(record.body)
+    correlate(body.get("correlation_id"))
     try:
         outcome = deliver(body["organization_id"], body["touch_id"])
     except Done:
@@ -321,8 +324,7 @@ def _record(record: SQSRecord) -> None:
     logger.info("reminder send", touch_id=body["touch_id"], outcome=outcome)
 
 
-@phi_safe_errors
-@logger.inject_lambda_context(clear_state=True)
+@entry_point
 def handler(event: dict[str, Any], context: Any) -> Any:
     bind()
     return process_partial_response(event=event, record_handler=_record, processor=processor, context=context)

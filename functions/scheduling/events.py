@@ -24,7 +24,7 @@ from shared.data.patients import Actor, Patient, audit_entry
 from shared.data.table import bind
 from shared.domain.referrals import OPEN, OfferStatus
 from shared.domain.scheduling import NO_SHOW_AFTER, AppointmentStatus, local_instant
-from shared.logs import get_logger, phi_safe_errors
+from shared.logs import entry_point, get_logger
 from shared.notify.channels import choose_channel
 from shared.notify.send import Message, send
 from shared.timers import set_timer
@@ -118,8 +118,7 @@ def on_referral(org: str, detail: dict[str, Any]) -> None:
     )
 
 
-@phi_safe_errors
-@logger.inject_lambda_context(clear_state=True)
+@entry_point
 def handler(event: dict[str, Any], context: Any) -> None:
     bind()
     kind, detail = event["detail-type"], event["detail"]

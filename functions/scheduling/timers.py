@@ -20,7 +20,7 @@ from shared.domain.referrals import OPEN
 from shared.domain.scheduling import NO_SHOW_AFTER, AppointmentStatus
 from shared.errors import Conflict
 from shared.http.auth import Principal
-from shared.logs import get_logger, phi_safe_errors
+from shared.logs import entry_point, get_logger
 
 logger = get_logger()
 
@@ -98,8 +98,7 @@ def referral_overdue(org: str, referral_id: str) -> str:
 TIMERS = {"no-show": no_show, "offer-expiry": offer_expiry, "referral-overdue": referral_overdue}
 
 
-@phi_safe_errors
-@logger.inject_lambda_context(clear_state=True)
+@entry_point
 def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     bind()
     kind, org, item_id = event["kind"], event["organization_id"], event["id"]

@@ -47,7 +47,7 @@ from shared.domain.transitions import (
     sweep,
     unbook_visit,
 )
-from shared.logs import get_logger, phi_safe_errors
+from shared.logs import entry_point, get_logger
 
 logger = get_logger()
 ATTEMPTS = 3  # a lost race on the episode (staff wrote it meanwhile): read again and apply again
@@ -233,8 +233,7 @@ def on_event(kind: str, org: str, detail: dict[str, Any], now: datetime) -> str:
     return "ignored"
 
 
-@phi_safe_errors
-@logger.inject_lambda_context(clear_state=True)
+@entry_point
 def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     bind()
     # unqualified: a timer must reach whatever version is live when it fires

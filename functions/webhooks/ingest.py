@@ -19,14 +19,16 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel, Field
 
-from shared import aws, clock, ids
+from shared import aws, clock, ids, metrics
 from shared.data import partners as repo
 from shared.data.table import bind
 from shared.data.tx import Cancelled, Tx
@@ -36,13 +38,16 @@ from shared.http import problems
 from shared.http.auth import public
 from shared.http.contract import responses
 from shared.http.resolver import make_resolver
-from shared.logs import get_logger
+from shared.logs import correlate, correlation_id, get_logger
 from shared.webhooks import signing
 
 router = APIGatewayHttpRouter()
 logger = get_logger()
 QUEUE_ENV = "WEBHOOK_QUEUE_URL"
 PartnerPath = Annotated[str, Path(min_length=26, max_length=26, pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
+# a webhook-id that looks like one (Standard Webhooks': msg_<ksuid>) becomes the correlation id; any
+# other keeps API Gateway's request id, so a partner's free text never reaches a log line
+WEBHOOK_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 REFUSED = (
     "The delivery was not accepted: check the webhook-id, webhook-timestamp and webhook-signature headers."
 )
@@ -93,8 +98,11 @@ def receive(partner_id: PartnerPath) -> Response[Accepted]:
         signing.verify(live, msg_id, _header("webhook-timestamp"), _header("webhook-signature"), body, now)
     except signing.Unverified as refused:
         logger.info("webhook refused", extra={"partner_id": partner_id, "outcome": refused.code})
+        metrics.count("WebhookDeliveries", "rejected")
         raise Unauthorized(REFUSED) from None
     assert msg_id is not None  # noqa: S101 - verify refuses a missing id
+    if WEBHOOK_ID.fullmatch(msg_id):  # the partner's id follows the delivery through every log line
+        correlate(msg_id)
     org = route.organization_id
     record = DeliveryOut(
         id=ids.new_id(),
@@ -114,6 +122,7 @@ def receive(partner_id: PartnerPath) -> Response[Accepted]:
         return _repeat(org, partner_id, msg_id)
     enqueue(org, partner_id, record.id)
     logger.info("webhook accepted", extra={"partner_id": partner_id, "delivery_id": record.id})
+    metrics.count("WebhookDeliveries", "accepted")
     return Response(202, "application/json", Accepted(delivery_id=record.id, duplicate=False))
 
 
@@ -127,19 +136,25 @@ def _repeat(org: str, partner_id: str, msg_id: str) -> Response[Accepted]:
     if item is not None and item.record().status is DeliveryStatus.QUEUED:
         enqueue(org, partner_id, first)
     logger.info("webhook repeated", extra={"partner_id": partner_id, "delivery_id": first})
+    metrics.count("WebhookDeliveries", "duplicate")
     return Response(200, "application/json", Accepted(delivery_id=first, duplicate=True))
 
 
 def enqueue(org: str, partner_id: str, delivery_id: str) -> None:
     """Queue a delivery for the processor: ids only (the body stays in the table)."""
-    message = {"organization_id": org, "partner_id": partner_id, "delivery_id": delivery_id}
+    message = {
+        "organization_id": org,
+        "partner_id": partner_id,
+        "delivery_id": delivery_id,
+        "correlation_id": correlation_id(),
+    }
     aws.client("sqs").send_message(QueueUrl=os.environ[QUEUE_ENV], MessageBody=json.dumps(message))
 
 
 app = make_resolver(router)
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Not :func:`shared.http.resolver.make_handler`: the signature is checked on the exact bytes
     received, before anything reads them as JSON, and an oversized body is refused unread."""

@@ -23,7 +23,7 @@ from typing import Any
 from pynamodb.exceptions import PutError
 from ulid import ULID
 
-from shared import clock, timers
+from shared import clock, metrics, timers
 from shared.data import keys
 from shared.data import partners as repo
 from shared.data import scheduling as sched
@@ -41,7 +41,7 @@ from shared.domain.partners import (
     retry_at,
 )
 from shared.fhir import outbound as fhir
-from shared.logs import get_logger, phi_safe_errors
+from shared.logs import entry_point, get_logger
 from shared.webhooks import egress, signing
 
 logger = get_logger()
@@ -202,6 +202,9 @@ def attempt(org: str, partner_id: str, delivery_id: str) -> str:
     except egress.DeliveryFailed as failed:
         error = failed.code
     attempts = [*record.attempts, Attempt(at=now, status_code=status, error=error)]
+    ok = status is not None and answered_ok(status)
+    metrics.count("PartnerOutbound", "attempted")
+    metrics.count("PartnerOutbound", "delivered" if ok else "failed")
     logger.info(
         "webhook attempt",
         extra={
@@ -211,7 +214,7 @@ def attempt(org: str, partner_id: str, delivery_id: str) -> str:
             "outcome": error,
         },
     )
-    if status is not None and answered_ok(status):
+    if ok:
         return _save(
             org, item, record, status=DeliveryStatus.DELIVERED, attempts=attempts, next_attempt_at=None
         )
@@ -264,8 +267,7 @@ def _save(org: str, item: repo.DeliveryItem, record: DeliveryOut, **update: Any)
     )
 
 
-@phi_safe_errors
-@logger.inject_lambda_context(clear_state=True)
+@entry_point
 def handler(event: dict[str, Any], context: Any) -> Any:
     bind()
     # unqualified: a timer must reach whatever version is live when it fires

@@ -34,7 +34,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pynamodb.exceptions import PutError
 from ulid import ULID
 
-from shared import clock, ids
+from shared import clock, ids, metrics
 from shared.data import keys, mirror
 from shared.data import partners as repo
 from shared.data import scheduling as sched
@@ -58,7 +58,7 @@ from shared.domain.results import CriticalValue, Flag, Previous, ResultOut, corr
 from shared.events import partners as events
 from shared.fhir import inbound
 from shared.fhir.outbound import OUR_PATIENT_SYSTEM
-from shared.logs import get_logger, phi_safe_errors
+from shared.logs import correlate, entry_point, get_logger
 
 logger = get_logger()
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -530,6 +530,7 @@ def dead_letter(org: str, partner_id: str, delivery_id: str, error: Exception) -
 
 def _record(record: SQSRecord) -> None:
     message = json.loads(record.body)
+    correlate(message.get("correlation_id"))
     org, partner_id, delivery_id = message["organization_id"], message["partner_id"], message["delivery_id"]
     try:
         process(org, partner_id, delivery_id)
@@ -541,11 +542,11 @@ def _record(record: SQSRecord) -> None:
         )
         if receives >= int(os.environ.get(MAX_RECEIVES_ENV, "5")):
             dead_letter(org, partner_id, delivery_id, error)
+            metrics.count("WebhookDeliveries", "dead-lettered")
         raise
 
 
-@phi_safe_errors
-@logger.inject_lambda_context(clear_state=True)
+@entry_point
 def handler(event: dict[str, Any], context: Any) -> Any:
     bind()
     return process_partial_response(event=event, record_handler=_record, processor=processor, context=context)

@@ -24,6 +24,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from shared import clock, ids
 from shared.data import keys
 from shared.data.models import OutboxEvent
+from shared.logs import correlation_id
 
 OUTBOX_TTL_SECONDS = 7 * 24 * 3600
 _SCALARS = (bool, int, float, datetime)
@@ -70,6 +71,11 @@ class DomainEvent(BaseModel):
     event_id: str = Field(default_factory=ids.new_id)
     organization_id: str
     occurred_at: AwareDatetime = Field(default_factory=clock.now)
+    correlation_id: str | None = Field(
+        default_factory=correlation_id,
+        description="the request or partner delivery that caused it (API Gateway's request id, a "
+        "webhook-id), carried by every event, timer and message that follows",
+    )
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:

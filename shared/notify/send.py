@@ -38,7 +38,7 @@ from shared.aws import client
 from shared.data import keys
 from shared.data.table import CareModel
 from shared.domain.patients import Channel, PatientOut
-from shared.logs import get_logger
+from shared.logs import correlation_id, get_logger
 from shared.notify.channels import address_of, reachable
 
 DEFAULT_EMAIL_FROM = "no-reply@careloop.example"
@@ -106,6 +106,8 @@ class Communication(CareModel, discriminator="Communication"):
     channel = UnicodeAttribute()
     status = UnicodeAttribute()
     message_id = UnicodeAttribute(null=True)  # the provider's
+    # what caused the send (a request, a delivery): from the provider's message id to its log lines
+    correlation_id = UnicodeAttribute(null=True)
     lease_until = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
@@ -223,6 +225,7 @@ def send(
         dedupe_key=dedupe_key,
         channel=channel.value,
         status=PREPARATION,
+        correlation_id=correlation_id(),
         lease_until=lease,
         created_at=when,
         updated_at=when,

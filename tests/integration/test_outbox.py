@@ -52,7 +52,9 @@ def create_profile(org: str, event: DomainEvent, *, fail_if_exists: bool = True)
 
 def test_a_committed_change_reaches_the_bus_once_with_ids_only(aws: dict) -> None:
     listener = bus_listener(aws)
-    event = ProfileCreated(organization_id="acme", occurred_at=datetime(2026, 11, 23, 14, tzinfo=UTC))
+    event = ProfileCreated(
+        organization_id="acme", occurred_at=datetime(2026, 11, 23, 14, tzinfo=UTC), correlation_id="req-1"
+    )
     create_profile("acme", event)
 
     result = handler(stream_event(aws["table_stream_arn"]), LambdaContext())
@@ -65,6 +67,7 @@ def test_a_committed_change_reaches_the_bus_once_with_ids_only(aws: dict) -> Non
         "event_id": event.event_id,
         "organization_id": "acme",
         "occurred_at": "2026-11-23T14:00:00Z",
+        "correlation_id": "req-1",
         "schema_version": 1,
     }
 
