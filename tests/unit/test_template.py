@@ -198,12 +198,19 @@ def test_every_queue_and_async_function_has_a_dead_letter_queue_with_an_alarm_on
     }
     for fn in template.resources("AWS::Serverless::Function").values():
         props = fn["Properties"]
+        # asynchronous invocations (bus, topic, timers): the on-failure destination's record names the
+        # function and keeps the payload, so a redrive knows where to send it (a DeadLetterQueue's
+        # message is the payload alone)
+        assert "DeadLetterQueue" not in props
+        if "EventInvokeConfig" in props:
+            invoke = props["EventInvokeConfig"]
+            assert invoke["MaximumRetryAttempts"] >= 1
+            dead.add(invoke["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0])
         for event in props.get("Events", {}).values():
             if event["Type"] in ("EventBridgeRule", "Schedule", "ScheduleV2"):
                 dead.add(event["Properties"]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0])
-            elif event["Type"] == "SNS":
-                dead.add(props["DeadLetterQueue"]["TargetArn"]["Fn::GetAtt"][0])
-                assert props["EventInvokeConfig"]["MaximumRetryAttempts"] >= 1
+            if event["Type"] in ("EventBridgeRule", "SNS"):
+                assert "EventInvokeConfig" in props
             elif event["Type"] in ("DynamoDB",):
                 dead.add(
                     event["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
@@ -212,7 +219,7 @@ def test_every_queue_and_async_function_has_a_dead_letter_queue_with_an_alarm_on
     alarmed = {
         a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
         for a in template.resources("AWS::CloudWatch::Alarm").values()
-        if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        if a["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"
     }
     assert dead <= alarmed
     for alarm in template.resources("AWS::CloudWatch::Alarm").values():
@@ -283,7 +290,7 @@ def test_every_function_has_an_errors_and_a_throttles_alarm_that_says_where_to_l
             found = [
                 a
                 for a in _alarms()
-                if a["MetricName"] == metric
+                if a.get("MetricName") == metric
                 and a["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": fn.logical_id}}]
             ]
             assert len(found) == 1, (fn.logical_id, metric)
@@ -304,11 +311,13 @@ def test_every_dead_letter_queue_and_the_relay_s_lag_and_the_api_s_5xx_are_alarm
         depth = [
             a
             for a in _alarms()
-            if a["MetricName"] == "ApproximateNumberOfMessagesVisible"
+            if a.get("MetricName") == "ApproximateNumberOfMessagesVisible"
             and a["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]
         ]
         assert len(depth) == 1 and depth[0]["Threshold"] == 0, queue
-    names = {(a["Namespace"], a["MetricName"]) for a in _alarms()}
+        assert "Look first at" in depth[0]["AlarmDescription"], queue
+        assert f"QUEUE={queue}" in depth[0]["AlarmDescription"], queue  # how to redrive it
+    names = {(str(a["Namespace"]), a["MetricName"]) for a in _alarms() if "MetricName" in a}
     assert {("AWS/Lambda", "IteratorAge"), ("AWS/ApiGateway", "5xx")} <= names
     mail = template.resources()["OperatorAlarmEmail"]
     assert (mail["Type"], mail["Condition"], mail["Properties"]["Endpoint"]) == (
@@ -316,3 +325,74 @@ def test_every_dead_letter_queue_and_the_relay_s_lag_and_the_api_s_5xx_are_alarm
         "HasOnCallEmail",
         {"Ref": "OnCallEmail"},
     )
+
+
+def _custom_metrics(alarm: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Careloop/<stage> metrics an alarm reads, as ``{"flow", "area", "outcome"}``."""
+    stats = [m["MetricStat"]["Metric"] for m in alarm.get("Metrics", []) if "MetricStat" in m]
+    if "MetricName" in alarm:
+        stats.append(alarm)
+    return [
+        {"flow": m["MetricName"], **{d["Name"]: d["Value"] for d in m["Dimensions"]}}
+        for m in stats
+        if m["Namespace"] == {"Fn::Sub": "Careloop/${Stage}"}
+    ]
+
+
+def test_the_business_alarms_read_metrics_the_code_counts_and_say_where_to_look_first() -> None:
+    """An alarm on a metric name or outcome no code emits would never fire: each one's metrics are in
+    shared/metrics.py's vocabulary, in the stage's namespace the functions write to."""
+    from shared.metrics import FLOWS
+
+    assert template.load()["Globals"]["Function"]["Environment"]["Variables"][
+        "POWERTOOLS_METRICS_NAMESPACE"
+    ] == {"Fn::Sub": "Careloop/${Stage}"}
+    read = {}
+    for name, resource in template.resources("AWS::CloudWatch::Alarm").items():
+        for metric in _custom_metrics(resource["Properties"]):
+            area, outcomes = FLOWS[metric["flow"]]
+            assert (metric["area"], metric["outcome"] in outcomes) == (area, True), (name, metric)
+            read.setdefault(name, set()).add((metric["flow"], metric["outcome"]))
+            assert "Look first at" in resource["Properties"]["AlarmDescription"], name
+    assert read == {
+        "WebhookRejectionsAlarm": {("WebhookDeliveries", "rejected")},
+        "RemindersFailingAlarm": {("Reminders", "sent"), ("Reminders", "failed")},
+        "RemindersStalledAlarm": {
+            ("Reminders", "due"),
+            ("Reminders", "sent"),
+            ("Reminders", "failed"),
+            ("Reminders", "undeliverable"),
+        },
+        "EscalationsBreachedAlarm": {("Escalations", "breached")},
+    }
+
+
+def test_the_dashboard_has_a_row_per_area_with_every_flow_and_outcome() -> None:
+    from shared.metrics import FLOWS
+
+    dashboard = template.resources("AWS::CloudWatch::Dashboard")["OperationsDashboard"]["Properties"]
+    body = json.loads(dashboard["DashboardBody"]["Fn::Sub"])
+    rows: dict[str, set[int]] = {}
+    shown = set()
+    for widget in body["widgets"]:
+        for metric in widget["properties"]["metrics"]:
+            if metric[0] == "Careloop/${Stage}":
+                _ns, flow, _a, area, _o, outcome = metric
+                rows.setdefault(area, set()).add(widget["y"])
+                shown.add((flow, outcome))
+    assert {area for area, _ in FLOWS.values()} == set(rows)
+    assert all(len(ys) == 1 for ys in rows.values())  # an area's widgets share one row
+    assert len({min(ys) for ys in rows.values()}) == len(rows)  # and no two areas share one
+    assert shown == {(flow, o) for flow, (_area, outcomes) in FLOWS.items() for o in outcomes}
+
+
+def test_aws_backup_copies_the_table_into_a_vault_the_stack_keeps() -> None:
+    resources = template.resources()
+    selection = resources["BackupSelection"]["Properties"]["BackupSelection"]
+    assert selection["Resources"] == [{"Fn::GetAtt": ["CareTable", "Arn"]}]
+    assert resources["BackupVault"]["DeletionPolicy"] == "Retain"
+    rules = resources["BackupPlan"]["Properties"]["BackupPlan"]["BackupPlanRule"]
+    assert {r["Lifecycle"]["DeleteAfterDays"] for r in rules} == {35, 365}
+    assert resources["CareTable"]["Properties"]["PointInTimeRecoverySpecification"] == {
+        "PointInTimeRecoveryEnabled": True
+    }
