@@ -33,7 +33,7 @@ import threading
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from email import message_from_string, policy
 from email.utils import getaddresses
 from typing import Any
@@ -148,6 +148,9 @@ class Dispatcher:
         self._iterators: dict[str, str] = {}
         self._shard_ids: list[str] = []
         self._finished_shards: set[str] = set()
+        self._shard_of: dict[str, str] = {}  # sequence number → shard (a failed batch's record names it)
+        # told of each stream batch as it is handed over (the runtime's IteratorAge)
+        self.on_stream_batch: Any = None
         self.fired_once: set[tuple[str, str, str]] = set()
         self.moved = 0  # everything settle() ever moved: the runtime saves a snapshot when it grows
         self._recurring: dict[tuple[str, str, str], datetime | None] = {}
@@ -289,6 +292,9 @@ class Dispatcher:
                 self._shard_ids = []
             for record in out["Records"]:
                 record["eventSourceARN"] = self.stack.table_stream_arn
+                if len(self._shard_of) > HISTORY * 10:
+                    self._shard_of.clear()
+                self._shard_of[record["dynamodb"]["SequenceNumber"]] = shard
                 created = record["dynamodb"].get("ApproximateCreationDateTime")
                 if isinstance(created, datetime):  # boto3 parses it; Lambda delivers epoch seconds
                     record["dynamodb"]["ApproximateCreationDateTime"] = created.timestamp()
@@ -305,6 +311,8 @@ class Dispatcher:
         # -1 (Lambda's default) retries until the record leaves the stream after 24 h; locally, a bound
         attempts = (source.retries if source.retries >= 0 else UNBOUNDED_STREAM_RETRIES) + 1
         for _attempt in range(attempts):
+            if self.on_stream_batch is not None:
+                self.on_stream_batch(source.function_id, pending)
             result = self._invoke(source.function_id, {"Records": pending})
             if not result.ok:
                 continue
@@ -324,8 +332,21 @@ class Dispatcher:
             error=(result.error_type or "") if result and not result.ok else "batchItemFailures",
             destination=source.on_failure,
             message={
-                "requestContext": {"condition": "RetryAttemptsExhausted", "functionArn": source.function_id},
-                "DDBStreamBatchInfo": {"streamArn": self.stack.table_stream_arn, "batchSize": len(pending)},
+                "version": "1.0",
+                "timestamp": isoformat(self.clock.now()),
+                "requestContext": {
+                    "requestId": str(uuid.uuid4()),
+                    "functionArn": self.tpl.function(source.function_id).arn,
+                    "condition": "RetryAttemptsExhausted",
+                    "approximateInvokeCount": attempts,
+                },
+                "DDBStreamBatchInfo": {
+                    "shardId": self._shard_of.get(pending[0]["dynamodb"]["SequenceNumber"]),
+                    "startSequenceNumber": pending[0]["dynamodb"]["SequenceNumber"],
+                    "endSequenceNumber": pending[-1]["dynamodb"]["SequenceNumber"],
+                    "streamArn": self.stack.table_stream_arn,
+                    "batchSize": len(pending),
+                },
             },
         )
 
@@ -565,17 +586,27 @@ class Dispatcher:
                 return True
         self._record(Fired(self.clock.now(), what, target.function_id, False))
         fn = self.tpl.function(target.function_id)
+        # Lambda's own on-failure destination when the function has one (the bus and Scheduler hand
+        # an event over asynchronously: their DLQs take only what they could not hand over)
+        message: Any = payload
+        if fn.async_dlq is not None and fn.async_record:
+            message = _invocation_record(fn.arn, payload, target.retries + 1, result)
         self._dead_letter(
             kind="async",
             function_id=target.function_id,
             payload=payload,
             error=f"{result.error_type}: {result.error}" if result else "not invoked",
-            destination=target.dead_letter or fn.async_dlq,
-            message=payload,
+            destination=fn.async_dlq or target.dead_letter,
+            message=message,
             attempts=target.retries + 1,
             what=what,
         )
         return False
+
+    def deliver(self, target: Target, event: Any, *, what: str) -> bool:
+        """Deliver ``event`` to ``target`` as the bus or Scheduler would (a redrive's replay)."""
+        with self.lock:
+            return self._deliver(target, event, what=what)
 
     def _send_to_arn(self, arn: str, payload: Any) -> bool:
         body = json.dumps(payload)
@@ -848,6 +879,25 @@ def _filterable(record: dict[str, Any]) -> dict[str, Any]:
     except ValueError:
         return record
     return {**record, "body": body}
+
+
+def _invocation_record(
+    function_arn: str, payload: Any, attempts: int, result: Result | None
+) -> dict[str, Any]:
+    """What Lambda sends an on-failure destination after an asynchronous invocation's last retry."""
+    return {
+        "version": "1.0",
+        "timestamp": isoformat(datetime.now(UTC)),
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "functionArn": f"{function_arn}:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": attempts,
+        },
+        "requestPayload": payload,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": {"errorType": result.error_type if result else "NotInvoked"},
+    }
 
 
 def _failed_items(

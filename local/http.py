@@ -82,6 +82,22 @@ class ClockRequest(BaseModel):
     set: datetime | None = Field(None, description="an instant, e.g. 2026-11-24T09:00:00Z")
 
 
+class RedriveRequest(BaseModel):
+    """``POST /_local/dlq/redrive``: which dead-letter queue (its logical id), and how many at most."""
+
+    model_config = ConfigDict(extra="forbid")
+    queue: str
+    limit: int | None = Field(None, ge=1)
+
+
+class FaultRequest(BaseModel):
+    """``POST /_local/faults``: break a function (every invocation raises ``error``) or mend it (null)."""
+
+    model_config = ConfigDict(extra="forbid")
+    function: str
+    error: str | None = Field(None, pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+
+
 class SmsReply(BaseModel):
     """A patient's SMS reply (``POST /_local/sms``): who sent what, to which of our numbers."""
 
@@ -162,11 +178,18 @@ class HttpApi:
             event, self.rt.clock.offset.total_seconds(), event["requestContext"]["requestId"]
         )
         self.rt.wake()
+        # API Gateway names every request (the functions' correlation id) in this header
+        request_id = {"Apigw-Requestid": event["requestContext"]["requestId"]}
         if not result.ok:  # an error or a timeout in the function: API Gateway answers 500
-            return self.with_cors(_json(500, {"message": "Internal Server Error"}), origin)
+            self.rt.ops.api_answered(500)
+            failed = _json(500, {"message": "Internal Server Error"})
+            failed.headers.update(request_id)
+            return self.with_cors(failed, origin)
         response = self.response(result.value)
+        self.rt.ops.api_answered(response.status_code)
         response.headers.update(
             {
+                **request_id,
                 "X-Careloop-Function": route.function_id,
                 "X-Careloop-Cold-Start": str(result.cold).lower(),
                 "X-Careloop-Reloaded": str(result.reloaded).lower(),
@@ -360,7 +383,31 @@ class HttpApi:
             rt.dispatcher.settle()  # a timer the last request's events set is listed
             return _json(200, {"now": isoformat(rt.clock.now()), "schedules": rt.dispatcher.schedules()})
         if route == ("GET", "/dlq"):
-            return _json(200, {"failures": list(rt.dispatcher.views.dlq)})
+            rt.dispatcher.settle()
+            return _json(
+                200, {"failures": list(rt.dispatcher.views.dlq), "queues": rt.ops.dead_letter_queues()}
+            )
+        if route == ("POST", "/dlq/redrive"):
+            try:
+                again = RedriveRequest.model_validate_json(request.get_data() or b"{}")
+            except ValidationError as exc:
+                return _json(400, {"message": exc.errors(include_url=False, include_input=False)})
+            if again.queue not in rt.ops.dead_letter_queues():
+                return _json(404, {"message": "no such dead-letter queue in the template"})
+            return _json(200, rt.ops.redrive(again.queue, again.limit))
+        if route == ("GET", "/metrics"):
+            return _json(200, rt.ops.report())
+        if route == ("GET", "/logs"):
+            return _json(200, {"lines": rt.ops.log_lines(request.args.get("correlation_id"))})
+        if route == ("POST", "/faults"):
+            try:
+                fault = FaultRequest.model_validate_json(request.get_data() or b"{}")
+            except ValidationError as exc:
+                return _json(400, {"message": exc.errors(include_url=False, include_input=False)})
+            if fault.function not in rt.pools:
+                return _json(404, {"message": "no such function in the template"})
+            rt.ops.set_fault(fault.function, fault.error)
+            return _json(200, {"function": fault.function, "error": fault.error})
         if route == ("POST", "/sms"):
             try:
                 reply = SmsReply.model_validate_json(request.get_data() or b"{}")

@@ -23,6 +23,7 @@ from typing import Any
 
 from local import state
 from local.dispatch import Dispatcher, Fired
+from local.operations import Operations
 from local.stack import LOCAL_CREDENTIALS, Stack, function_environment, provision
 from local.template import REGION, TEMPLATE, Template
 from local.tokens import TokenIssuer
@@ -136,6 +137,8 @@ class Runtime:
             for fn in self.tpl.functions
         }
         self.dispatcher = Dispatcher(self.tpl, self.stack, self.session, self.pools, self.clock)
+        self.ops = Operations(self)
+        self.dispatcher.on_stream_batch = self.ops.stream_read
         if saved:
             state.restore(self, saved)
         if self.seed:
@@ -366,7 +369,10 @@ def main(argv: list[str] | None = None) -> None:
     rt.say(
         f'  token:   curl -s -X POST {rt.url}/_local/token -d \'{{"org":"demo","roles":["coordinator"]}}\''
     )
-    rt.say("  local:   /_local/clock /_local/outbox /_local/events /_local/schedules /_local/dlq /_local/sms")
+    rt.say(
+        "  local:   /_local/clock /_local/outbox /_local/events /_local/schedules /_local/dlq /_local/sms\n"
+        "           /_local/metrics /_local/logs /_local/faults /_local/dlq/redrive"
+    )
     if args.data_dir:
         rt.say(f"  state is saved to {args.data_dir} within a second of each change, and on exit")
     rt.say("Ctrl-C to stop.")

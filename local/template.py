@@ -48,6 +48,9 @@ class Function:
     memory: int = 128
     async_retries: int = ASYNC_RETRIES
     async_dlq: Any = None  # DeadLetterQueue / OnFailure destination (unresolved)
+    # the OnFailure destination gets Lambda's invocation record (function, payload, error); a
+    # DeadLetterQueue gets the payload alone
+    async_record: bool = False
 
     @property
     def module(self) -> str:
@@ -184,6 +187,7 @@ class Template:
                         invoke.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
                         or props.get("DeadLetterQueue", {}).get("TargetArn")
                     ),
+                    async_record="Destination" in invoke.get("DestinationConfig", {}).get("OnFailure", {}),
                 )
             )
         return out

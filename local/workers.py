@@ -17,7 +17,8 @@ import threading
 import time
 import traceback
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -38,6 +39,37 @@ class Result:
     cold: bool = False
     reloaded: bool = False
     timed_out: bool = False
+    logs: list[str] = field(default_factory=list)  # what the invocation wrote to stdout, line by line
+
+
+class InjectedFault(RuntimeError):
+    """What a function broken on purpose raises (``POST /_local/faults``): as its handler raising."""
+
+
+class _Tee:
+    """The worker's stdout: written through (the runtime's log, as CloudWatch Logs gets it) and kept
+    line by line for the invocation's result (the runtime reads metrics and correlation from it)."""
+
+    def __init__(self, out: Any) -> None:
+        self.out, self._partial = out, ""
+        self.lines: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.out.write(text)
+        self._partial += text
+        *done, self._partial = self._partial.split("\n")
+        self.lines.extend(line for line in done if line)
+        return len(text)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+    def take(self) -> list[str]:
+        taken, self.lines = self.lines, []
+        return taken
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.out, name)
 
 
 # ---------------------------------------------------------------- inside a worker process
@@ -77,6 +109,8 @@ def _worker_main(conn: Connection, env: dict[str, str], handler_path: str, packa
     from datetime import timedelta
 
     os.environ.update(env)
+    tee = _Tee(sys.stdout)
+    sys.stdout = tee
     module_name, attribute = handler_path.rsplit(".", 1)
     handler = None
     signature: tuple[tuple[str, int], ...] = ()
@@ -104,10 +138,14 @@ def _worker_main(conn: Connection, env: dict[str, str], handler_path: str, packa
 
             clock.set_clock(clock.OffsetClock(timedelta(seconds=message["clock_offset"])))
             context = LambdaContext(timeout_seconds=message["timeout"], **message["context"])
+            tee.take()
+            if message.get("fault"):
+                raise InjectedFault(message["fault"])
             value = handler(message["event"], context)
             conn.send(
                 {
                     "ok": True,
+                    "logs": tee.take(),
                     "value": value,
                     "cold": cold,
                     "reloaded": reloaded,
@@ -119,6 +157,7 @@ def _worker_main(conn: Connection, env: dict[str, str], handler_path: str, packa
             conn.send(
                 {
                     "ok": False,
+                    "logs": tee.take(),
                     "error_type": type(exc).__name__,
                     "error": str(exc)[:500],
                     "cold": cold,
@@ -193,6 +232,8 @@ class FunctionPool:
         self._idle: list[_Worker] = []
         self._all: list[_Worker] = []
         self.invocations = 0  # the runtime saves a snapshot (--data-dir) when any pool's count grows
+        self.fault: str | None = None  # set: every invocation fails as a handler that raises would
+        self.observers: list[Callable[[str, Result], None]] = []  # told of every invocation's result
         self._lock = threading.Lock()
         self._free = threading.Condition(self._lock)
 
@@ -229,10 +270,14 @@ class FunctionPool:
                 "context": context,
                 "clock_offset": clock_offset,
                 "timeout": self.timeout,
+                "fault": self.fault,
             }
-            return worker.invoke(message, self.timeout)
+            result = worker.invoke(message, self.timeout)
         finally:
             self._release(worker, invoked=True)
+        for observe in self.observers:
+            observe(self.logical_id, result)
+        return result
 
     def warm(self) -> None:
         """Start one worker and initialise its handler now, so the first request finds it warm."""

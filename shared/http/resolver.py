@@ -118,15 +118,17 @@ def _unreadable(event: dict[str, Any], detail: str) -> dict[str, Any]:
 
 def make_handler(app: APIGatewayHttpResolver) -> LambdaHandler:
     """The Lambda entry point for ``app``: binds the table from the environment, refuses unreadable
-    bodies, adds the request id to every log line, and resolves."""
+    bodies, adds the request id to every log line (the correlation id), resolves, and logs the
+    answer's status."""
     logger = get_logger()
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         bind()
-        rejected = unreadable_body(event)
-        if rejected is not None:
-            return rejected
-        return app.resolve(event, context)
+        response = unreadable_body(event) or app.resolve(event, context)
+        # one line per request: the route's template (never the path, which holds ids a client chose)
+        # and the status; with the correlation id, what a client's report of a failure is found by
+        logger.info("request answered", route=event.get("routeKey"), status=response.get("statusCode"))
+        return response
 
     return handler

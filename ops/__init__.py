@@ -1,0 +1,1 @@
+"""Operating Careloop: redriving dead letters, the cost model."""
