@@ -361,3 +361,12 @@ def record(bench: str, figures: dict[str, Any], path: Path = RESULTS) -> None:
     data = json.loads(path.read_text()) if path.exists() else {}
     data[bench] = figures
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def step(calls: Counter[str], read: Counter[str] | None = None, **more: Any) -> dict[str, Any]:
+    """A step bench's figures: its DynamoDB calls by operation (and items read, when counted)."""
+    out: dict[str, Any] = {"calls": dict(sorted(calls.items()))}
+    if read is not None:
+        out["items_read"] = sum(read.values())
+    out.update(more)
+    return out
