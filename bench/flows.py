@@ -9,7 +9,8 @@ occurrences under :func:`bench.results.meter`; the figures are per occurrence (`
 message sent). Writes the ``flows`` section of ``bench/results.json``.
 
 The clinic: New York, open weekdays; patients reachable by SMS with consent, quiet hours 21:00-09:00;
-the clinic's EHR subscribes to ``appointment.booked`` and ``appointment.cancelled`` (a loopback
+reminder links on a short domain (``ReminderLinkBaseUrl``, as the README's deployment asks); the
+clinic's EHR subscribes to ``appointment.booked`` and ``appointment.cancelled`` (a loopback
 receiver stands in for it), so a booking's figures include its outbound webhook.
 """
 
@@ -27,7 +28,13 @@ from typing import Any
 RUNS = int(os.environ.get("RUNS", "2"))
 ONLY = os.environ.get("ONLY", "")
 START = datetime(2026, 11, 30, 14, tzinfo=UTC)  # Monday 09:00 in New York
-ENV = {"SMS_PARTS_PER_SECOND": "1000", "EMAILS_PER_SECOND": "1000", "OUTBOUND_ALLOW_LOOPBACK": "true"}
+ENV = {
+    "SMS_PARTS_PER_SECOND": "1000",
+    "EMAILS_PER_SECOND": "1000",
+    "OUTBOUND_ALLOW_LOOPBACK": "true",
+    # ReminderLinkBaseUrl set as README's Deploying section asks: a short domain keeps an SMS to one part
+    "LINK_BASE_URL": "https://cl.example",
+}
 
 
 def at(text: str) -> datetime:
