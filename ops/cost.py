@@ -303,7 +303,7 @@ LEVERS: dict[str, Callable[[dict[str, Any], Facts], None]] = {
     "Lambda memory 512 MB (durations as measured: I/O-bound)": _memory(512),
     "logs at WARNING (Lambda's own lines only), kept 7 days": _quiet_logs,
     "half the cold starts (fewer, busier functions)": _warmer,
-    "point-in-time recovery off, 7 daily AWS Backup copies instead": _backups_for_pitr,
+    "PITR off, 7 daily AWS Backup copies instead": _backups_for_pitr,
     "DynamoDB Standard-IA table class": _standard_ia,
 }
 
