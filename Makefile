@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 WORKERS ?= auto
 LAYER_RUNTIME := 3.14
 
-.PHONY: install test lint format typecheck cfn-lint pytest mutation-gate mutate bench openapi run invoke clean
+.PHONY: install test lint format typecheck cfn-lint pytest mutation-gate mutate bench cost openapi run invoke clean
 
 install: $(STAMP)
 
@@ -69,6 +69,13 @@ bench: install
 	$(PY) -m bench.authorizations
 	$(PY) -m bench.feedback
 	$(PY) -m bench.runtime
+	$(PY) -m bench.flows
+	@$(MAKE) --no-print-directory cost
+
+# The cost model (ops/cost.py): USD a month per 1,000 active patients, from bench/results.json (what
+# `python -m bench.flows` measured), ops/prices.json, ops/profile.json and template.yaml. No AWS call.
+cost: install
+	$(PY) -m ops.cost
 
 openapi: install
 	@mkdir -p docs

@@ -8,6 +8,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bench.results import record, step
+
 OPEN_TASKS = 5_000
 PAGE = "50"
 STORED = (500, 5_000)
@@ -15,7 +17,11 @@ MONDAY = datetime(2026, 11, 23, 14, tzinfo=UTC)
 ROLES = ("coordinator", "nurse", "physician")
 
 
+FIGURES: dict[str, Any] = {}  # what _line printed, for bench/results.json
+
+
 def _line(label: str, calls: Counter[str], read: Counter[str] | None = None) -> str:
+    FIGURES[label.strip()] = step(calls, read)
     detail = ", ".join(f"{n} {op}" for op, n in sorted(calls.items()))
     items = f"; items read {sum(read.values())}" if read is not None else ""
     return f"{label:58}{sum(calls.values()):>4} calls: {detail}{items}"
@@ -100,3 +106,4 @@ def _escalation(org: str) -> Any:
 
 if __name__ == "__main__":
     main()
+    record("escalations", FIGURES)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 
 def main() -> None:
+    from bench.results import record, step
     from bench.stack import moto_stack
     from tests.support.intake import calls_per_route
 
@@ -19,6 +20,7 @@ def main() -> None:
     for label, (status, calls) in rows.items():
         detail = ", ".join(f"{n} {op}" for op, n in sorted(calls.items()))
         print(f"{label:36}{status:>7}  {sum(calls.values())}: {detail}")
+    record("intake_calls", {label: step(calls, status=status) for label, (status, calls) in rows.items()})
 
 
 if __name__ == "__main__":

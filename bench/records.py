@@ -8,12 +8,19 @@ from __future__ import annotations
 import time
 from collections import Counter
 from datetime import timedelta
+from typing import Any
+
+from bench.results import record, step
 
 ENTRIES = 5_000
 READINGS = 200
 
 
+FIGURES: dict[str, Any] = {}  # what _line printed, for bench/results.json
+
+
 def _line(label: str, calls: Counter[str], extra: str = "") -> str:
+    FIGURES[label.strip()] = step(calls)
     detail = ", ".join(f"{n} {op}" for op, n in sorted(calls.items()))
     return f"{label:58}{sum(calls.values()):>4} calls: {detail}{extra}"
 
@@ -65,3 +72,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    record("records", FIGURES)

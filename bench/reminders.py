@@ -43,6 +43,7 @@ def _slots(day: datetime) -> Iterator[str]:
 
 
 def main() -> None:
+    from bench.results import record, step
     from bench.stack import moto_stack
     from functions.reminders import dispatch, inbound, sender, tokens
     from tests.support.cloud import cloud
@@ -84,9 +85,12 @@ def main() -> None:
                 c.settle()
                 touch = next(t for t in clinic.rem.touches(nxt["id"]) if t["status"] == "planned")
                 c.clock.set(START + timedelta(hours=1))
+            figures = {}
             for stored, d_calls, s_calls in rows:
                 print(_line(f"dispatch a due touch ({stored} appointments stored)", d_calls))
                 print(_line(f"send it ({stored} appointments stored)", s_calls))
+                figures[f"dispatch a due touch ({stored} appointments stored)"] = step(d_calls)
+                figures[f"send it ({stored} appointments stored)"] = step(s_calls)
             c.dispatcher.run_due(datetime(2026, 10, 30, 15, tzinfo=UTC))
             os.environ.update(c.env("ReminderInboundFunction"))
             notification = {
@@ -97,6 +101,7 @@ def main() -> None:
             }
             outcome, r_calls = _calls(inbound.handle, notification, c.clock.now())
             print(_line(f"an SMS reply ({outcome})", r_calls))
+            figures["an SMS reply"] = step(r_calls, outcome=outcome)
 
             print()
             burst = _slots(datetime(2026, 11, 24, 12, tzinfo=UTC))
@@ -116,6 +121,8 @@ def main() -> None:
                 f"  {len(fired)} deliveries, {sent} messages sent in {elapsed:.1f} s: "
                 f"{sent / elapsed:.1f} touches/s end to end (timer, dispatcher, queue, sender, moto)"
             )
+            figures["burst"] = {"visits": BURST, "messages": sent, "touches_per_s": round(sent / elapsed, 2)}
+            record("reminders", figures)
 
 
 if __name__ == "__main__":

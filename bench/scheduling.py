@@ -11,6 +11,7 @@ TARGETS = (0, 100, 1000)
 
 
 def main() -> None:
+    from bench.results import record, step
     from bench.stack import moto_stack
     from tests.support.ddb import capacity, count_calls
     from tests.support.scheduling import CARDIOLOGIST, calls_per_route, open_clinic
@@ -27,6 +28,9 @@ def main() -> None:
                 appointment_type="new-patient",
             )
         rows = calls_per_route(clinic)
+        figures: dict[str, object] = {
+            label: step(calls, status=status) for label, (status, calls) in rows.items()
+        }
 
         print("DynamoDB calls per scheduling route (reads also publish one audit event to EventBridge)")
         print(f"{'route':44}{'status':>7}  calls")
@@ -38,6 +42,7 @@ def main() -> None:
                 f"booking a {label} (15-minute grid): {used['wcu']:.0f} WCU (transactional), "
                 f"{used['rcu']:.1f} RCU"
             )
+            figures[f"book a {label}"] = {"wcu": used["wcu"], "rcu": used["rcu"]}
 
         print()
         print("GET /availability, one provider, one day, as appointments pile up elsewhere")
@@ -61,6 +66,13 @@ def main() -> None:
                 f"{stored:>24}{sum(calls.values()):>7}{used['items_read']:>12.0f}{used['rcu']:>6.1f}"
                 f"{statistics.median(timings):>8.1f}"
             )
+            figures[f"GET /availability, {stored} appointments elsewhere"] = step(
+                calls,
+                items_read=used["items_read"],
+                rcu=used["rcu"],
+                duration_ms_p50=round(statistics.median(timings), 1),
+            )
+        record("scheduling", figures)
 
 
 def _elsewhere(searched: str, other: str):  # type: ignore[no-untyped-def]

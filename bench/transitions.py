@@ -8,11 +8,17 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
+from bench.results import record, step
+
 OPEN_EPISODES = 1_000
 PAGE = "50"
 
 
+FIGURES: dict[str, Any] = {}  # what _line printed, for bench/results.json
+
+
 def _line(label: str, calls: Counter[str], read: Counter[str] | None = None) -> str:
+    FIGURES[label.strip()] = step(calls, read)
     detail = ", ".join(f"{n} {op}" for op, n in sorted(calls.items()))
     items = f"; items read {sum(read.values())}" if read is not None else ""
     return f"{label:58}{sum(calls.values()):>4} calls: {detail}{items}"
@@ -92,3 +98,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    record("transitions", FIGURES)

@@ -94,7 +94,7 @@ def through_runtime() -> dict[str, float]:
     return {"p50": qs[49], "p99": qs[98]}
 
 
-def in_process() -> None:
+def in_process() -> dict[str, Any]:
     from bench.stack import moto_stack
     from functions.webhooks import process as processor
     from local.context import LambdaContext
@@ -168,14 +168,28 @@ def in_process() -> None:
         f"processor: {done} deliveries in {elapsed:.2f} s = {done / elapsed:.0f} deliveries/s "
         "(one Observation each, parsed and validated with fhir.resources, in-process on moto)"
     )
+    from bench.results import step
+
+    return {
+        "acknowledge": step(ack),
+        "a repeat of its webhook-id": step(repeat),
+        "process one Observation": step(one, deliveries_per_s=round(done / elapsed, 1)),
+    }
 
 
 def main() -> None:
+    from bench.results import record
+
     os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
-    in_process()
+    steps = in_process()
     figures = through_runtime()
     p50, p99 = figures["p50"], figures["p99"]
     print(f"acknowledgement through the runtime, {N} deliveries: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    steps["acknowledge through the runtime"] = {
+        "duration_ms_p50": round(p50, 1),
+        "duration_ms_p99": round(p99, 1),
+    }
+    record("webhooks", steps)
 
 
 if __name__ == "__main__":

@@ -1,1 +1,1 @@
-"""Operating Careloop: redriving dead letters, the cost model."""
+"""Operating Careloop: redriving dead letters (redrive), the cost model (cost)."""
