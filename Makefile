@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 WORKERS ?= auto
 LAYER_RUNTIME := 3.14
 
-.PHONY: install test lint format typecheck cfn-lint pytest mutation-gate mutate bench cost openapi run invoke clean
+.PHONY: install test lint format typecheck cfn-lint pytest mutation-gate mutate bench cost redrive openapi run invoke clean
 
 install: $(STAMP)
 
@@ -81,6 +81,12 @@ openapi: install
 	@mkdir -p docs
 	$(PY) -m local.openapi > docs/openapi.json
 	@echo "wrote docs/openapi.json"
+
+# After the fix, replay a dead-letter queue of a deployed stack (ops/redrive.py; AWS credentials for
+# it): `make redrive STACK=careloop-prod QUEUE=AsyncDeadLetterQueue` (LIMIT=, DRY_RUN=1 to count).
+redrive: install
+	@test -n "$(STACK)" -a -n "$(QUEUE)" || { echo "usage: make redrive STACK=careloop-prod QUEUE=AsyncDeadLetterQueue" >&2; exit 2; }
+	$(PY) -m ops.redrive --stack $(STACK) --queue $(QUEUE) $(if $(LIMIT),--limit $(LIMIT)) $(if $(DRY_RUN),--dry-run)
 
 # HOST and PORT come from the environment (default 127.0.0.1:3000); ARGS passes flags, e.g.
 # `make run ARGS="--seed --data-dir .local-data"`.

@@ -23,6 +23,8 @@ from copy import deepcopy
 from pathlib import Path
 from typing import Any
 
+from shared.metrics import FLOWS
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
 PRICES = ROOT / "ops" / "prices.json"
@@ -60,7 +62,8 @@ def template_facts(template: dict[str, Any]) -> Facts:
         functions[name] = {
             "memory_mb": int(props.get("MemorySize", glob.get("MemorySize", 128))),
             "architecture": (props.get("Architectures") or glob.get("Architectures") or ["x86_64"])[0],
-            "traced": props.get("Tracing", glob.get("Tracing", "PassThrough")) == "Active",
+            "traced": _parameter(template, props.get("Tracing", glob.get("Tracing", "PassThrough")))
+            == "Active",
             "reads_secrets": "secretsmanager:GetSecretValue" in json.dumps(props.get("Policies", [])),
         }
         events = props.get("Events", {}) or {}
@@ -74,7 +77,16 @@ def template_facts(template: dict[str, Any]) -> Facts:
         "kms_keys": len(of_type("AWS::KMS::Key")),
         "secrets": len(of_type("AWS::SecretsManager::Secret")),
         "polled_queues": polled,
+        # shared/metrics.py: one metric per flow and outcome (its dimensions are a closed vocabulary)
+        "custom_metrics": sum(len(outcomes) for _area, outcomes in FLOWS.values()),
     }
+
+
+def _parameter(template: dict[str, Any], value: Any) -> Any:
+    """A ``!Ref`` to a template parameter, as its default (what ``sam deploy`` uses unless told)."""
+    if isinstance(value, dict) and "Ref" in value:
+        return template.get("Parameters", {}).get(value["Ref"], {}).get("Default")
+    return value
 
 
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
@@ -197,7 +209,7 @@ def fixed_lines(facts: Facts, p: dict[str, float], assumptions: dict[str, Any]) 
         f"CloudWatch alarms ({facts['alarms']})": facts["alarms"] * p["cloudwatch_alarm_month"],
         f"CloudWatch dashboards ({facts['dashboards']})": facts["dashboards"]
         * p["cloudwatch_dashboard_month"],
-        f"CloudWatch custom metrics ({a('custom_metrics')})": a("custom_metrics")
+        f"CloudWatch custom metrics ({facts['custom_metrics']})": facts["custom_metrics"]
         * p["cloudwatch_metric_month"],
         f"Secrets ({facts['secrets']} in the template, {a('partner_secrets')} partner)": (
             facts["secrets"] + a("partner_secrets")
@@ -298,8 +310,13 @@ def _warmer(profile: dict[str, Any], facts: Facts) -> None:
     cold["value"] = cold["value"] / 2
 
 
+def _traced(profile: dict[str, Any], facts: Facts) -> None:
+    for function in facts["functions"].values():
+        function["traced"] = True
+
+
 LEVERS: dict[str, Callable[[dict[str, Any], Facts], None]] = {
-    "X-Ray sampling 5% of requests (a sampling rule)": _assume("xray_sampled_share", 0.05),
+    "X-Ray on (TracingMode=Active): what it would add": _traced,
     "Lambda memory 512 MB (durations as measured: I/O-bound)": _memory(512),
     "logs at WARNING (Lambda's own lines only), kept 7 days": _quiet_logs,
     "half the cold starts (fewer, busier functions)": _warmer,

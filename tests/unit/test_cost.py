@@ -49,10 +49,13 @@ def test_every_flow_of_the_profile_is_measured_by_the_flows_bench(inputs: Any) -
 def test_doubling_a_price_doubles_its_lines_and_nothing_else(
     inputs: Any, price: str, lines: list[str]
 ) -> None:
-    before = run(inputs)
+    facts = deepcopy(inputs[3])
+    for function in facts["functions"].values():
+        function["traced"] = True  # X-Ray on (TracingMode=Active), so its line has a price to double
+    before = run(inputs, facts=facts)
     prices = deepcopy(inputs[1])
     prices[price]["usd"] *= 2
-    after = run(inputs, prices=prices)
+    after = run(inputs, prices=prices, facts=facts)
     for line in lines:
         assert before["by_service"][line] > 0
         assert after["by_service"][line] == pytest.approx(2 * before["by_service"][line])
@@ -96,9 +99,9 @@ def test_every_function_and_alarm_of_the_template_is_counted(inputs: Any) -> Non
     fixed = run(inputs)["fixed"]
     prices = cost.unit_prices(inputs[1])
     assert fixed[f"CloudWatch alarms ({alarms})"] == pytest.approx(alarms * prices["cloudwatch_alarm_month"])
-    # the Globals every function inherits: arm64, 1024 MB, traced
+    # the Globals every function inherits: arm64, 1024 MB, X-Ray as TracingMode's default (off)
     assert {(f["architecture"], f["memory_mb"], f["traced"]) for f in facts["functions"].values()} == {
-        ("arm64", 1024, True)
+        ("arm64", 1024, False)
     }
 
 
@@ -144,10 +147,12 @@ def test_the_model_answers_its_assumptions(inputs: Any) -> None:
 def test_each_lever_is_the_model_rerun_with_that_change(inputs: Any) -> None:
     results, prices, profile, facts = inputs
     out = dict(cost.levers(results, prices, profile, facts))
-    sampled = deepcopy(profile)
-    sampled["assumptions"]["xray_sampled_share"]["value"] = 0.05
-    expected = cost.model(results, prices, sampled, facts)["variable_per_1000"]
-    assert out["X-Ray sampling 5% of requests (a sampling rule)"] == pytest.approx(expected)
+    traced = deepcopy(facts)
+    for function in traced["functions"].values():
+        function["traced"] = True
+    expected = cost.model(results, prices, profile, traced)["variable_per_1000"]
+    assert out["X-Ray on (TracingMode=Active): what it would add"] == pytest.approx(expected)
+    assert expected > cost.model(results, prices, profile, facts)["variable_per_1000"]
     now = cost.model(results, prices, profile, facts)["variable_per_1000"]
     lowering = [usd for label, usd in out.items() if usd < now and label != "all of those that lower it"]
     assert out["all of those that lower it"] < min(lowering)

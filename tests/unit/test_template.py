@@ -392,7 +392,9 @@ def test_aws_backup_copies_the_table_into_a_vault_the_stack_keeps() -> None:
     assert selection["Resources"] == [{"Fn::GetAtt": ["CareTable", "Arn"]}]
     assert resources["BackupVault"]["DeletionPolicy"] == "Retain"
     rules = resources["BackupPlan"]["Properties"]["BackupPlan"]["BackupPlanRule"]
-    assert {r["Lifecycle"]["DeleteAfterDays"] for r in rules} == {35, 365}
+    assert [(r["Lifecycle"]["DeleteAfterDays"], r["ScheduleExpression"]) for r in rules] == [
+        (365, "cron(0 8 1 * ? *)")  # a copy a month for a year; PITR covers the last 35 days
+    ]
     assert resources["CareTable"]["Properties"]["PointInTimeRecoverySpecification"] == {
         "PointInTimeRecoveryEnabled": True
     }
