@@ -328,7 +328,8 @@ def test_a_care_plan_review_recorded_by_staff_asks_the_patient_once(
     assert c.detail_types("careloop.careplans").count("CarePlanReviewed") == 1
     (event,) = [e["detail"] for e in c.events if e["detail-type"] == "CarePlanReviewed"]
     assert set(event) == {
-        "event_id", "organization_id", "occurred_at", "care_plan_id", "patient_id", "schema_version"
+        "event_id", "organization_id", "occurred_at", "correlation_id", "care_plan_id", "patient_id",
+        "schema_version",
     }  # fmt: skip
     c.redeliver("CarePlanReviewed", "FeedbackEventsFunction")
     c.advance_to(at("2026-11-30T16:01:00Z"))

@@ -75,6 +75,7 @@ def test_registration_is_one_transaction_with_its_event_and_audit(aws: dict) -> 
         "event_id",
         "organization_id",
         "occurred_at",
+        "correlation_id",  # the request's: API Gateway's request id
         "patient_id",
         "schema_version",
     }

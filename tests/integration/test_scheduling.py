@@ -156,6 +156,7 @@ def test_booking_holds_the_slot_in_one_transaction(aws: dict, clinic: Clinic) ->
         "event_id",
         "organization_id",
         "occurred_at",
+        "correlation_id",
         "schema_version",
         "appointment_id",
         "patient_id",
