@@ -498,7 +498,7 @@ class Dispatcher:
         moved = 0
         for tap in self._topic_taps:
             fn = self.tpl.function(tap.subscription.function_id)
-            target = Target(function_id=fn.logical_id, retries=fn.async_retries)
+            target = Target(function_id=fn.logical_id)
             topic_name = tap.topic_arn.rsplit(":", 1)[1]
             while self._visible(tap.url) and (
                 messages := self._sqs.receive_message(
@@ -579,7 +579,11 @@ class Dispatcher:
             self._record(Fired(self.clock.now(), what, arn, sent))
             return sent
         result: Result | None = None
-        for _attempt in range(target.retries + 1):
+        # the bus and Scheduler hand a function its event asynchronously: their retry policies are for
+        # a hand-over that fails (throttling, permissions), never locally; a function that fails is
+        # retried by Lambda, as its EventInvokeConfig says (2 retries by default)
+        retries = self.tpl.function(target.function_id).async_retries
+        for _attempt in range(retries + 1):
             result = self._invoke(target.function_id, payload)
             if result.ok:
                 self._record(Fired(self.clock.now(), what, target.function_id, True))
@@ -590,7 +594,7 @@ class Dispatcher:
         # an event over asynchronously: their DLQs take only what they could not hand over)
         message: Any = payload
         if fn.async_dlq is not None and fn.async_record:
-            message = _invocation_record(fn.arn, payload, target.retries + 1, result)
+            message = _invocation_record(fn.arn, payload, retries + 1, result)
         self._dead_letter(
             kind="async",
             function_id=target.function_id,
@@ -598,7 +602,7 @@ class Dispatcher:
             error=f"{result.error_type}: {result.error}" if result else "not invoked",
             destination=fn.async_dlq or target.dead_letter,
             message=message,
-            attempts=target.retries + 1,
+            attempts=retries + 1,
             what=what,
         )
         return False
@@ -748,11 +752,9 @@ class Dispatcher:
             key, detail, schedule = item
             target = detail["Target"]
             fn = target["Arn"].rsplit(":", 1)[1] if target["Arn"].startswith("arn:aws:lambda:") else None
-            retries = int(target.get("RetryPolicy", {}).get("MaximumRetryAttempts", 185))
             t = Target(
                 function_id=fn if fn in self.pools else None,
                 arn=None if fn in self.pools else target["Arn"],
-                retries=min(retries, 5),
                 dead_letter=target.get("DeadLetterConfig", {}).get("Arn"),
                 input=target.get("Input"),
             )

@@ -168,7 +168,7 @@ class _LocalTarget:
 
     def invoke(self, function_arn: str, event: Any) -> None:
         fn = self.rt.tpl.function(self._function(function_arn))
-        target = Target(function_id=fn.logical_id, retries=fn.async_retries)
+        target = Target(function_id=fn.logical_id)
         self.rt.dispatcher.deliver(target, event, what="redrive")
 
     def records(self, function_arn: str, records: list[dict[str, Any]]) -> None:

@@ -19,10 +19,8 @@ from local.context import ACCOUNT_ID, REGION, ROOT
 
 TEMPLATE = ROOT / "template.yaml"
 TABLE_TYPE = "AWS::DynamoDB::Table"
-# Lambda's own default for asynchronous invocations (EventBridge and Scheduler targets), and
-# EventBridge Scheduler's default retry count.
+# Lambda's own default retries of an asynchronous invocation (what the bus, topics and Scheduler make)
 ASYNC_RETRIES = 2
-SCHEDULER_RETRIES = 185
 
 
 @dataclass(frozen=True)
@@ -71,7 +69,8 @@ class Target:
 
     function_id: str | None = None
     arn: Any = None
-    retries: int = ASYNC_RETRIES
+    # no retry count: a function target is retried as its own EventInvokeConfig says (the rule's or
+    # schedule's RetryPolicy is for a hand-over that fails, which never happens locally)
     dead_letter: Any = None  # an SQS ARN (unresolved), from the target's DeadLetterConfig
     input: str | None = None
 
@@ -209,17 +208,13 @@ class Template:
 
     # ------------------------------------------------------------ events and time
 
-    def _target(self, t: dict[str, Any], default_retries: int | None = None) -> Target:
+    def _target(self, t: dict[str, Any]) -> Target:
         """A rule's or schedule's target: a function of this template (by ``Fn::GetAtt X.Arn``) or an ARN."""
         fn_by_arn = {f"{f.logical_id}.Arn": f for f in self.functions}
         fn = fn_by_arn.get(_getatt(t["Arn"]) or "")
-        retries = t.get("RetryPolicy", {}).get("MaximumRetryAttempts")
-        if retries is None:
-            retries = default_retries if default_retries is not None else (fn.async_retries if fn else 0)
         return Target(
             function_id=fn.logical_id if fn else None,
             arn=None if fn else t["Arn"],
-            retries=int(retries),
             dead_letter=(t.get("DeadLetterConfig") or {}).get("Arn"),
             input=t.get("Input"),
         )
@@ -237,7 +232,7 @@ class Template:
             )
         for name, res in self.resources("AWS::Scheduler::Schedule").items():
             p = res["Properties"]
-            target = self._target(p["Target"], default_retries=SCHEDULER_RETRIES)
+            target = self._target(p["Target"])
             out.append(
                 Rule(
                     name, None, None, p["ScheduleExpression"], (target,), p.get("ScheduleExpressionTimezone")

@@ -82,15 +82,19 @@ def of_event(detail_type: str, detail: dict[str, Any]) -> list[tuple[str, str]]:
 
 def count(flow: str, outcome: str, value: int = 1) -> None:
     """Write one EMF line: ``value`` more of ``flow`` with ``outcome``. An unknown flow or outcome is
-    a programming error (a ``ValueError``): alarms would never see it."""
+    logged as a warning and not counted: a count comes after the work it counts (the relay's after its
+    ``PutEvents``), and failing there would redo the work, not fix the count."""
     from aws_lambda_powertools.metrics import MetricUnit
     from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
         AmazonCloudWatchEMFProvider,
     )
 
-    area, outcomes = FLOWS[flow]
+    area, outcomes = FLOWS.get(flow, ("", ()))
     if outcome not in outcomes:
-        raise ValueError(f"{flow} has no outcome {outcome!r}")
+        from shared.logs import get_logger
+
+        get_logger().warning("metric not counted: unknown flow or outcome", metric_count=value)
+        return
     # service="": without it, Powertools adds the function's service name as a third dimension, and
     # one flow counted by two functions would be two metrics
     provider = AmazonCloudWatchEMFProvider(namespace=os.environ.get(NAMESPACE_ENV, "Careloop"), service="")
