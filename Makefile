@@ -86,7 +86,7 @@ openapi: install
 # it): `make redrive STACK=careloop-prod QUEUE=AsyncDeadLetterQueue` (LIMIT=, DRY_RUN=1 to count).
 redrive: install
 	@test -n "$(STACK)" -a -n "$(QUEUE)" || { echo "usage: make redrive STACK=careloop-prod QUEUE=AsyncDeadLetterQueue" >&2; exit 2; }
-	$(PY) -m ops.redrive --stack $(STACK) --queue $(QUEUE) $(if $(LIMIT),--limit $(LIMIT)) $(if $(DRY_RUN),--dry-run)
+	$(PY) -m ops.redrive --stack $(STACK) --queue $(QUEUE) $(if $(LIMIT),--limit $(LIMIT)) $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run)
 
 # HOST and PORT come from the environment (default 127.0.0.1:3000); ARGS passes flags, e.g.
 # `make run ARGS="--seed --data-dir .local-data"`.

@@ -33,7 +33,7 @@ import threading
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from email import message_from_string, policy
 from email.utils import getaddresses
 from typing import Any
@@ -594,7 +594,7 @@ class Dispatcher:
         # an event over asynchronously: their DLQs take only what they could not hand over)
         message: Any = payload
         if fn.async_dlq is not None and fn.async_record:
-            message = _invocation_record(fn.arn, payload, retries + 1, result)
+            message = _invocation_record(fn.arn, payload, retries + 1, result, self.clock.now())
         self._dead_letter(
             kind="async",
             function_id=target.function_id,
@@ -884,12 +884,12 @@ def _filterable(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _invocation_record(
-    function_arn: str, payload: Any, attempts: int, result: Result | None
+    function_arn: str, payload: Any, attempts: int, result: Result | None, at: datetime
 ) -> dict[str, Any]:
     """What Lambda sends an on-failure destination after an asynchronous invocation's last retry."""
     return {
         "version": "1.0",
-        "timestamp": isoformat(datetime.now(UTC)),
+        "timestamp": isoformat(at),
         "requestContext": {
             "requestId": str(uuid.uuid4()),
             "functionArn": f"{function_arn}:$LATEST",

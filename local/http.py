@@ -95,7 +95,10 @@ class FaultRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     function: str
-    error: str | None = Field(None, pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+    error: str | None = Field(
+        pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$",
+        description="the exception's name in the log line it writes; null mends the function",
+    )
 
 
 class SmsReply(BaseModel):
@@ -399,6 +402,8 @@ class HttpApi:
             return _json(200, rt.ops.report())
         if route == ("GET", "/logs"):
             return _json(200, {"lines": rt.ops.log_lines(request.args.get("correlation_id"))})
+        if route == ("GET", "/faults"):
+            return _json(200, {"faults": rt.ops.faults()})
         if route == ("POST", "/faults"):
             try:
                 fault = FaultRequest.model_validate_json(request.get_data() or b"{}")

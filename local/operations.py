@@ -141,11 +141,19 @@ class Operations:
     def set_fault(self, function_id: str, error: str | None) -> None:
         self.rt.pools[function_id].fault = error
 
-    def redrive(self, queue_id: str, limit: int | None = None) -> dict[str, int]:
+    def faults(self) -> dict[str, str]:
+        return {name: pool.fault for name, pool in self.rt.pools.items() if pool.fault}
+
+    def redrive(self, queue_id: str, limit: int | None = None) -> dict[str, Any]:
         url = self.rt.stack.names[queue_id]
         with self.rt.dispatcher.lock:
             counts = redrive.redrive(
-                self._sqs, url, _LocalTarget(self.rt), self.rt.session.client("dynamodbstreams"), limit=limit
+                self._sqs,
+                url,
+                _LocalTarget(self.rt),
+                self.rt.session.client("dynamodbstreams"),
+                limit=limit,
+                wait_seconds=0,  # moto's queues answer every receive in full
             )
         self.rt.wake()
         self.rt.dispatcher.settle()

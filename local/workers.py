@@ -46,6 +46,19 @@ class InjectedFault(RuntimeError):
     """What a function broken on purpose raises (``POST /_local/faults``): as its handler raising."""
 
 
+def _fail_as_a_handler_would(event: Any, context: Any, error: str) -> None:
+    """A broken function's invocation: the log line its entry point writes for an exception (with the
+    event's correlation id), then the exception."""
+    from shared.logs import correlate, correlation_of, get_logger
+
+    request = event.get("requestContext", {}).get("requestId") if isinstance(event, dict) else None
+    logger = get_logger()
+    logger.append_keys(function_request_id=context.aws_request_id, function_name=context.function_name)
+    correlate(request or correlation_of(event) or context.aws_request_id)
+    logger.error("handler failed", error_type=error)
+    raise InjectedFault(error)
+
+
 class _Tee:
     """The worker's stdout: written through (the runtime's log, as CloudWatch Logs gets it) and kept
     line by line for the invocation's result (the runtime reads metrics and correlation from it)."""
@@ -53,19 +66,26 @@ class _Tee:
     def __init__(self, out: Any) -> None:
         self.out, self._partial = out, ""
         self.lines: list[str] = []
+        self._lock = threading.Lock()  # a function's own threads write too (print is two writes)
 
     def write(self, text: str) -> int:
-        self.out.write(text)
-        self._partial += text
-        *done, self._partial = self._partial.split("\n")
-        self.lines.extend(line for line in done if line)
+        with self._lock:
+            self.out.write(text)
+            self._partial += text
+            *done, self._partial = self._partial.split("\n")
+            self.lines.extend(line for line in done if line)
         return len(text)
 
     def flush(self) -> None:
         self.out.flush()
 
     def take(self) -> list[str]:
-        taken, self.lines = self.lines, []
+        """The invocation's lines, and a last one it left without a newline."""
+        with self._lock:
+            taken, self.lines = self.lines, []
+            if self._partial:
+                taken.append(self._partial)
+                self._partial = ""
         return taken
 
     def __getattr__(self, name: str) -> Any:
@@ -140,7 +160,7 @@ def _worker_main(conn: Connection, env: dict[str, str], handler_path: str, packa
             context = LambdaContext(timeout_seconds=message["timeout"], **message["context"])
             tee.take()
             if message.get("fault"):
-                raise InjectedFault(message["fault"])
+                _fail_as_a_handler_would(message["event"], context, message["fault"])
             value = handler(message["event"], context)
             conn.send(
                 {

@@ -71,8 +71,15 @@ def replay_of(message: dict[str, Any], source_queue_url: str | None) -> Replay:
     raise NotReplayable("no function or queue to send it back to")
 
 
+EMPTY_PAGES = 20  # DynamoDB Streams may answer empty pages in the middle of an open shard
+CHUNK_RECORDS = 100  # the relay's batch size
+CHUNK_BYTES = 5_000_000  # under Lambda's 6 MB synchronous payload
+
+
 def stream_records(streams: Any, info: dict[str, Any]) -> list[dict[str, Any]]:
-    """The records of a failed stream batch, read back from the stream, as Lambda delivers them."""
+    """The records of a failed stream batch, read back from the stream as Lambda delivers them, from
+    its first sequence number to its last (:class:`NotReplayable` when the stream no longer holds
+    them all)."""
     first, last = int(info["startSequenceNumber"]), int(info["endSequenceNumber"])
     try:
         iterator = streams.get_shard_iterator(
@@ -84,21 +91,40 @@ def stream_records(streams: Any, info: dict[str, Any]) -> list[dict[str, Any]]:
     except streams.exceptions.TrimmedDataAccessException:
         raise NotReplayable("the batch is older than the stream's 24 hours") from None
     out: list[dict[str, Any]] = []
-    while iterator:
+    empty = 0
+    while iterator and empty < EMPTY_PAGES:
         page = streams.get_records(ShardIterator=iterator, Limit=1000)
+        empty = 0 if page["Records"] else empty + 1
         for record in page["Records"]:
             sequence = int(record["dynamodb"]["SequenceNumber"])
+            if sequence < first:
+                continue
             if sequence > last:
                 return out
-            if sequence >= first:
-                record["eventSourceARN"] = info["streamArn"]
-                created = record["dynamodb"].get("ApproximateCreationDateTime")
-                if hasattr(created, "timestamp"):  # boto3 parses it; Lambda delivers epoch seconds
-                    record["dynamodb"]["ApproximateCreationDateTime"] = created.timestamp()
-                out.append(record)
-        if not page["Records"]:
-            break
+            record["eventSourceARN"] = info["streamArn"]
+            created = record["dynamodb"].get("ApproximateCreationDateTime")
+            if hasattr(created, "timestamp"):  # boto3 parses it; Lambda delivers epoch seconds
+                record["dynamodb"]["ApproximateCreationDateTime"] = created.timestamp()
+            out.append(record)
+            if sequence == last:
+                return out
         iterator = page.get("NextShardIterator")
+    if iterator is None and out:  # the shard closed after the batch's last record
+        return out
+    raise NotReplayable("the stream did not give the batch's records back up to its last")
+
+
+def chunks(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """``records`` in batches Lambda would hand over: at most 100 records and 5 MB each."""
+    out: list[list[dict[str, Any]]] = []
+    size = 0
+    for record in records:
+        length = len(json.dumps(record, default=str))
+        if not out or len(out[-1]) >= CHUNK_RECORDS or size + length > CHUNK_BYTES:
+            out.append([])
+            size = 0
+        out[-1].append(record)
+        size += length
     return out
 
 
@@ -110,9 +136,14 @@ def redrive(
     *,
     limit: int | None = None,
     dry_run: bool = False,
-) -> dict[str, int]:
+    wait_seconds: int = 1,
+) -> dict[str, Any]:
     """Replay up to ``limit`` of the messages in ``queue_url`` (at most its depth now):
-    ``{"replayed", "left", "failed"}``."""
+    ``{"replayed", "left", "failed"}``, and ``"errors"`` (error type: count) when some failed. A dry
+    run replays nothing and counts what it would replay as ``"replayable"``.
+
+    ``wait_seconds`` > 0 makes each receive ask every SQS server (a short poll samples some, and can
+    answer nothing while messages wait); the local runtime, whose queues are moto's, passes 0."""
     sources = sqs.list_dead_letter_source_queues(QueueUrl=queue_url).get("queueUrls", [])
     source = sources[0] if sources else None
     depth = int(
@@ -121,41 +152,49 @@ def redrive(
         ]["ApproximateNumberOfMessages"]
     )
     budget = min(depth, limit) if limit is not None else depth
-    counts = {"replayed": 0, "left": 0, "failed": 0}
-    seen: set[str] = set()
-    while budget > 0:
-        messages = sqs.receive_message(
-            QueueUrl=queue_url,
-            MaxNumberOfMessages=min(10, budget),
-            WaitTimeSeconds=0,
-            VisibilityTimeout=300,  # ours while we replay it; back in the queue if we stop half-way
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
-        fresh = [m for m in messages if m["MessageId"] not in seen]
-        if not fresh:
-            break
-        for message in fresh:
-            seen.add(message["MessageId"])
-            budget -= 1
-            try:
-                replay = replay_of(message, source)
-                if not dry_run:
+    counts: dict[str, Any] = {"replayed": 0, "left": 0, "failed": 0}
+    if dry_run:
+        counts["replayable"] = 0
+    errors: dict[str, int] = {}
+    kept: list[str] = []  # receipt handles of what stays: hidden until the run ends, then visible
+    try:
+        while budget > 0:
+            messages = sqs.receive_message(
+                QueueUrl=queue_url,
+                MaxNumberOfMessages=min(10, budget),
+                WaitTimeSeconds=wait_seconds,
+                VisibilityTimeout=300,  # ours while we run; back in the queue if we stop half-way
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not messages:
+                break
+            for message in messages:
+                budget -= 1
+                try:
+                    replay = replay_of(message, source)
+                    if dry_run:
+                        counts["replayable"] += 1
+                        kept.append(message["ReceiptHandle"])
+                        continue
                     _send(replay, target, streams)
-            except NotReplayable:
-                counts["left"] += 1
-            except Exception:  # the target refused it: it stays for the next redrive
-                counts["failed"] += 1
-            else:
-                if not dry_run:
-                    sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-                    counts["replayed"] += 1
+                except NotReplayable:
+                    counts["left"] += 1
+                    kept.append(message["ReceiptHandle"])
                     continue
-                counts["left"] += 1
-            # visible again at once: still counted by the queue's depth (its alarm stays on), and
-            # the next redrive takes it without waiting out the visibility timeout
-            sqs.change_message_visibility(
-                QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-            )
+                except Exception as exc:  # the target refused it: it stays for the next redrive
+                    counts["failed"] += 1
+                    errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                    kept.append(message["ReceiptHandle"])
+                    continue
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+                counts["replayed"] += 1
+    finally:
+        # visible again at once: still counted by the queue's depth (its alarm stays on), and the
+        # next redrive takes them without waiting out the visibility timeout
+        for handle in kept:
+            sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=handle, VisibilityTimeout=0)
+    if errors:
+        counts["errors"] = errors
     return counts
 
 
@@ -165,10 +204,8 @@ def _send(replay: Replay, target: Target, streams: Any) -> None:
     elif replay.kind == "invoke":
         target.invoke(replay.target, replay.payload)
     else:
-        records = stream_records(streams, replay.payload)
-        if not records:
-            raise NotReplayable("the batch's records are no longer in the stream")
-        target.records(replay.target, records)
+        for batch in chunks(stream_records(streams, replay.payload)):
+            target.records(replay.target, batch)
 
 
 class AwsTarget:
@@ -198,6 +235,13 @@ class AwsTarget:
             raise RuntimeError("the function failed the batch again")
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("a limit is 1 or more")
+    return value
+
+
 def main(argv: list[str] | None = None) -> None:
     import boto3
 
@@ -206,7 +250,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--stack", required=True, help="the CloudFormation stack (sam deploy's name)")
     parser.add_argument("--queue", required=True, help="the queue's logical id, e.g. AsyncDeadLetterQueue")
-    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--limit", type=_positive, default=None, help="at most this many messages")
     parser.add_argument("--dry-run", action="store_true", help="count what would be replayed")
     args = parser.parse_args(argv)
     session = boto3.Session()

@@ -38,6 +38,7 @@ def _processor() -> BatchProcessor:
 
 
 def record_handler(record: DynamoDBRecord) -> None:
+    correlate(None)  # this invocation's own until the record says whose it is
     image = record.raw_event["dynamodb"].get("NewImage") or {}
     if record.raw_event.get("eventName") != "INSERT" or image.get("entity", {}).get("S") != OUTBOX_ENTITY:
         # The template's stream filter lets only outbox inserts through; anything else is skipped
@@ -53,7 +54,10 @@ def record_handler(record: DynamoDBRecord) -> None:
         logger.warning("event not published", detail_type=item.detail_type, error_type=error)
         raise PublishFailed(error)
     logger.info(
-        "event published", detail_type=item.detail_type, event_id=response["Entries"][0].get("EventId")
+        "event published",
+        detail_type=item.detail_type,
+        event_id=detail.get("event_id"),  # ours: what consumers log and de-duplicate on
+        eventbridge_id=response["Entries"][0].get("EventId"),
     )
     for flow, outcome in metrics.of_event(item.detail_type, detail):
         metrics.count(flow, outcome)

@@ -106,6 +106,7 @@ def dispatch(org: str, touch_id: str, now: datetime) -> str:
             repo.move(org, item, (TouchStatus.PLANNED,), events, status=TouchStatus.QUEUED, updated_at=now)
         except repo.Lost:
             return "raced"  # the other dispatcher queued it
+        metrics.count("Reminders", "due")  # once a touch: a timer firing again finds it queued
     enqueue(org, touch.id)
     return "queued"
 
@@ -115,7 +116,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     bind()
     org, touch_id = event["organization_id"], event["id"]
     outcome = dispatch(org, touch_id, clock.now())
-    if outcome == "queued" or outcome.startswith("skipped:"):
-        metrics.count("Reminders", "due" if outcome == "queued" else "skipped")
+    if outcome.startswith("skipped:"):
+        metrics.count("Reminders", "skipped")
     logger.info("reminder timer fired", touch_id=touch_id, outcome=outcome)
     return {"outcome": outcome}

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,10 +40,11 @@ from shared.domain.scheduling import AppointmentOut, AppointmentStatus
 from shared.errors import Conflict
 from shared.events.reminders import PatientReplied, RescheduleRequested
 from shared.http.auth import Principal, Role
-from shared.logs import entry_point, get_logger
+from shared.logs import correlate, entry_point, get_logger
 from shared.notify.send import Undeliverable, send
 
 logger = get_logger()
+OPAQUE_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 ANSWERS = {
     Intent.CONFIRM: MessageKind.ANSWER_CONFIRMED,
     Intent.RESCHEDULE: MessageKind.ANSWER_RESCHEDULE,
@@ -189,6 +191,7 @@ def handle(inbound: dict[str, Any], now: datetime) -> str:
     source = str(inbound.get("inboundMessageId") or body + clock.isoformat(now))
     reply_id = hashlib.sha256(source.encode()).hexdigest()[:26].upper()
     intent = intent_of(body)
+    metrics.count("Replies", intent.value)
     previous = inbound.get("previousPublishedMessageId")
     route = repo.route("MSG", previous) if isinstance(previous, str) and previous else None
     if route is None:
@@ -272,6 +275,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
             continue
         if not isinstance(inbound, dict):
             continue
+        # AWS End User Messaging's id for the message: what follows the reply through every log line
+        message_id = inbound.get("inboundMessageId")
+        correlate(message_id if isinstance(message_id, str) and OPAQUE_ID.fullmatch(message_id) else None)
         outcome = handle(inbound, _published(record) or clock.now())
         outcomes.append(outcome)
         logger.info("inbound SMS", outcome=outcome)

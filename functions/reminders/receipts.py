@@ -78,7 +78,7 @@ def record(message_id: str, channel: Channel, receipt: Receipt, now: datetime) -
         repo.move(org, item, DONE_TOUCH, **update)
     except repo.Lost:
         raise RuntimeError("touch moved while recording a receipt: retry") from None
-    metrics.count("Reminders", "delivered" if receipt.event == "delivered" else "bounced")
+    metrics.count("Reminders", "bounced" if receipt.event == "failed" else receipt.event)
     if receipt.permanent and route.address_hash:  # the address it went to, not whatever is on file now
         repo.suppression_item(
             org, touch.patient_id, channel.value, route.address_hash, receipt.event, now

@@ -53,6 +53,9 @@ from shared.timers import set_timer
 logger = get_logger()
 processor = BatchProcessor(event_type=EventType.SQS)
 MAX_ATTEMPTS = 3
+# a touch this far past its time is checked against its plan: one whose next touch is due too was held
+# back (an outage, a redrive of the dead-letter queue) and would reach the patient beside it
+OVERTAKEN_AFTER = timedelta(hours=1)
 LEASE = timedelta(minutes=2)
 MAX_WAIT = timedelta(seconds=20)  # longer than this for a slot: queue the touch again for later
 DEFAULT_RATES = {"sms": 1.0, "email": 14.0}
@@ -151,6 +154,8 @@ def _send_held(org: str, item: repo.Touch, touch: TouchOut, now: datetime) -> st
     """Send the touch this sender holds; record the outcome."""
     world = load(org, touch)
     reason = still_applies(touch, world, now)  # a confirmation, a cancel, a reschedule since it was queued
+    if reason is None and _overtaken(org, touch, now):
+        reason = SkipReason.LATE
     if reason is not None or world.patient is None:
         _finish(
             org, item, touch, now, [], status=TouchStatus.SKIPPED, skip_reason=reason or SkipReason.INACTIVE
@@ -213,6 +218,17 @@ def _send_held(org: str, item: repo.Touch, touch: TouchOut, now: datetime) -> st
         failure="undeliverable",
     )
     return "undeliverable"
+
+
+def _overtaken(org: str, touch: TouchOut, now: datetime) -> bool:
+    """Is a later touch of the same plan due already? Read only for a touch long past its time."""
+    if touch.send_at is None or now - touch.send_at < OVERTAKEN_AFTER:
+        return False
+    plan = [t.record() for t in repo.plan_touches(org, touch.subject_kind, touch.subject_id)]
+    return any(
+        t.generation == touch.generation and t.index > touch.index and t.send_at and t.send_at <= now
+        for t in plan
+    )
 
 
 def _retime_if_quiet(

@@ -293,14 +293,7 @@ def replay(partner_id: UlidPath, delivery_id: UlidPath) -> Response[DeliveryOut]
 
 
 def _requeue(org: str, partner_id: str, item: repo.DeliveryItem, record: DeliveryOut) -> DeliveryOut:
-    queued = record.model_copy(
-        update={
-            "status": DeliveryStatus.QUEUED,
-            "replays": record.replays + 1,
-            "error_code": None,
-            "error_path": None,
-        }
-    )
+    queued = repo.requeued(record)
     try:
         repo.save_delivery(org, item, queued)
     except PutError as exc:

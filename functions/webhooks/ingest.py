@@ -45,9 +45,14 @@ router = APIGatewayHttpRouter()
 logger = get_logger()
 QUEUE_ENV = "WEBHOOK_QUEUE_URL"
 PartnerPath = Annotated[str, Path(min_length=26, max_length=26, pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
-# a webhook-id that looks like one (Standard Webhooks': msg_<ksuid>) becomes the correlation id; any
-# other keeps API Gateway's request id, so a partner's free text never reaches a log line
-WEBHOOK_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+# a webhook-id that is an opaque id (Standard Webhooks' msg_<ksuid>, a UUID, a ULID) becomes the
+# correlation id; any other (an MRN, a name, a date: partners choose it) keeps API Gateway's request id,
+# so a partner's text never reaches a log line, an event or a timer
+WEBHOOK_ID = re.compile(
+    r"msg_[A-Za-z0-9]{16,48}"
+    r"|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|[0-9A-HJKMNP-TV-Z]{26}"
+)
 REFUSED = (
     "The delivery was not accepted: check the webhook-id, webhook-timestamp and webhook-signature headers."
 )
@@ -101,6 +106,7 @@ def receive(partner_id: PartnerPath) -> Response[Accepted]:
         metrics.count("WebhookDeliveries", "rejected")
         raise Unauthorized(REFUSED) from None
     assert msg_id is not None  # noqa: S101 - verify refuses a missing id
+    api_request_id = router.current_event.request_context.request_id
     if WEBHOOK_ID.fullmatch(msg_id):  # the partner's id follows the delivery through every log line
         correlate(msg_id)
     org = route.organization_id
@@ -121,7 +127,10 @@ def receive(partner_id: PartnerPath) -> Response[Accepted]:
             raise
         return _repeat(org, partner_id, msg_id)
     enqueue(org, partner_id, record.id)
-    logger.info("webhook accepted", extra={"partner_id": partner_id, "delivery_id": record.id})
+    logger.info(
+        "webhook accepted",
+        extra={"partner_id": partner_id, "delivery_id": record.id, "api_request_id": api_request_id},
+    )
     metrics.count("WebhookDeliveries", "accepted")
     return Response(202, "application/json", Accepted(delivery_id=record.id, duplicate=False))
 

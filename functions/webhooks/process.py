@@ -458,6 +458,15 @@ def process(org: str, partner_id: str, delivery_id: str) -> DeliveryOut | None:
     if item is None:
         return None
     record = item.record()
+    if record.status is DeliveryStatus.DEAD_LETTERED:
+        # its message came back from the dead-letter queue: a redrive after the fix (ops/redrive.py),
+        # replayed as an admin's replay is
+        try:
+            record = repo.save_delivery(org, item, repo.requeued(record))
+        except PutError as exc:
+            if not lost_condition(exc):
+                raise
+            return None  # replayed by someone else a moment ago: their message applies it
     if record.status is not DeliveryStatus.QUEUED:
         return record  # a repeated message: already applied
     partner_item = repo.partner(org, partner_id)
@@ -512,7 +521,8 @@ def process(org: str, partner_id: str, delivery_id: str) -> DeliveryOut | None:
 
 
 def dead_letter(org: str, partner_id: str, delivery_id: str, error: Exception) -> None:
-    """The last receive failed: say so on the delivery (an admin replays it once the cause is fixed)."""
+    """The last receive failed: say so on the delivery. Once the cause is fixed, an admin replays it
+    (``POST /partners/{id}/deliveries/{id}/replay``) or on-call redrives the dead-letter queue."""
     item = repo.delivery(org, partner_id, delivery_id)
     if item is None:
         return

@@ -32,6 +32,7 @@ from shared.data.table import CareModel
 from shared.domain.partners import (
     DEDUPE_DAYS,
     DeliveryOut,
+    DeliveryStatus,
     EncounterOut,
     Identifier,
     IdentifiersOut,
@@ -288,6 +289,19 @@ def delivery(org: str, partner_id: str, delivery_id: str) -> DeliveryItem | None
         )
     except DeliveryItem.DoesNotExist:
         return None
+
+
+def requeued(record: DeliveryOut) -> DeliveryOut:
+    """A failed or dead-lettered delivery queued again (an admin's replay, or a redrive of the
+    dead-letter queue after a fix): counted as a replay, its last error cleared."""
+    return record.model_copy(
+        update={
+            "status": DeliveryStatus.QUEUED,
+            "replays": record.replays + 1,
+            "error_code": None,
+            "error_path": None,
+        }
+    )
 
 
 def save_delivery(org: str, item: DeliveryItem, record: DeliveryOut) -> DeliveryOut:

@@ -92,12 +92,19 @@ def test_a_broken_consumer_fills_its_dead_letter_queue_fires_its_alarms_and_a_re
     assert dead_letters(client) == 0
     assert alarms(client)["AsyncDeadLetterAlarm"]["state"] == "OK"
     assert client.post("/_local/faults", json={"function": BROKEN, "error": "RuntimeError"}).ok
-
-    appointment = book(client, clinic, "2027-03-17T14:00:00Z").json()["id"]
-
-    assert dead_letters(client) == 1  # the booking's event, after the consumer's retries
+    assert client.get("/_local/faults").json() == {"faults": {BROKEN: "RuntimeError"}}
+    try:
+        booked = book(client, clinic, "2027-03-17T14:00:00Z")
+        appointment = booked.json()["id"]
+        assert dead_letters(client) == 1  # the booking's event, after the consumer's retries
+    finally:
+        assert client.post("/_local/faults", json={"function": BROKEN, "error": None}).ok
     (failure,) = [f for f in client.get("/_local/dlq").json()["failures"] if f["function"] == BROKEN]
     assert failure["attempts"] == 3 and "InjectedFault" in failure["error"]  # Lambda's 2 retries
+    # each try wrote the line on-call looks for, under the booking's correlation id
+    lines = client.get("/_local/logs", params={"correlation_id": booked.headers["Apigw-Requestid"]})
+    failed = [line["line"] for line in lines.json()["lines"] if line["function"] == BROKEN]
+    assert [(f["message"], f["error_type"]) for f in failed] == [("handler failed", "RuntimeError")] * 3
     state = alarms(client)
     assert state["AsyncDeadLetterAlarm"]["state"] == "ALARM"
     assert state[f"{BROKEN}ErrorsAlarm"]["state"] == "ALARM"
@@ -105,7 +112,6 @@ def test_a_broken_consumer_fills_its_dead_letter_queue_fires_its_alarms_and_a_re
     assert touches(client, clinic, appointment) == []  # nothing planned: the patient would not hear
 
     # mended; a redrive interrupted after its replay, before its delete, leaves a copy: both replay
-    assert client.post("/_local/faults", json={"function": BROKEN, "error": None}).ok
     sqs = client.aws("sqs")
     url = sqs.get_queue_url(QueueName=f"{client.status['bus_name']}-AsyncDeadLetterQueue")["QueueUrl"]
     (message,) = sqs.receive_message(QueueUrl=url, VisibilityTimeout=0)["Messages"]

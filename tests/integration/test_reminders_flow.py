@@ -687,3 +687,42 @@ def test_a_link_from_before_a_reschedule_moves_nothing(start_wednesday: Any) -> 
     assert refused["statusCode"] == 410
     read = clinic.staff.req("GET", "/appointments/{appointment_id}", appointment_id=appt["id"])["json"]
     assert read["status"] == "pending"
+
+
+def test_a_touch_held_back_until_the_next_one_was_due_is_not_sent_beside_it(
+    start_wednesday: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sender was down across two touches' times; its messages went to the dead-letter queue and
+    on-call redrives them after the fix: the patient gets the later reminder, not both at once."""
+    import boto3
+
+    from functions.reminders import sender
+    from ops.redrive import redrive
+
+    c, clinic = start_wednesday
+    appt = clinic.book("ana", "2026-11-03T15:00:00Z")  # Tuesday 10:00 in New York
+    c.settle()
+    real = sender.repo.claim
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("table unreachable")
+
+    monkeypatch.setattr(sender.repo, "claim", down)
+    c.advance_to(at("2026-11-02T16:00:00Z"))  # past the 2-business-day and the 24-hour touches
+    held = clinic.rem.touches(appt["id"])[1:3]
+    assert [t["status"] for t in held] == ["queued", "queued"]
+    monkeypatch.setattr(sender.repo, "claim", real)
+    sent_before = len(c.outbox)
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+
+    class Back:
+        def send(self, queue_url: str, body: str, attributes: dict[str, Any]) -> None:
+            sqs.send_message(QueueUrl=queue_url, MessageBody=body)
+
+    dead = c.stack.names["ReminderSendDeadLetterQueue"]
+    assert redrive(sqs, dead, Back(), wait_seconds=0) == {"replayed": 2, "left": 0, "failed": 0}
+    c.settle()
+    after = clinic.rem.touches(appt["id"])[1:3]
+    assert [(t["status"], t["skip_reason"]) for t in after] == [("skipped", "late"), ("sent", None)]
+    assert len(c.outbox) - sent_before == 1

@@ -415,6 +415,64 @@ def test_a_poison_delivery_is_dead_lettered_without_blocking_the_others_and_repl
     assert again["statusCode"] == 409
 
 
+def test_a_dead_lettered_delivery_is_applied_once_by_a_redrive_of_its_dead_letter_queue(
+    c: Cloud, lab: tuple[Partner, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On-call's way (make redrive) rather than an admin's: the message SQS moved to the dead-letter
+    queue goes back to the queue and the delivery is replayed, once, however often it is redriven."""
+    import boto3
+
+    from functions.webhooks import process
+    from ops.redrive import redrive
+
+    partner, ana = lab
+    real = process._Run.apply
+
+    def broken(self: Any, incoming: Any) -> None:
+        raise RuntimeError("downstream unavailable")
+
+    monkeypatch.setattr(process._Run, "apply", broken)
+    deliver(c, partner.id, observation("MRN-0042", source_id="late"), partner.secret)
+    c.settle()
+    assert [d["status"] for d in deliveries(partner)] == ["dead-lettered"]
+    monkeypatch.setattr(process._Run, "apply", real)
+
+    class Back:
+        def send(self, queue_url: str, body: str, attributes: dict[str, Any]) -> None:
+            sqs.send_message(QueueUrl=queue_url, MessageBody=body)
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    dead = c.stack.names["WebhookDeadLetterQueue"]
+    body = sqs.receive_message(QueueUrl=dead, VisibilityTimeout=0)["Messages"][0]["Body"]
+    sqs.send_message(QueueUrl=dead, MessageBody=body)  # a redrive cut short left a copy: both go back
+    assert redrive(sqs, dead, Back(), wait_seconds=0) == {"replayed": 2, "left": 0, "failed": 0}
+    c.settle()
+    (delivery,) = deliveries(partner)
+    assert (delivery["status"], delivery["replays"]) == ("processed", 1)
+    assert len(results(c, ana)) == 1
+
+
+@pytest.mark.parametrize(
+    ("webhook_id", "correlated"),
+    [
+        ("msg_2LJc5b3tV9b1XqRzQ8pYk7mN4wE", True),  # Standard Webhooks' own: an opaque id
+        ("3f2b8c1e-9d4a-4e7b-8f6a-2c1d0e9b7a65", True),
+        ("MRN-0042-2026-11-24", False),  # a partner's id that quotes a record: never logged
+        ("smith.john.1970-01-01", False),
+    ],
+)
+def test_a_partner_s_opaque_webhook_id_is_the_delivery_s_correlation_id_and_any_other_is_not(
+    c: Cloud, lab: tuple[Partner, str], webhook_id: str, correlated: bool
+) -> None:
+    partner, _ = lab
+    body = json.dumps(observation("MRN-0042", source_id=webhook_id[-6:])).encode()
+    assert deliver(c, partner.id, body, partner.secret, msg_id=webhook_id)["statusCode"] == 202
+    c.settle()
+    queued = json.loads(c.pools["WebhookProcessFunction"].calls[-1]["Records"][-1]["body"])
+    assert (queued["correlation_id"] == webhook_id) is correlated
+    assert queued["correlation_id"]  # API Gateway's request id otherwise
+
+
 def test_an_acknowledgement_costs_two_dynamodb_calls_and_a_repeat_four(
     c: Cloud, lab: tuple[Partner, str]
 ) -> None:

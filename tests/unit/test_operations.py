@@ -45,7 +45,7 @@ def _detail_types() -> set[str]:
 def test_every_event_the_metrics_count_exists_and_each_maps_to_a_known_flow_and_outcome() -> None:
     """A renamed event would silently stop its count: every mapped name is a real detail-type."""
     known = _detail_types()
-    mapped = set(metrics._EVENTS) | {"PatientReplied", "TransitionStepCompleted", "AuthorizationMoved"}
+    mapped = set(metrics._EVENTS) | {"TransitionStepCompleted", "AuthorizationMoved"}
     assert mapped <= known, mapped - known
     for flow, outcome in metrics._EVENTS.values():
         assert outcome in metrics.FLOWS[flow][1]
@@ -57,7 +57,7 @@ def test_every_event_the_metrics_count_exists_and_each_maps_to_a_known_flow_and_
     ("detail_type", "detail", "counted"),
     [
         ("AppointmentBooked", {}, [("Appointments", "booked")]),
-        ("PatientReplied", {"intent": "reschedule"}, [("Replies", "reschedule")]),
+        ("PatientReplied", {"intent": "reschedule"}, []),  # counted as it arrives, every reply
         ("TransitionStepCompleted", {"on_time": True}, [("TcmSteps", "met")]),
         ("TransitionStepCompleted", {"on_time": False}, [("TcmSteps", "late")]),
         (
@@ -183,11 +183,16 @@ def test_the_failing_reminders_alarm_is_a_rate_with_a_floor() -> None:
     assert evaluate(alarm, store, _none, NOW + timedelta(hours=2))["value"] == 0  # the hour moved on
 
 
-def test_the_stalled_reminders_alarm_fires_when_touches_came_due_and_nothing_went_out() -> None:
+def test_the_stalled_reminders_alarm_fires_when_touches_came_due_two_hours_running_and_none_went_out() -> (
+    None
+):
     alarm = _template_alarm("RemindersStalledAlarm")
     store = LocalMetrics()
     assert evaluate(alarm, store, _none, NOW)["state"] == "OK"  # nothing due: an idle clinic is fine
     _record(store, "due", 4, timedelta(minutes=30))
+    # one hour of it is a touch due at :59 and sent at :00, or a send paced into the next hour
+    assert evaluate(alarm, store, _none, NOW)["state"] == "OK"
+    _record(store, "due", 2, timedelta(minutes=90))
     assert evaluate(alarm, store, _none, NOW)["state"] == "ALARM"
     _record(store, "undeliverable", 1, timedelta(minutes=29))
     assert evaluate(alarm, store, _none, NOW)["state"] == "OK"
@@ -266,7 +271,12 @@ def test_a_redrive_replays_each_message_once_and_leaves_what_it_could_not_replay
             sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps(body))
 
         broken = _Recorder(broken=True)
-        assert redrive(sqs, dlq, broken) == {"replayed": 0, "left": 1, "failed": 2}
+        assert redrive(sqs, dlq, broken, wait_seconds=0) == {
+            "replayed": 0,
+            "left": 1,
+            "failed": 2,
+            "errors": {"RuntimeError": 2},
+        }
 
         sqs.set_queue_attributes(QueueUrl=dlq, Attributes={"VisibilityTimeout": "0"})
         for message in sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)["Messages"]:
@@ -274,7 +284,14 @@ def test_a_redrive_replays_each_message_once_and_leaves_what_it_could_not_replay
                 QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
             )
         mended = _Recorder()
-        assert redrive(sqs, dlq, mended, limit=10) == {"replayed": 2, "left": 1, "failed": 0}
+        assert redrive(sqs, dlq, mended, limit=10, wait_seconds=0, dry_run=True) == {
+            "replayed": 0,
+            "left": 1,
+            "failed": 0,
+            "replayable": 2,
+        }
+        assert mended.calls == []  # a dry run sends nothing, and leaves everything visible
+        assert redrive(sqs, dlq, mended, limit=10, wait_seconds=0) == {"replayed": 2, "left": 1, "failed": 0}
         assert mended.calls == [("invoke", FN, {"id": "e-1"})] * 2
 
         # a queue's dead-letter queue goes back to the queue
@@ -283,5 +300,5 @@ def test_a_redrive_replays_each_message_once_and_leaves_what_it_could_not_replay
         policy = json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 2})
         sqs.set_queue_attributes(QueueUrl=work, Attributes={"RedrivePolicy": policy})
         back = _Recorder()
-        assert redrive(sqs, dlq, back)["replayed"] == 1  # the one no function could take
+        assert redrive(sqs, dlq, back, wait_seconds=0)["replayed"] == 1  # the one no function could take
         assert back.calls == [("send", work, json.dumps({"hello": "world"}))]
