@@ -122,6 +122,11 @@ def provision(session: Any, *, table_name: str, bus_name: str, tpl: Template | N
             Attributes={"RedrivePolicy": policy if isinstance(policy, str) else json.dumps(policy)},
         )
 
+    for group_id, group in tpl.resources("AWS::Scheduler::ScheduleGroup").items():
+        name = str(resolve(group.get("Properties", {}).get("Name", group_id), names))
+        session.client("scheduler").create_schedule_group(Name=name)
+        names[group_id] = name
+
     for topic_id in tpl.resources("AWS::SNS::Topic"):
         name = f"{bus_name}-{topic_id}"
         arn = session.client("sns").create_topic(Name=name)["TopicArn"]

@@ -6,8 +6,8 @@ A timer is a schedule named ``<kind>-<item id>`` that invokes the area's timer f
 deletes itself. Setting a timer again moves it (create, or update if it exists), so consumers that set
 timers stay idempotent. The timer function
 re-reads the item and acts only if the deadline still applies: a moved or cancelled item needs no
-clean-up race. Target and role come from the environment the template gives the function:
-``TIMER_TARGET_ARN``, ``TIMER_ROLE_ARN``, ``TIMER_DEAD_LETTER_ARN``.
+clean-up race. Target, role and the stack's schedule group come from the environment the template
+gives the function: ``TIMER_TARGET_ARN``, ``TIMER_ROLE_ARN``, ``TIMER_DEAD_LETTER_ARN``, ``TIMER_GROUP``.
 
 A timer that sets the item's next timer while it fires must not reuse its own name: the schedule is
 deleted once the invocation completes, the new time with it. Such an item names each of its timers by
@@ -27,6 +27,11 @@ from shared.aws import client
 from shared.logs import correlation_id
 
 RETRIES = 10
+
+
+def group() -> str:
+    """The stack's schedule group (``TIMER_GROUP``: one per stage), or Scheduler's ``default``."""
+    return os.environ.get("TIMER_GROUP") or "default"
 
 
 def name_of(kind: str, item_id: str) -> str:
@@ -83,6 +88,7 @@ def set_timer(
         "State": "ENABLED",
         "ActionAfterCompletion": "DELETE",
         "Target": target,
+        "GroupName": group(),
     }
     scheduler = client("scheduler")
     try:
@@ -121,6 +127,7 @@ def set_recurring(
         "FlexibleTimeWindow": {"Mode": "OFF"},
         "State": "ENABLED",
         "Target": target,
+        "GroupName": group(),
     }
     if end is not None:
         request["EndDate"] = end
@@ -137,4 +144,4 @@ def cancel_timer(kind: str, item_id: str) -> None:
     and one left behind finds its item moved on and does nothing)."""
     scheduler = client("scheduler")
     with contextlib.suppress(scheduler.exceptions.ResourceNotFoundException):
-        scheduler.delete_schedule(Name=name_of(kind, item_id))
+        scheduler.delete_schedule(Name=name_of(kind, item_id), GroupName=group())

@@ -229,7 +229,10 @@ class Worker:
         import boto3
 
         scheduler = boto3.client("scheduler")
-        return [scheduler.get_schedule(Name=s["Name"]) for s in scheduler.list_schedules()["Schedules"]]
+        return [
+            scheduler.get_schedule(Name=s["Name"], GroupName=s["GroupName"])
+            for s in scheduler.list_schedules()["Schedules"]
+        ]
 
     def fire_due(self) -> list[dict[str, Any]]:
         """Invoke the timer function for each one-time schedule due by now, then delete it (as
@@ -252,7 +255,9 @@ class Worker:
                 payload = json.loads(schedule["Target"]["Input"])
                 result = handler(payload, LambdaContext("SchedulingTimerFunction"))
                 outcomes.append({**payload, **result})
-                boto3.client("scheduler").delete_schedule(Name=schedule["Name"])
+                boto3.client("scheduler").delete_schedule(
+                    Name=schedule["Name"], GroupName=schedule["GroupName"]
+                )
         self.fired.extend(outcomes)
         return outcomes
 
