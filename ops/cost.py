@@ -73,6 +73,11 @@ def template_facts(template: dict[str, Any]) -> Facts:
         "functions": functions,
         "log_retention_days": int(retention),
         "alarms": len(of_type("AWS::CloudWatch::Alarm")),
+        # CloudWatch bills a metric-math alarm per metric it reads
+        "alarm_metrics": sum(
+            max(1, sum(1 for m in resources[a]["Properties"].get("Metrics", []) if "MetricStat" in m))
+            for a in of_type("AWS::CloudWatch::Alarm")
+        ),
         "dashboards": len(of_type("AWS::CloudWatch::Dashboard")),
         "kms_keys": len(of_type("AWS::KMS::Key")),
         "secrets": len(of_type("AWS::SecretsManager::Secret")),
@@ -206,7 +211,10 @@ def fixed_lines(facts: Facts, p: dict[str, float], assumptions: dict[str, Any]) 
     return {
         f"KMS keys ({facts['kms_keys']})": facts["kms_keys"] * p["kms_key_month"],
         "KMS requests from DynamoDB": a("kms_requests_dynamodb_month") * p["kms_request"],
-        f"CloudWatch alarms ({facts['alarms']})": facts["alarms"] * p["cloudwatch_alarm_month"],
+        f"CloudWatch alarms ({facts['alarms']}, reading {facts['alarm_metrics']} metrics)": facts[
+            "alarm_metrics"
+        ]
+        * p["cloudwatch_alarm_month"],
         f"CloudWatch dashboards ({facts['dashboards']})": facts["dashboards"]
         * p["cloudwatch_dashboard_month"],
         f"CloudWatch custom metrics ({facts['custom_metrics']})": facts["custom_metrics"]

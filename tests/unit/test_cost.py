@@ -98,7 +98,11 @@ def test_every_function_and_alarm_of_the_template_is_counted(inputs: Any) -> Non
     assert alarms > 0
     fixed = run(inputs)["fixed"]
     prices = cost.unit_prices(inputs[1])
-    assert fixed[f"CloudWatch alarms ({alarms})"] == pytest.approx(alarms * prices["cloudwatch_alarm_month"])
+    # a metric-math alarm is billed per metric it reads: two business alarms read 2 and 4
+    metrics = facts["alarm_metrics"]
+    assert metrics == alarms - 2 + 2 + 4
+    label = f"CloudWatch alarms ({alarms}, reading {metrics} metrics)"
+    assert fixed[label] == pytest.approx(metrics * prices["cloudwatch_alarm_month"])
     # the Globals every function inherits: arm64, 1024 MB, X-Ray as TracingMode's default (off)
     assert {(f["architecture"], f["memory_mb"], f["traced"]) for f in facts["functions"].values()} == {
         ("arm64", 1024, False)
