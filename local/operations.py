@@ -24,6 +24,7 @@ from local.metrics import LocalMetrics, MetricKey, evaluate
 from local.template import Target, resolve
 from local.workers import Result
 from ops import redrive
+from shared.clock import isoformat
 
 if TYPE_CHECKING:
     from local.runtime import Runtime
@@ -91,7 +92,7 @@ class Operations:
                 "description": props.get("AlarmDescription"),
             }
         return {
-            "now": now.isoformat(),
+            "now": isoformat(now),
             "metrics": self.metrics.totals(),
             "alarms": alarms,
             "in_alarm": sorted(a for a, v in alarms.items() if v["state"] == "ALARM"),

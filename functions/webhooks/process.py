@@ -520,22 +520,24 @@ def process(org: str, partner_id: str, delivery_id: str) -> DeliveryOut | None:
     )
 
 
-def dead_letter(org: str, partner_id: str, delivery_id: str, error: Exception) -> None:
+def dead_letter(org: str, partner_id: str, delivery_id: str, error: Exception) -> bool:
     """The last receive failed: say so on the delivery. Once the cause is fixed, an admin replays it
     (``POST /partners/{id}/deliveries/{id}/replay``) or on-call redrives the dead-letter queue."""
     item = repo.delivery(org, partner_id, delivery_id)
     if item is None:
-        return
+        return False
     record = item.record()
-    if record.status is DeliveryStatus.QUEUED:
-        _finish(
-            org,
-            item,
-            record,
-            clock.now(),
-            status=DeliveryStatus.DEAD_LETTERED,
-            error_code=type(error).__name__,
-        )
+    if record.status is not DeliveryStatus.QUEUED:
+        return False  # a second message for it: marked by the first
+    _finish(
+        org,
+        item,
+        record,
+        clock.now(),
+        status=DeliveryStatus.DEAD_LETTERED,
+        error_code=type(error).__name__,
+    )
+    return True
 
 
 def _record(record: SQSRecord) -> None:
@@ -550,8 +552,9 @@ def _record(record: SQSRecord) -> None:
             "delivery failed",
             extra={"delivery_id": delivery_id, "error_type": type(error).__name__, "receive_count": receives},
         )
-        if receives >= int(os.environ.get(MAX_RECEIVES_ENV, "5")):
-            dead_letter(org, partner_id, delivery_id, error)
+        if receives >= int(os.environ.get(MAX_RECEIVES_ENV, "5")) and dead_letter(
+            org, partner_id, delivery_id, error
+        ):
             metrics.count("WebhookDeliveries", "dead-lettered")
         raise
 

@@ -726,3 +726,27 @@ def test_a_touch_held_back_until_the_next_one_was_due_is_not_sent_beside_it(
     after = clinic.rem.touches(appt["id"])[1:3]
     assert [(t["status"], t["skip_reason"]) for t in after] == [("skipped", "late"), ("sent", None)]
     assert len(c.outbox) - sent_before == 1
+
+
+def test_reminders_and_replies_are_counted_once_each_as_they_happen(
+    start_wednesday: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The dispatcher counts a touch due once (a timer firing again does not), the relay counts the
+    sends from their events, the inbound function every reply by what it asks, and a confirmation from
+    a reminder as confirmed."""
+    from tests.support.metrics import counted
+
+    c, clinic = start_wednesday
+    appt = clinic.book("ana", "2026-11-03T15:00:00Z")
+    c.settle()
+    capsys.readouterr()
+    c.advance_to(at("2026-10-31T12:00:00Z"))  # the 2-business-day touch went out
+    (sms,) = [m for m in c.outbox if m["channel"] == "sms"]
+    c.reply(sms["to"], "C")
+    c.reply(sms["to"], "what time is it?")
+    seen = counted(capsys.readouterr().out)
+    sent = [t for t in clinic.rem.touches(appt["id"]) if t["status"] in ("sent", "delivered")]
+    assert seen[("Reminders", "due")] == seen[("Reminders", "sent")] == len(sent) == 1
+    assert (seen[("Replies", "confirm")], seen[("Replies", "other")]) == (1, 1)
+    assert seen[("Reminders", "confirmed")] == 1
+    assert seen[("Appointments", "confirmed")] == 1

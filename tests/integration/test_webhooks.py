@@ -473,6 +473,37 @@ def test_a_partner_s_opaque_webhook_id_is_the_delivery_s_correlation_id_and_any_
     assert queued["correlation_id"]  # API Gateway's request id otherwise
 
 
+def test_deliveries_are_counted_accepted_duplicate_rejected_and_dead_lettered(
+    c: Cloud, lab: tuple[Partner, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from functions.webhooks import process
+    from tests.support.metrics import counted
+
+    partner, _ = lab
+    capsys.readouterr()
+    body = json.dumps(observation("MRN-0042", source_id="counted")).encode()
+    assert (
+        deliver(c, partner.id, body, partner.secret, msg_id="msg_2LJc5b3tV9b1XqRzQ8pYk7mN4wE")["statusCode"]
+        == 202
+    )
+    assert (
+        deliver(c, partner.id, body, partner.secret, msg_id="msg_2LJc5b3tV9b1XqRzQ8pYk7mN4wE")["statusCode"]
+        == 200
+    )
+    assert deliver(c, partner.id, body, "whsec_" + "A" * 32)["statusCode"] == 401  # a rotated secret
+    c.settle()
+    monkeypatch.setattr(process._Run, "apply", lambda self, incoming: 1 / 0)
+    assert deliver(c, partner.id, observation("MRN-0042", source_id="x"), partner.secret)["statusCode"] == 202
+    c.settle()
+    seen = counted(capsys.readouterr().out)
+    assert {k: v for k, v in seen.items() if k[0] == "WebhookDeliveries"} == {
+        ("WebhookDeliveries", "accepted"): 2,
+        ("WebhookDeliveries", "duplicate"): 1,
+        ("WebhookDeliveries", "rejected"): 1,
+        ("WebhookDeliveries", "dead-lettered"): 1,
+    }
+
+
 def test_an_acknowledgement_costs_two_dynamodb_calls_and_a_repeat_four(
     c: Cloud, lab: tuple[Partner, str]
 ) -> None:
