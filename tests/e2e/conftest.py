@@ -169,3 +169,27 @@ def careloop() -> Iterator[Client]:
     running = start_runtime("--allow-loopback-webhooks", warm=True)
     yield Client(running)
     running.stop()
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Client, Path]]:
+    """A runtime of the module's own, with every function's log in a file (to read for PHI)."""
+    log = tmp_path_factory.mktemp("runtime") / "runtime.log"
+    running = start_runtime(log=log)
+    yield Client(running), log
+    running.stop()
+
+
+def ny_clinic(client: Client, org: str) -> dict[str, str]:
+    """An organization in New York with a follow-up visit type and a provider: its admin's and a
+    coordinator's tokens and the provider's id."""
+    from tests.support.reminders import NY_PROVIDER
+
+    admin = client.token(org=org, roles=("admin",), sub=f"admin-{org}")
+    staff = client.token(org=org, roles=("coordinator",), sub=f"coord-{org}")
+    calendar = {"time_zone": "America/New_York"}
+    assert client.request("PUT", "/organization/calendar", admin, json=calendar).status_code == 200
+    body = {"display": "Follow-up", "duration_minutes": 30}
+    assert client.request("PUT", "/appointment-types/follow-up", admin, json=body).status_code == 200
+    provider = client.post("/providers", admin, json=NY_PROVIDER).json()["id"]
+    return {"admin": admin, "staff": staff, "provider": provider}

@@ -6,7 +6,6 @@ and the runtime's log (every function's) holds none of the patient's details nor
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,22 +13,14 @@ import pytest
 
 from tests.support.feedback import SURVEY
 from tests.support.intake import patient
-from tests.support.reminders import GRANTED, NY_PROVIDER
+from tests.support.reminders import GRANTED
 
-from .conftest import Client, start_runtime
+from .conftest import Client, ny_clinic
 
 pytestmark = pytest.mark.e2e
 PHONE = "+12125557301"
 COMMENT = "The nurse ignored my chest pain question"
 PHI = [PHONE, "Berenice", "Okonkwo", "berenice@example.com", COMMENT]
-
-
-@pytest.fixture(scope="module")
-def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Client, Path]]:
-    log = tmp_path_factory.mktemp("runtime") / "runtime.log"
-    running = start_runtime(log=log)
-    yield Client(running), log
-    running.stop()
 
 
 def surveys(client: Client) -> list[dict[str, Any]]:
@@ -42,12 +33,8 @@ def test_a_visit_asks_once_a_3_opens_one_recovery_task_and_a_second_answer_is_re
 ) -> None:
     client, log = runtime
     assert client.post("/_local/clock", json={"set": "2027-04-05T13:00:00Z"}).status_code == 200  # Mon 09:00
-    admin = client.token(org="e2e-fb", roles=("admin",), sub="admin-fb")
-    staff = client.token(org="e2e-fb", roles=("coordinator",), sub="coord-fb")
-    assert client.request("PUT", "/organization/calendar", admin, json={"time_zone": "America/New_York"}).ok
-    body = {"display": "Follow-up", "duration_minutes": 30}
-    assert client.request("PUT", "/appointment-types/follow-up", admin, json=body).status_code == 200
-    provider = client.post("/providers", admin, json=NY_PROVIDER).json()["id"]
+    made = ny_clinic(client, "e2e-fb")
+    admin, staff, provider = made["admin"], made["staff"], made["provider"]
     defined = client.request("PUT", "/surveys/after-visit", admin, json=SURVEY)
     assert defined.status_code == 200 and defined.headers["ETag"] == '"1"', defined.text
     record = patient(

@@ -7,16 +7,15 @@ timer, the sender), none of which holds the patient's details."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.intake import patient
-from tests.support.reminders import GRANTED, NY_PROVIDER
+from tests.support.reminders import GRANTED
 
-from .conftest import Client, start_runtime
+from .conftest import Client, ny_clinic
 
 pytestmark = pytest.mark.e2e
 PHONE = "+12125557301"
@@ -25,25 +24,11 @@ BROKEN = "ReminderEventsFunction"  # plans an appointment's reminders from Appoi
 
 
 @pytest.fixture(scope="module")
-def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Client, Path]]:
-    log = tmp_path_factory.mktemp("runtime") / "runtime.log"
-    running = start_runtime(log=log)
-    yield Client(running), log
-    running.stop()
-
-
-@pytest.fixture(scope="module")
 def clinic(runtime: tuple[Client, Path]) -> dict[str, str]:
     client, _ = runtime
     # Wednesday 10 March 2027, noon in New York
     assert client.post("/_local/clock", json={"set": "2027-03-10T17:00:00Z"}).status_code == 200
-    admin = client.token(org="e2e-ops", roles=("admin",), sub="admin-ops")
-    staff = client.token(org="e2e-ops", roles=("coordinator",), sub="coord-ops")
-    calendar = {"time_zone": "America/New_York"}
-    assert client.request("PUT", "/organization/calendar", admin, json=calendar).status_code == 200
-    body = {"display": "Follow-up", "duration_minutes": 30}
-    assert client.request("PUT", "/appointment-types/follow-up", admin, json=body).status_code == 200
-    provider = client.post("/providers", admin, json=NY_PROVIDER).json()["id"]
+    made = ny_clinic(client, "e2e-ops")
     record = patient(
         name={"given": ["Oriana"], "family": "Valdespino"},
         contact={"phone": PHONE, "email": "oriana@example.com"},
@@ -51,9 +36,9 @@ def clinic(runtime: tuple[Client, Path]) -> dict[str, str]:
         preferred_channels=["sms"],
         consent={"sms": GRANTED},
     )
-    registered = client.post("/patients", staff, json=record, params={"allow_duplicate": "true"})
+    registered = client.post("/patients", made["staff"], json=record, params={"allow_duplicate": "true"})
     assert registered.status_code == 201, registered.text
-    return {"staff": staff, "provider": provider, "patient": registered.json()["id"]}
+    return {**made, "patient": registered.json()["id"]}
 
 
 def book(client: Client, clinic: dict[str, str], start: str) -> Any:

@@ -7,7 +7,6 @@ Spanish; and the runtime's log (every function's) holds none of the patients' de
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,19 +15,11 @@ import pytest
 from tests.support.intake import patient
 from tests.support.reminders import GRANTED, NY_PROVIDER
 
-from .conftest import Client, start_runtime
+from .conftest import Client
 
 pytestmark = pytest.mark.e2e
 ANA, LUZ = "+12125557001", "+12125557002"
 PHI = [ANA, LUZ, "Anabel", "Luzmila", "Quintero", "anabel@example.com", "luzmila@example.com"]
-
-
-@pytest.fixture(scope="module")
-def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Client, Path]]:
-    log = tmp_path_factory.mktemp("runtime") / "runtime.log"
-    running = start_runtime(log=log)
-    yield Client(running), log
-    running.stop()
 
 
 def outbox_to(client: Client, phone: str) -> list[dict[str, Any]]:
