@@ -17,12 +17,10 @@ receiver stands in for it), so a booking's figures include its outbound webhook.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 RUNS = int(os.environ.get("RUNS", "2"))
@@ -53,25 +51,7 @@ def weekday_slot(now: datetime, days: int, n: int) -> str:
     return iso(day + timedelta(minutes=30 * (n % 12)))
 
 
-class _Receiver:
-    """The EHR's webhook endpoint: answers 200."""
-
-    def __init__(self) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers["content-length"]))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/fhir-hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-RECEIVER: _Receiver | None = None
+RECEIVER: Any = None  # tests.support.webhooks.Receiver, made on first use
 
 
 @dataclass
@@ -113,10 +93,10 @@ def _mrns(ctx: Ctx) -> None:
 
 
 def _ehr(ctx: Ctx) -> None:
-    from tests.support.webhooks import add_partner
+    from tests.support.webhooks import Receiver, add_partner
 
     global RECEIVER
-    RECEIVER = RECEIVER or _Receiver()
+    RECEIVER = RECEIVER or Receiver([])
     partner = add_partner(ctx.c, kind="ehr")
     adm = partner.admin
     secret = adm.req("POST", "/partners/{partner_id}/secrets", {"use": "outbound"}, partner_id=partner.id)

@@ -9,10 +9,8 @@ flag (``OUTBOUND_ALLOW_LOOPBACK``), which the template pins off.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -22,40 +20,11 @@ from standardwebhooks import Webhook
 from shared.timers import at_expression
 from tests.support.cloud import Cloud, cloud
 from tests.support.reminders import NyClinic, open_ny_clinic
-from tests.support.webhooks import MRN_SYSTEM, Partner, add_partner, give_mrn
+from tests.support.webhooks import MRN_SYSTEM, Partner, Receiver, add_partner, give_mrn
 
 THURSDAY_NOON = datetime.fromisoformat("2026-12-03T17:00:00+00:00")
 FRIDAY_10 = "2026-12-04T15:00:00Z"
 PHONE = "+12125551001"
-
-
-class Receiver:
-    """A partner's endpoint: answers each request with the next scripted status (then 200)."""
-
-    def __init__(self, statuses: list[int]) -> None:
-        self.statuses = list(statuses)
-        self.got: list[tuple[datetime, dict[str, str], bytes]] = []
-        self.clock: Any = None
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"]))
-                receiver.got.append(
-                    (receiver.clock.now(), {k.lower(): v for k, v in self.headers.items()}, body)
-                )
-                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/fhir-hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
 
 
 @pytest.fixture(autouse=True)

@@ -6,8 +6,10 @@ and FHIR bodies a hospital or lab would send."""
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from standardwebhooks import Webhook
@@ -236,3 +238,31 @@ def discharge(
             }
         ],
     }
+
+
+class Receiver:
+    """A partner's endpoint: answers each request with the next scripted status (then 200)."""
+
+    def __init__(self, statuses: list[int]) -> None:
+        self.statuses = list(statuses)
+        self.got: list[tuple[datetime, dict[str, str], bytes]] = []
+        self.clock: Any = None  # what stamps each request (the test's clock); wall time without one
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["content-length"]))
+                at = receiver.clock.now() if receiver.clock else datetime.now(UTC)
+                receiver.got.append((at, {k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/fhir-hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
