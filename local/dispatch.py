@@ -331,6 +331,8 @@ class Dispatcher:
             payload={"records": [r["dynamodb"]["SequenceNumber"] for r in pending]},
             error=(result.error_type or "") if result and not result.ok else "batchItemFailures",
             destination=source.on_failure,
+            attempts=attempts,
+            what="the table's stream",
             message={
                 "version": "1.0",
                 "timestamp": isoformat(self.clock.now()),
