@@ -398,3 +398,22 @@ def test_aws_backup_copies_the_table_into_a_vault_the_stack_keeps() -> None:
     assert resources["CareTable"]["Properties"]["PointInTimeRecoverySpecification"] == {
         "PointInTimeRecoveryEnabled": True
     }
+
+
+def test_a_stack_can_trust_another_stack_s_user_pool_instead_of_making_its_own() -> None:
+    """The restore runbook's new stack keeps every user signing in: with ExistingUserPoolId it makes
+    no pool, client or group, and its authorizer and outputs name the given pool and client."""
+    resources = template.resources()
+    cognito = [lid for lid, r in resources.items() if r["Type"].startswith("AWS::Cognito::")]
+    assert len(cognito) == 7 and all(resources[lid]["Condition"] == "OwnsUserPool" for lid in cognito)
+    assert resources["UserPool"]["DeletionPolicy"] == "Retain"  # a restored stack may still trust it
+    assert template.load()["Conditions"]["OwnsUserPool"] == {
+        "Fn::Equals": [{"Ref": "ExistingUserPoolId"}, ""]
+    }
+    jwt = resources["HttpApi"]["Properties"]["Auth"]["Authorizers"]["CognitoJwt"]["JwtConfiguration"]
+    pool = {"Fn::If": ["OwnsUserPool", {"Ref": "UserPool"}, {"Ref": "ExistingUserPoolId"}]}
+    client = {"Fn::If": ["OwnsUserPool", {"Ref": "UserPoolClient"}, {"Ref": "ExistingUserPoolClientId"}]}
+    assert jwt["issuer"]["Fn::Sub"][1] == {"Pool": pool}
+    assert jwt["audience"] == [client]
+    outputs = template.load()["Outputs"]
+    assert (outputs["UserPoolId"]["Value"], outputs["UserPoolClientId"]["Value"]) == (pool, client)
