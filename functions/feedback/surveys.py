@@ -19,12 +19,11 @@ from shared.domain.feedback import (
     FeedbackReport,
     SurveyIn,
     SurveyOut,
-    check_period,
     summarize,
 )
 from shared.errors import NotFound
 from shared.http.auth import Role, allow
-from shared.http.caller import caller, invalid
+from shared.http.caller import caller, check_period
 from shared.http.contract import IfMatch, etag, require_current, responses
 from shared.http.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 
@@ -98,10 +97,7 @@ def report(
     from_: Annotated[Day, Query(alias="from", description="first day (UTC) a survey was sent")],
     to: Annotated[Day, Query(description=f"last day (UTC), at most {MAX_REPORT_DAYS} days after `from`")],
 ) -> FeedbackReport:
-    try:
-        check_period(from_, to)
-    except ValueError as exc:
-        raise invalid("to", str(exc).removeprefix("to: "), where="query") from None
+    check_period(from_, to, MAX_REPORT_DAYS)
     org = caller(router)[0].organization_id
     opened, closed = repo.recovery_counts(org, from_, to)
     return summarize(from_, to, repo.report_rows(org, from_, to), opened, closed)

@@ -427,14 +427,6 @@ def nps_answer(survey: SurveyIn, answers: Mapping[str, int | str]) -> int | None
 # ---------------------------------------------------------------- report
 
 
-def check_period(start: date, end: date) -> None:
-    """``from``..``to`` (both included): in order, at most :data:`MAX_REPORT_DAYS` days."""
-    if end < start:
-        raise ValueError("to: must not be before from")
-    if (end - start).days + 1 > MAX_REPORT_DAYS:
-        raise ValueError(f"to: at most {MAX_REPORT_DAYS} days after from")
-
-
 def months(start: date, end: date) -> list[str]:
     """The calendar months (``YYYY-MM``) the period touches, in order."""
     out, year, month = [], start.year, start.month

@@ -288,6 +288,10 @@ def test_a_flagged_choice_opens_a_task_and_the_report_counts_rates_nps_and_recov
     assert before["overall"]["sent"] == 0 and before["recovery"] == {"opened": 0, "closed": 0}
     wrong = admin().req("GET", "/reports/feedback", query={"from": "2026-12-31", "to": "2026-11-30"})
     assert wrong["statusCode"] == 422
+    leap = admin().req("GET", "/reports/feedback", query={"from": "2028-01-01", "to": "2028-12-31"})
+    assert leap["statusCode"] == 200  # 366 days, both included
+    longer = admin().req("GET", "/reports/feedback", query={"from": "2026-01-01", "to": "2027-01-02"})
+    assert longer["statusCode"] == 422 and json.loads(longer["body"])["errors"][0]["loc"] == ["query", "to"]
     assert c.failures() == []
 
 
