@@ -49,7 +49,7 @@ BAR = 0.90
 CHECK_BUDGET = float(os.environ.get("MUTATION_CHECK_BUDGET_SECONDS", "420"))
 # What a scratch copy needs: the code (shared/ is mutated, the rest imported as is), the tests, the
 # files the unit tests read, and the configuration.
-TREE = ("shared", "functions", "local", "tests", "docs", "template.yaml", "pyproject.toml")
+TREE = ("shared", "functions", "local", "ops", "bench", "tests", "docs", "template.yaml", "pyproject.toml")
 ALWAYS_HASHED = ("tests/conftest.py",)
 # mutmut's exit codes (mutmut.stats.status_by_exit_code): a mutant that made the tests fail (1; 3 is
 # pytest's internal error), or run past their time (timeout), is detected.
